@@ -1,0 +1,92 @@
+"""Settings, all from `SHUYU_*` environment variables (and an optional `.env`)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(RuntimeError):
+    """The settings cannot run the platform as asked (e.g. production with generated secrets)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHUYU_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    master_key: str | None = Field(default=None, repr=False)
+    stripe_secret_key: str | None = Field(default=None, repr=False)
+    stripe_webhook_secret: str | None = Field(default=None, repr=False)
+    stripe_api_base: str = "https://api.stripe.com"
+    base_url: str = "http://127.0.0.1:8000"
+    token_ttl_hours: int = 12
+    sandbox_workers: int = 2
+    query_timeout_seconds: float = 60.0
+    query_memory_mb: int = 4096
+    max_upload_mb: int = 512
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'shuyu.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def master_key_bytes(self) -> bytes:
+        """The 32-byte master key: from SHUYU_MASTER_KEY, or generated once into the data dir in development."""
+        if self.master_key:
+            key = base64.b64decode(self.master_key)
+            if len(key) != 32:
+                raise ConfigError("SHUYU_MASTER_KEY must be 32 bytes, base64-encoded")
+            return key
+        if self.env == "production":
+            raise ConfigError("SHUYU_MASTER_KEY is required in production; generated keys are refused")
+        return base64.b64decode(_generated_secret(self.keys_dir / "master.key"))
+
+
+def _generated_secret(path: Path) -> str:
+    """Read a secret from `path`, creating it (mode 0600) on first use. Never committed: it lives in the data dir."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = base64.b64encode(secrets.token_bytes(32)).decode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to start production with generated or placeholder secrets."""
+    if settings.env != "production":
+        return
+    settings.master_key_bytes()
+    for name in ("stripe_secret_key", "stripe_webhook_secret"):
+        value = getattr(settings, name)
+        if value and ("placeholder" in value or value.endswith("_test_dummy")):
+            raise ConfigError(f"SHUYU_{name.upper()} looks like a placeholder; refusing to start in production")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,69 @@
+"""Domain errors, rendered as RFC 9457 problem+json.
+
+Every error a user can cause is a `DomainError` subclass carrying an HTTP status, a `type` slug that
+names the cause, a short title and a sentence the person can act on:
+
+    DomainError
+    ├── NotAuthenticated       401 not-authenticated
+    ├── Forbidden              403 forbidden
+    ├── NotFound               404 not-found
+    ├── Conflict               409 conflict            (wrong lifecycle state, duplicate)
+    └── InvalidInput           422 invalid-input
+
+Domains subclass these with their own slugs (`budget-exhausted`, `query-not-allowed`, ...). Services
+raise them; one handler renders them; nothing else builds an error body.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    status: ClassVar[int] = 400
+    type: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def problem(self) -> dict[str, Any]:
+        return {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail, **self.extra}
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    type = "not-authenticated"
+    title = "Not authenticated"
+
+
+class Forbidden(DomainError):
+    status = 403
+    type = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    type = "not-found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    type = "conflict"
+    title = "Conflict"
+
+
+class InvalidInput(DomainError):
+    status = 422
+    type = "invalid-input"
+    title = "Invalid input"
+
+
+class Unavailable(DomainError):
+    status = 503
+    type = "unavailable"
+    title = "Temporarily unavailable"

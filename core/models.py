@@ -1,0 +1,77 @@
+"""Table models of the plumbing: organizations, users, credentials, audit events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def ts_column(**kw: Any) -> Any:
+    """A timezone-aware timestamp column (SQLite stores it as text, PostgreSQL as timestamptz)."""
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kw)
+
+
+class Organization(SQLModel, table=True):
+    __tablename__ = "organizations"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=200)
+    kind: str = Field(max_length=20)  # provider | enterprise | operator
+    credit_code: str | None = Field(default=None, unique=True, max_length=18)
+    created_at: datetime = ts_column()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True, max_length=254)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    organization_id: int = Field(foreign_key="organizations.id", index=True)
+    is_active: bool = True
+    created_at: datetime = ts_column()
+
+
+class Credential(SQLModel, table=True):
+    """A bearer token or API key. Only its SHA-256 is stored; the secret is shown once."""
+
+    __tablename__ = "credentials"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    kind: str = Field(max_length=10)  # token | api_key
+    name: str = Field(default="", max_length=100)
+    secret_sha256: str = Field(unique=True, max_length=64)
+    created_at: datetime = ts_column()
+    expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked: bool = False
+
+
+class AuditHead(SQLModel, table=True):
+    """One row: the chain's length and last hash. Appending updates it first, which serializes appenders."""
+
+    __tablename__ = "audit_head"
+    id: int = Field(default=1, primary_key=True)
+    length: int = 0
+    head_hash: str = Field(default="0" * 64, max_length=64)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = ts_column()
+    actor_user_id: int | None = None
+    actor_role: str | None = Field(default=None, max_length=20)
+    organization_id: int | None = None
+    action: str = Field(max_length=60, index=True)
+    subject_type: str = Field(max_length=40)
+    subject_id: str = Field(max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    note: str | None = Field(default=None, sa_column=Column(Text))

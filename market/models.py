@@ -1,0 +1,89 @@
+"""Market tables: datasets and their encrypted versions, listings, offers and reviews."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+import core.models  # noqa: F401  (organizations and users, targets of foreign keys)
+from core.models import ts_column
+
+
+class Dataset(SQLModel, table=True):
+    __tablename__ = "datasets"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=63)  # the table name in a query's FROM
+    provider_org_id: int = Field(foreign_key="organizations.id", index=True)
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = ts_column()
+
+
+class DatasetVersion(SQLModel, table=True):
+    """One upload, stored only as AES-GCM ciphertext; its data key is sealed for the sandbox."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_id: int = Field(foreign_key="datasets.id", index=True)
+    version: int
+    sha256: str = Field(max_length=64)  # of the plaintext Parquet, for receipts
+    row_count: int
+    size_bytes: int
+    columns: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    storage_key: str = Field(max_length=200)  # path of the ciphertext inside the store
+    sealed_key: str = Field(sa_column=Column(Text, nullable=False))  # base64 envelope, see core.crypto
+    dictionary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = ts_column()
+
+
+class Listing(SQLModel, table=True):
+    __tablename__ = "listings"
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_id: int = Field(foreign_key="datasets.id", index=True)
+    dataset_version_id: int = Field(foreign_key="dataset_versions.id")
+    provider_org_id: int = Field(foreign_key="organizations.id", index=True)
+    created_by: int = Field(foreign_key="users.id")
+    title: str = Field(max_length=200)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sector: str = Field(default="", max_length=60)
+    update_cycle: str = Field(default="", max_length=30)
+    proposed_grade: str = Field(max_length=10)
+    grade: str | None = Field(default=None, max_length=10)  # decided by the data office
+    status: str = Field(default="draft", max_length=20, index=True)
+    dp_policy: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    ceiling_price_minor: int | None = None  # fen; offers above it are refused
+    approvals: int = 0  # approvals in the current review round
+    submitted_by: int | None = None
+    submitted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    published_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = ts_column()
+
+
+class Offer(SQLModel, table=True):
+    __tablename__ = "offers"
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    name: str = Field(max_length=100)
+    scenario: str = Field(max_length=20)  # public_welfare | industry
+    price_minor: int = 0  # fen (minor units of `currency`)
+    currency: str = Field(default="CNY", max_length=3)
+    term_days: int
+    epsilon_budget: float
+    query_quota: int
+    active: bool = True
+
+
+class ListingReview(SQLModel, table=True):
+    __tablename__ = "listing_reviews"
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    reviewer_id: int = Field(foreign_key="users.id")
+    decision: str = Field(max_length=20)
+    grade: str | None = Field(default=None, max_length=10)
+    reason_code: str | None = Field(default=None, max_length=40)
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = ts_column()

@@ -1,0 +1,127 @@
+"""The only code that opens raw data. It runs in sandbox worker processes, never in the API process.
+
+The sandbox's X25519 private key is kept in the data dir encrypted under the master key; this module
+generates it on first start, unseals dataset keys with it, decrypts a dataset into an anonymous
+in-memory file (memfd: no plaintext ever touches a disk) and hands OpenDP a lazy Parquet scan of it.
+An architecture test checks that nothing outside this module can reach the unsealing code.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from core.crypto import BLOB_AAD, BLOB_MAGIC, PUBLIC_KEY_FILE, SEAL_INFO, write_private
+
+PRIVATE_KEY_FILE = "sandbox_x25519.key.enc"
+_PRIVATE_AAD = b"shuyu sandbox private key v1"
+
+
+class Engine:
+    """Per-process state: the private key, and a few decrypted datasets kept in memory files."""
+
+    def __init__(self, keys_dir: Path, store_dir: Path, master_key: bytes, cache_size: int = 3) -> None:
+        self.store_dir = store_dir
+        self._private = _load_or_create_keypair(keys_dir, master_key)
+        self._open: OrderedDict[str, int] = OrderedDict()  # storage key -> memfd
+        self._cache_size = cache_size
+
+    def parquet_path(self, storage_key: str, sealed_key: str) -> str:
+        """A path OpenDP can scan lazily: /proc/self/fd/N of a memfd holding the plaintext Parquet."""
+        if storage_key in self._open:
+            self._open.move_to_end(storage_key)
+            return f"/proc/self/fd/{self._open[storage_key]}"
+        plaintext = self._decrypt(self.store_dir / storage_key, sealed_key)
+        fd = os.memfd_create("shuyu-dataset", os.MFD_CLOEXEC)
+        os.write(fd, plaintext)
+        del plaintext
+        self._open[storage_key] = fd
+        while len(self._open) > self._cache_size:
+            _, old = self._open.popitem(last=False)
+            os.close(old)
+        return f"/proc/self/fd/{fd}"
+
+    def _decrypt(self, path: Path, sealed_key: str) -> bytes:
+        blob = path.read_bytes()
+        if not blob.startswith(BLOB_MAGIC):
+            raise ValueError(f"{path.name} is not a Shuyu dataset blob")
+        nonce = blob[len(BLOB_MAGIC) : len(BLOB_MAGIC) + 12]
+        data_key = _unseal(self._private, sealed_key)
+        return AESGCM(data_key).decrypt(nonce, blob[len(BLOB_MAGIC) + 12 :], BLOB_AAD)
+
+
+def _unseal(private: X25519PrivateKey, sealed_key: str) -> bytes:
+    raw = base64.b64decode(sealed_key)
+    eph_pub, nonce, wrapped = raw[:32], raw[32:44], raw[44:]
+    shared = private.exchange(X25519PublicKey.from_public_bytes(eph_pub))
+    kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SEAL_INFO).derive(shared)
+    rcpt_pub = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return AESGCM(kek).decrypt(nonce, wrapped, eph_pub + rcpt_pub)
+
+
+def _load_or_create_keypair(keys_dir: Path, master_key: bytes) -> X25519PrivateKey:
+    path = keys_dir / PRIVATE_KEY_FILE
+    if path.exists():
+        raw = path.read_bytes()
+        private = X25519PrivateKey.from_private_bytes(AESGCM(master_key).decrypt(raw[:12], raw[12:], _PRIVATE_AAD))
+    else:
+        private = X25519PrivateKey.generate()
+        nonce = os.urandom(12)
+        secret = private.private_bytes_raw()
+        write_private(path, nonce + AESGCM(master_key).encrypt(nonce, secret, _PRIVATE_AAD))
+    public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    pub_path = keys_dir / PUBLIC_KEY_FILE
+    encoded = base64.b64encode(public).decode()
+    if not pub_path.exists() or pub_path.read_text().strip() != encoded:
+        pub_path.write_text(encoded + "\n")
+    return private
+
+
+_ENGINE: Engine | None = None
+
+
+def init(keys_dir: str, store_dir: str, master_key_b64: str) -> None:
+    global _ENGINE
+    _ENGINE = Engine(Path(keys_dir), Path(store_dir), base64.b64decode(master_key_b64))
+
+
+def handle(op: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Entry point for the worker loop (sandbox.worker), addressed by name so the API never imports us."""
+    assert _ENGINE is not None, "engine.init() must run first"
+    if op == "ping":
+        return {"pid": os.getpid()}
+    if op == "run":
+        return _run(_ENGINE, payload)
+    if op == "crash":  # diagnostics: a worker that dies must fail its query cleanly
+        os._exit(3)
+    if op == "sleep":  # diagnostics: a worker that overruns its time limit is killed and replaced
+        time.sleep(float(payload.get("seconds", 1)))
+        return {}
+    raise ValueError(f"unknown sandbox operation {op!r}")
+
+
+def _run(engine: Engine, payload: dict[str, Any]) -> dict[str, Any]:
+    import polars as pl
+
+    from sandbox.plan import compile_query, release
+    from sandbox.spec import Policy, QuerySpec, TableInfo
+
+    spec = QuerySpec.from_dict(payload["spec"])
+    table = TableInfo.from_dict(payload["table"])
+    policy = Policy.from_dict(payload["policy"])
+    compiled = compile_query(spec, table, policy, payload["epsilon"])
+    if compiled.epsilon_cost > payload["epsilon_charged"] * (1 + 1e-9):
+        raise ValueError("the plan would cost more than was charged; refusing to release")
+    path = engine.parquet_path(payload["storage_key"], payload["sealed_key"])
+    columns, rows, plus_minus = release(compiled, pl.scan_parquet(path))
+    return {"columns": columns, "rows": rows, "plus_minus": plus_minus}

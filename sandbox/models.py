@@ -1,0 +1,34 @@
+"""Sandbox tables: every query asked, what it cost, and the released result it got."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+import licensing.models  # noqa: F401  (licences, the target of a foreign key)
+from core.models import ts_column
+
+
+class QueryRun(SQLModel, table=True):
+    __tablename__ = "query_runs"
+    # One released answer per enterprise, query text, ε and dataset version: asking again returns it.
+    __table_args__ = (UniqueConstraint("organization_id", "fingerprint", name="uq_query_fingerprint"),)
+    id: int | None = Field(default=None, primary_key=True)
+    license_id: int = Field(foreign_key="licenses.id", index=True)
+    organization_id: int = Field(foreign_key="organizations.id")
+    user_id: int = Field(foreign_key="users.id")
+    dataset_version_id: int = Field(foreign_key="dataset_versions.id")
+    sql: str = Field(sa_column=Column(Text, nullable=False))
+    normalized_sql: str = Field(sa_column=Column(Text, nullable=False))
+    fingerprint: str = Field(max_length=64)
+    epsilon_requested: float
+    epsilon_charged: float = 0.0
+    status: str = Field(default="reserved", max_length=20)  # reserved | succeeded | refunded
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    receipt: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = ts_column()
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -1,0 +1,55 @@
+"""Sandbox API schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class QueryCreate(BaseModel):
+    license_id: int
+    sql: str = Field(min_length=1, max_length=20_000)
+    epsilon: float | None = Field(default=None, gt=0, description="ε to spend; the listing's default if omitted")
+
+
+class Accuracy(BaseModel):
+    alpha: float = 0.05
+    plus_minus: float | None
+
+
+class Receipt(BaseModel):
+    query_id: int
+    query_sha256: str
+    dataset_sha256: str
+    result_sha256: str
+    epsilon: float
+    issued_at: str
+    key_id: str
+    signature: str
+
+
+class QueryResult(BaseModel):
+    id: int
+    license_id: int
+    sql: str
+    columns: list[str]
+    rows: list[list[Any]]
+    accuracy: dict[str, Accuracy]
+    epsilon_charged: float = Field(description="ε charged by this request (0 when the stored answer is returned)")
+    epsilon_spent_on_query: float
+    epsilon_remaining: float
+    cached: bool = False
+    receipt: Receipt
+
+
+class QueryPreview(BaseModel):
+    epsilon_cost: float
+    accuracy: dict[str, Accuracy]
+    epsilon_remaining_after: float
+    accuracy_note: str | None = None
+
+
+class PublicKey(BaseModel):
+    key_id: str
+    public_key_pem: str

@@ -1,0 +1,251 @@
+"""Plain, frozen descriptions of a table, a DP policy and a parsed query.
+
+Everything here is public information or parsed SQL: no data. Each class round-trips through JSON
+(`to_dict()` / `from_dict()`) because a spec is compiled again inside a sandbox worker process, and
+each is hashable so a compiled plan can be cached by its exact shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias, cast
+
+Role = Literal["dimension", "measure", "identifier", "excluded"]
+DType = Literal["string", "int", "float", "bool"]
+Key: TypeAlias = str | int | bool
+Scalar: TypeAlias = str | int | float | bool
+AggKind = Literal["count", "sum", "avg", "quantile"]
+CompareOp = Literal["=", "!=", "<", "<=", ">", ">=", "is_null", "is_not_null"]
+BoolOpName = Literal["and", "or", "not"]
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One column of the data dictionary.
+
+    `bounds` clip a measure; `keys` are a dimension's public categories (None: the keys are not public).
+    """
+
+    name: str
+    role: Role
+    dtype: DType
+    bounds: tuple[float, float] | None = None
+    keys: tuple[Key, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "dtype": self.dtype,
+            "bounds": list(self.bounds) if self.bounds is not None else None,
+            "keys": list(self.keys) if self.keys is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ColumnInfo:
+        bounds = d.get("bounds")
+        keys = d.get("keys")
+        return cls(
+            name=d["name"],
+            role=d["role"],
+            dtype=d["dtype"],
+            bounds=(bounds[0], bounds[1]) if bounds is not None else None,
+            keys=tuple(keys) if keys is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """The public description of one dataset: its columns and its privacy unit.
+
+    `privacy_unit` is None when a row is the unit, else the identifier column; `max_contributions` is
+    how many rows one unit may contribute. `max_rows` is a public upper bound on the number of rows:
+    OpenDP needs it for sums, and a tight bound gives much less noise on float sums.
+    """
+
+    name: str
+    columns: tuple[ColumnInfo, ...]
+    privacy_unit: str | None = None
+    max_contributions: int = 1
+    max_rows: int = 10**8
+
+    def column(self, name: str, *, exact: bool = False) -> ColumnInfo | None:
+        """Look a column up by name: exactly, or case-insensitively when that is unambiguous."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        if exact:
+            return None
+        matches = [col for col in self.columns if col.name.lower() == name.lower()]
+        return matches[0] if len(matches) == 1 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "columns": [c.to_dict() for c in self.columns],
+            "privacy_unit": self.privacy_unit,
+            "max_contributions": self.max_contributions,
+            "max_rows": self.max_rows,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TableInfo:
+        return cls(
+            name=d["name"],
+            columns=tuple(ColumnInfo.from_dict(c) for c in d["columns"]),
+            privacy_unit=d.get("privacy_unit"),
+            max_contributions=int(d.get("max_contributions", 1)),
+            max_rows=int(d.get("max_rows", 10**8)),
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The DP policy of a listing. `allow_unknown_keys` (general grade only) also needs `delta > 0`."""
+
+    min_group_size: int = 0
+    allow_unknown_keys: bool = False
+    delta: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "min_group_size": self.min_group_size,
+            "allow_unknown_keys": self.allow_unknown_keys,
+            "delta": self.delta,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Policy:
+        return cls(
+            min_group_size=int(d.get("min_group_size", 0)),
+            allow_unknown_keys=bool(d.get("allow_unknown_keys", False)),
+            delta=float(d.get("delta", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One released aggregate. `column` is None only for COUNT(*).
+
+    `bounds` are the effective clipping bounds (the dictionary's, or narrower ones from the query) for
+    sum, avg and quantile; `quantile` is the level in (0, 1) of a quantile (0.5 for MEDIAN).
+    """
+
+    alias: str
+    kind: AggKind
+    column: str | None = None
+    bounds: tuple[float, float] | None = None
+    quantile: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alias": self.alias,
+            "kind": self.kind,
+            "column": self.column,
+            "bounds": list(self.bounds) if self.bounds is not None else None,
+            "quantile": self.quantile,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Aggregate:
+        bounds = d.get("bounds")
+        return cls(
+            alias=d["alias"],
+            kind=d["kind"],
+            column=d.get("column"),
+            bounds=(bounds[0], bounds[1]) if bounds is not None else None,
+            quantile=d.get("quantile"),
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`column <op> value`; `value` is None for IS NULL / IS NOT NULL.
+
+    In WHERE, `column` is a table column; in HAVING, a result column (an alias or a group column).
+    """
+
+    column: str
+    op: CompareOp
+    value: Scalar | None = None
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    """AND / OR over two or more filters, or NOT over exactly one."""
+
+    op: BoolOpName
+    args: tuple[Filter, ...]
+
+
+Filter: TypeAlias = Comparison | BoolOp
+
+
+def filter_to_dict(f: Filter) -> dict[str, Any]:
+    if isinstance(f, Comparison):
+        return {"kind": "cmp", "column": f.column, "op": f.op, "value": f.value}
+    return {"kind": "bool", "op": f.op, "args": [filter_to_dict(a) for a in f.args]}
+
+
+def filter_from_dict(d: dict[str, Any]) -> Filter:
+    if d["kind"] == "cmp":
+        return Comparison(column=d["column"], op=d["op"], value=d.get("value"))
+    return BoolOp(op=d["op"], args=tuple(filter_from_dict(a) for a in d["args"]))
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    """ORDER BY one result column (an aggregate alias or a group column)."""
+
+    column: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """A parsed, checked query: what to compute, never how.
+
+    The result's columns are `group_by` (SELECT-list order first, then any grouped-but-unselected
+    column, so every released row carries its public key) followed by the aggregates in SELECT order.
+    `where` runs on the data before DP; `having`, `order_by` and `limit` run on released values only.
+    """
+
+    table: str
+    aggregates: tuple[Aggregate, ...]
+    group_by: tuple[str, ...] = ()
+    where: Filter | None = None
+    having: Filter | None = None
+    order_by: tuple[OrderItem, ...] = ()
+    limit: int | None = None
+    normalized_sql: str = ""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.group_by + tuple(a.alias for a in self.aggregates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "aggregates": [a.to_dict() for a in self.aggregates],
+            "group_by": list(self.group_by),
+            "where": filter_to_dict(self.where) if self.where is not None else None,
+            "having": filter_to_dict(self.having) if self.having is not None else None,
+            "order_by": [{"column": o.column, "descending": o.descending} for o in self.order_by],
+            "limit": self.limit,
+            "normalized_sql": self.normalized_sql,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> QuerySpec:
+        where = d.get("where")
+        having = d.get("having")
+        return cls(
+            table=d["table"],
+            aggregates=tuple(Aggregate.from_dict(a) for a in d["aggregates"]),
+            group_by=tuple(d.get("group_by", ())),
+            where=filter_from_dict(cast(dict[str, Any], where)) if where is not None else None,
+            having=filter_from_dict(cast(dict[str, Any], having)) if having is not None else None,
+            order_by=tuple(OrderItem(o["column"], bool(o["descending"])) for o in d.get("order_by", ())),
+            limit=d.get("limit"),
+            normalized_sql=d.get("normalized_sql", ""),
+        )

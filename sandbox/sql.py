@@ -1,0 +1,676 @@
+"""SQL text → QuerySpec: parse with sqlglot, then accept only the aggregate surface DP can release.
+
+Accepted: one `SELECT dims..., aggregates FROM <table> [WHERE ...] [GROUP BY dims] [HAVING ...]
+[ORDER BY ...] [LIMIT n]`, where an aggregate is COUNT(*), COUNT(col), SUM(m), AVG(m), MEDIAN(m),
+PERCENTILE_CONT(p) WITHIN GROUP (ORDER BY m) or QUANTILE(m, p), and m is a measure optionally
+narrowed with LEAST/GREATEST/CLAMP. Everything else raises `QueryNotAllowed`, whose `detail` names
+the construct, where it is, and what to do instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from sandbox.spec import (
+    AggKind,
+    Aggregate,
+    BoolOp,
+    ColumnInfo,
+    CompareOp,
+    Comparison,
+    Filter,
+    OrderItem,
+    Policy,
+    QuerySpec,
+    Scalar,
+    TableInfo,
+)
+
+_AGG_HINT = "select aggregates such as COUNT(*), SUM(column) or AVG(column)"
+_COMPARE_OPS: dict[type[exp.Expr], CompareOp] = {
+    exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=",
+}
+_FLIPPED: dict[CompareOp, CompareOp] = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_SELECT_CLAUSES = {"expressions", "from", "from_", "where", "group", "having", "order", "limit"}
+_CLAUSE_NAMES = {
+    "with": "WITH (common table expressions)", "with_": "WITH (common table expressions)",
+    "joins": "JOIN", "distinct": "DISTINCT", "offset": "OFFSET", "qualify": "QUALIFY",
+    "windows": "WINDOW", "laterals": "LATERAL", "into": "SELECT INTO",
+}
+_NOT_DP_FUNCS = {"MIN", "MAX", "STDDEV", "STDDEV_POP", "STDDEV_SAMP", "VARIANCE", "VAR_POP", "VAR_SAMP"}
+
+
+class QueryNotAllowed(Exception):
+    """The query is outside what the sandbox may release. `detail` is a sentence a person can act on."""
+
+    def __init__(self, reason: str, line: int | None = None, col: int | None = None, *, hint: str = "") -> None:
+        self.reason = reason
+        self.line = line
+        self.col = col
+        self.hint = hint
+        where = f" (line {line}, column {col})" if line is not None and col is not None else ""
+        self.detail = f"{reason}{where}" + (f": {hint}" if hint else "")
+        super().__init__(self.detail)
+
+
+def parse(sql: str, table: TableInfo, policy: Policy) -> QuerySpec:
+    """Parse one SQL aggregate query over `table` into a QuerySpec, or raise QueryNotAllowed."""
+    select = _single_select(sql)
+    return _Parser(table, policy, select).spec()
+
+
+def _position(node: exp.Expr) -> tuple[int | None, int | None]:
+    """Line and 1-based start column of the earliest token under `node` (sqlglot keeps token ends)."""
+    best: tuple[int, int, int] | None = None
+    for n in node.walk():
+        meta = n.meta
+        if "line" in meta and "start" in meta:
+            col = meta["col"] - (meta["end"] - meta["start"])
+            candidate = (meta["start"], meta["line"], col)
+            best = candidate if best is None or candidate < best else best
+    return (best[1], best[2]) if best else (None, None)
+
+
+def _refuse(reason: str, node: exp.Expr | None = None, hint: str = "") -> QueryNotAllowed:
+    line, col = _position(node) if node is not None else (None, None)
+    return QueryNotAllowed(reason, line, col, hint=hint)
+
+
+def _single_select(sql: str) -> exp.Select:
+    try:
+        statements = [s for s in sqlglot.parse(sql) if s is not None]
+    except sqlglot.errors.ParseError as err:
+        first = err.errors[0] if err.errors else {}
+        description = str(first.get("description", ""))
+        near = str(first.get("highlight", "")).strip()
+        reason = "the SQL could not be parsed" + (f" ({description})" if "<" not in description else "")
+        reason += f' near "{near}"' if near else ""
+        col = first.get("col")
+        if isinstance(col, int) and near:
+            col = max(1, col - len(near) + 1)  # sqlglot reports where the offending token ends
+        raise QueryNotAllowed(reason, first.get("line"), col, hint="check the syntax near that position") from None
+    except sqlglot.errors.SqlglotError as err:
+        raise QueryNotAllowed(f"the SQL could not be read ({err})", hint="check quotes and brackets") from None
+    if not statements:
+        raise QueryNotAllowed("the query is empty", hint=f"write one SELECT statement; {_AGG_HINT}")
+    if len(statements) > 1:
+        raise _refuse("several statements are not allowed", statements[1],
+                      "send exactly one SELECT statement, without a second one after ';'")
+    return _check_statement(statements[0])
+
+
+def _check_statement(tree: exp.Expr) -> exp.Select:
+    if isinstance(tree, exp.SetOperation):
+        name = tree.key.upper()
+        raise _refuse(f"{name} is not allowed", tree, "send one SELECT statement; run each part separately")
+    if not isinstance(tree, exp.Select):
+        raise _refuse(f"{tree.key.upper()} statements are not allowed", tree,
+                      f"only a single SELECT is accepted; {_AGG_HINT}")
+    for key, value in tree.args.items():
+        if value and key not in _SELECT_CLAUSES:
+            name = _CLAUSE_NAMES.get(key, key.upper())
+            node = value[0] if isinstance(value, list) else value
+            raise _refuse(f"{name} is not allowed", node if isinstance(node, exp.Expr) else tree,
+                          "only SELECT, FROM, WHERE, GROUP BY, HAVING, ORDER BY and LIMIT may be used")
+    _check_nodes(tree)
+    return tree
+
+
+def _check_nodes(tree: exp.Select) -> None:
+    """Refuse constructs that are wrong wherever they appear."""
+    for node in tree.walk():
+        if node is tree:
+            continue
+        if isinstance(node, (exp.Select, exp.Subquery, exp.SetOperation)):
+            raise _refuse("subqueries are not allowed", node, "query the table directly in one SELECT")
+        if isinstance(node, (exp.With, exp.CTE)):
+            raise _refuse("WITH (common table expressions) is not allowed", node, "query the table directly")
+        if isinstance(node, exp.Join):
+            raise _refuse("JOIN is not allowed", node, "query one table at a time")
+        if isinstance(node, exp.Window):
+            raise _refuse("window functions (OVER ...) are not allowed", node,
+                          "use GROUP BY on a dimension instead")
+        if isinstance(node, exp.Distinct):
+            raise _refuse("DISTINCT is not allowed", node, "use GROUP BY on a dimension, with COUNT(*)")
+        if isinstance(node, exp.Star) and not isinstance(node.parent, exp.Count):
+            if node.parent is tree:
+                raise _refuse("SELECT * is not allowed", node, _AGG_HINT)
+            raise _refuse("* is only allowed in COUNT(*)", node, _AGG_HINT)
+        if isinstance(node, (exp.Placeholder, exp.Parameter)):
+            raise _refuse("query parameters are not allowed", node, "write constants into the query")
+
+
+def _number(node: exp.Expr) -> int | float | None:
+    """A numeric constant (possibly negative, possibly parenthesised), else None."""
+    node = node.unnest()
+    if isinstance(node, exp.Neg):
+        inner = _number(node.this)
+        return -inner if inner is not None else None
+    if isinstance(node, exp.Literal) and not node.is_string:
+        text = node.this
+        try:
+            whole = int(text)
+            return whole if abs(whole) < 2**63 else float(whole)
+        except ValueError:
+            value = float(text)
+            return value if math.isfinite(value) else None
+    return None
+
+
+def _constant(node: exp.Expr) -> Scalar | None:
+    node = node.unnest()
+    if isinstance(node, exp.Literal) and node.is_string:
+        return str(node.this)
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    return _number(node)
+
+
+def _fmt(value: float) -> str:
+    return format(value, "g")
+
+
+@dataclass
+class _Operand:
+    """The left side of a comparison: a column of the table (WHERE) or of the result (HAVING)."""
+
+    name: str
+    dtype: str
+
+
+@dataclass
+class _Parser:
+    table: TableInfo
+    policy: Policy
+    select: exp.Select
+    qualifiers: set[str] = field(default_factory=set)
+    aggregates: list[tuple[Aggregate, exp.Expr]] = field(default_factory=list)
+    selected_dims: list[str] = field(default_factory=list)
+
+    def spec(self) -> QuerySpec:
+        self._check_from()
+        for item in self.select.expressions:
+            self._select_item(item)
+        if not self.aggregates and self.selected_dims:
+            raise _refuse(f'selecting the raw column "{self.selected_dims[0]}" is not allowed',
+                          self.select.expressions[0],
+                          f"raw values are never released; aggregate it, e.g. SELECT {self.selected_dims[0]}, "
+                          f"COUNT(*) FROM {self.table.name} GROUP BY {self.selected_dims[0]}")
+        if not self.aggregates:
+            raise _refuse("the query selects no aggregate", self.select, _AGG_HINT)
+        group_by = self._group_by()
+        self._check_aliases(group_by)
+        spec = QuerySpec(
+            table=self.table.name,
+            aggregates=tuple(a for a, _ in self.aggregates),
+            group_by=group_by,
+            where=self._where(),
+            having=self._having(group_by),
+            order_by=self._order_by(group_by),
+            limit=self._limit(),
+        )
+        return QuerySpec(**{**spec.__dict__, "normalized_sql": self._normalized(spec)})
+
+    # FROM and columns
+
+    def _check_from(self) -> None:
+        from_ = self.select.args.get("from_") or self.select.args.get("from")
+        if from_ is None:
+            raise _refuse("the query has no FROM clause", self.select, f"add FROM {self.table.name}")
+        source = from_.this
+        if not isinstance(source, exp.Table) or not isinstance(source.this, exp.Identifier):
+            raise _refuse("FROM must name one table", source, f"use FROM {self.table.name}")
+        if source.args.get("db") or source.args.get("catalog"):
+            raise _refuse("schema-qualified table names are not allowed", source,
+                          f"use FROM {self.table.name}")
+        if source.name.lower() != self.table.name.lower():
+            raise _refuse(f'unknown table "{source.name}"', source,
+                          f"this dataset is queried as FROM {self.table.name}")
+        self.qualifiers = {source.name.lower()}
+        if source.alias:
+            self.qualifiers.add(source.alias.lower())
+
+    def _column(self, node: exp.Column) -> ColumnInfo:
+        if node.args.get("db") or node.args.get("catalog"):
+            raise _refuse("qualified column names are not allowed", node, "write the plain column name")
+        if node.table and node.table.lower() not in self.qualifiers:
+            raise _refuse(f'unknown table "{node.table}"', node, f"columns come from {self.table.name}")
+        ident = node.this
+        info = self.table.column(node.name, exact=isinstance(ident, exp.Identifier) and ident.quoted)
+        if info is None:
+            usable = ", ".join(c.name for c in self.table.columns if c.role in ("dimension", "measure"))
+            raise _refuse(f'unknown column "{node.name}"', node, f"columns you can use: {usable}")
+        if info.role == "identifier":
+            raise _refuse(f'column "{info.name}" is an identifier and cannot be used in a query', node,
+                          "identifiers are never released; query dimensions and measures")
+        if info.role == "excluded":
+            raise _refuse(f'column "{info.name}" is excluded by the data dictionary', node,
+                          "query dimensions and measures only")
+        if info.dtype not in ("string", "int", "float", "bool"):
+            raise _refuse(f'column "{info.name}" has type {info.dtype}, which queries cannot use', node,
+                          "query text, integer, decimal or boolean columns")
+        return info
+
+    # SELECT list and aggregates
+
+    def _select_item(self, item: exp.Expr) -> None:
+        alias = item.args["alias"] if isinstance(item, exp.Alias) else None
+        body = item.this if isinstance(item, exp.Alias) else item
+        if isinstance(body, exp.Column):
+            info = self._column(body)
+            if alias is not None and alias.name != info.name:
+                raise _refuse("group columns cannot be renamed", alias, f"select {info.name} without AS")
+            self.selected_dims.append(info.name)
+            return
+        agg = self._aggregate(body)
+        name = alias.name if alias is not None else self._default_alias(agg)
+        if alias is not None and not alias.quoted:
+            name = name.lower()
+        self.aggregates.append((Aggregate(name, agg.kind, agg.column, agg.bounds, agg.quantile), item))
+
+    def _aggregate(self, node: exp.Expr) -> Aggregate:
+        node = node.unnest()
+        if isinstance(node, exp.Count):
+            return self._count(node)
+        if isinstance(node, (exp.Sum, exp.Avg)):
+            kind: AggKind = "sum" if isinstance(node, exp.Sum) else "avg"
+            info, bounds = self._measure(node.this, node)
+            return Aggregate("", kind, info.name, bounds)
+        if isinstance(node, exp.Median):
+            return self._quantile(node.this, 0.5, node)
+        if isinstance(node, exp.Quantile):
+            return self._quantile(node.this, self._level(node.args.get("quantile"), node), node)
+        if isinstance(node, exp.WithinGroup):
+            return self._within_group(node)
+        raise self._not_aggregate(node)
+
+    def _not_aggregate(self, node: exp.Expr) -> QueryNotAllowed:
+        if isinstance(node, exp.Func):
+            name = node.sql_name() if not isinstance(node, exp.Anonymous) else str(node.this).upper()
+            if name in _NOT_DP_FUNCS:
+                return _refuse(f"{name} is not supported", node,
+                               "extremes cannot be released privately; use PERCENTILE_CONT(0.99) "
+                               "WITHIN GROUP (ORDER BY column) or another quantile")
+            return _refuse(f"function {name} is not allowed", node,
+                           "use COUNT, SUM, AVG, MEDIAN, PERCENTILE_CONT or QUANTILE")
+        if isinstance(node, exp.Binary):
+            return _refuse("expressions over aggregates are not allowed", node,
+                           "select each aggregate on its own and combine the released values yourself")
+        if isinstance(node, (exp.Literal, exp.Boolean, exp.Null, exp.Neg)):
+            return _refuse("selecting constants is not allowed", node, _AGG_HINT)
+        return _refuse(f"{node.key.upper()} is not allowed in the SELECT list", node, _AGG_HINT)
+
+    def _count(self, node: exp.Count) -> Aggregate:
+        arg = node.this
+        if arg is None or isinstance(arg, exp.Star) or _number(arg) == 1:
+            return Aggregate("", "count")
+        if isinstance(arg, exp.Column):
+            return Aggregate("", "count", self._column(arg).name)
+        raise _refuse("COUNT accepts *, or a single column", arg, "use COUNT(*) or COUNT(column)")
+
+    def _within_group(self, node: exp.WithinGroup) -> Aggregate:
+        func = node.this
+        order = node.expression
+        if not isinstance(func, exp.PercentileCont):
+            name = func.sql_name() if isinstance(func, exp.Func) else func.key.upper()
+            raise _refuse(f"{name} ... WITHIN GROUP is not allowed", node,
+                          "use PERCENTILE_CONT(p) WITHIN GROUP (ORDER BY column)")
+        if not isinstance(order, exp.Order) or len(order.expressions) != 1:
+            raise _refuse("WITHIN GROUP needs exactly one ORDER BY column", node,
+                          "write PERCENTILE_CONT(p) WITHIN GROUP (ORDER BY column)")
+        ordered = order.expressions[0]
+        level = self._level(func.this, func)
+        if ordered.args.get("desc"):
+            level = 1.0 - level  # the p-th value from the top is the (1-p)-th from the bottom
+        return self._quantile(ordered.this, level, node)
+
+    def _level(self, node: exp.Expr | None, where: exp.Expr) -> float:
+        value = _number(node) if node is not None else None
+        if value is None or not 0 < value < 1:
+            raise _refuse("the quantile level must be a number strictly between 0 and 1", node or where,
+                          "for example 0.5 for the median or 0.9 for the 90th percentile")
+        return float(value)
+
+    def _quantile(self, arg: exp.Expr, level: float, node: exp.Expr) -> Aggregate:
+        info, bounds = self._measure(arg, node)
+        return Aggregate("", "quantile", info.name, bounds, level)
+
+    def _default_alias(self, agg: Aggregate) -> str:
+        column = (agg.column or "").lower()
+        if agg.kind == "count":
+            return f"count_{column}" if column else "count"
+        if agg.kind != "quantile":
+            return f"{agg.kind}_{column}"
+        assert agg.quantile is not None
+        if agg.quantile == 0.5:
+            return f"median_{column}"
+        return "p" + _fmt(round(agg.quantile * 100, 6)).replace(".", "_") + f"_{column}"
+
+    # measures and bounds
+
+    def _measure(self, node: exp.Expr, agg: exp.Expr) -> tuple[ColumnInfo, tuple[float, float]]:
+        """A measure column, optionally narrowed by LEAST/GREATEST/CLAMP; returns it and its bounds."""
+        node = node.unnest()
+        if isinstance(node, exp.Column):
+            return self._measure_column(node)
+        if isinstance(node, (exp.Greatest, exp.Least)):
+            inner, limit = self._clip_args([node.this, *node.expressions], node)
+            info, (lo, hi) = self._measure(inner, agg)
+            if isinstance(node, exp.Greatest):
+                return info, self._narrow(info, (limit, hi), (lo, hi), node)
+            return info, self._narrow(info, (lo, limit), (lo, hi), node)
+        if isinstance(node, exp.Anonymous) and str(node.this).upper() == "CLAMP":
+            return self._clamp(node, agg)
+        raise _refuse(f"{agg.key.upper()} accepts a measure column, optionally clamped", node,
+                      "write e.g. SUM(income) or SUM(LEAST(GREATEST(income, 0), 1000))")
+
+    def _measure_column(self, node: exp.Column) -> tuple[ColumnInfo, tuple[float, float]]:
+        info = self._column(node)
+        if info.role != "measure":
+            raise _refuse(f'column "{info.name}" is a {info.role}, not a measure', node,
+                          "only measure columns can be summed, averaged or ranked; COUNT(*) counts rows")
+        bounds = info.bounds if info.bounds is not None else ((0, 1) if info.dtype == "bool" else None)
+        if bounds is None or info.dtype == "string":
+            raise _refuse(f'measure "{info.name}" has no bounds in the data dictionary', node,
+                          "ask the data provider to set bounds for it")
+        if info.dtype in ("int", "bool"):
+            return info, (math.ceil(bounds[0]), math.floor(bounds[1]))
+        return info, (float(bounds[0]), float(bounds[1]))
+
+    def _clip_args(self, args: list[exp.Expr], node: exp.Expr) -> tuple[exp.Expr, float]:
+        numbers = [_number(a) for a in args]
+        if len(args) != 2 or numbers.count(None) != 1:
+            raise _refuse(f"{node.key.upper()} must combine one column and one constant", node,
+                          "write e.g. LEAST(GREATEST(income, 0), 1000)")
+        inner = args[0] if numbers[0] is None else args[1]
+        limit = numbers[1] if numbers[0] is None else numbers[0]
+        assert limit is not None
+        return inner, limit
+
+    def _clamp(self, node: exp.Anonymous, agg: exp.Expr) -> tuple[ColumnInfo, tuple[float, float]]:
+        args = node.expressions
+        limits = [_number(a) for a in args[1:]]
+        if len(args) != 3 or None in limits:
+            raise _refuse("CLAMP takes a column and two constants", node, "write CLAMP(income, 0, 1000)")
+        info, current = self._measure(args[0], agg)
+        lo, hi = limits
+        assert lo is not None and hi is not None
+        return info, self._narrow(info, (lo, hi), current, node)
+
+    def _narrow(self, info: ColumnInfo, new: tuple[float, float], current: tuple[float, float],
+                node: exp.Expr) -> tuple[float, float]:
+        lo, hi = new
+        if lo < current[0] or hi > current[1]:
+            raise _refuse(f'the bounds [{_fmt(lo)}, {_fmt(hi)}] would widen the bounds of "{info.name}"',
+                          node, f"stay within [{_fmt(current[0])}, {_fmt(current[1])}] from the data dictionary")
+        if lo >= hi:
+            raise _refuse(f'the bounds [{_fmt(lo)}, {_fmt(hi)}] of "{info.name}" are empty', node,
+                          "the lower bound must be below the upper bound")
+        if info.dtype in ("int", "bool") and (lo != int(lo) or hi != int(hi)):
+            raise _refuse(f'"{info.name}" holds integers, so its bounds must be integers', node,
+                          f"use e.g. [{math.ceil(lo)}, {math.floor(hi)}]")
+        if info.dtype in ("int", "bool"):
+            return int(lo), int(hi)
+        return float(lo), float(hi)
+
+    # GROUP BY
+
+    def _group_by(self) -> tuple[str, ...]:
+        group = self.select.args.get("group")
+        grouped: list[str] = []
+        if group is not None:
+            for key, value in group.args.items():
+                if value and key != "expressions":
+                    raise _refuse(f"GROUP BY {key.upper()} is not allowed", group,
+                                  "group by plain dimension columns")
+            grouped = [self._group_column(e) for e in group.expressions]
+        for name in self.selected_dims:
+            if name not in grouped:
+                node = next(i for i in self.select.expressions if isinstance(i.unalias(), exp.Column)
+                            and self._column(i.unalias()).name == name)
+                raise _refuse(f'column "{name}" is selected but not grouped', node,
+                              "raw values are never released: add it to GROUP BY, or aggregate it")
+        ordered = list(dict.fromkeys(self.selected_dims))
+        return tuple(ordered + [g for g in dict.fromkeys(grouped) if g not in ordered])
+
+    def _group_column(self, node: exp.Expr) -> str:
+        if not isinstance(node, exp.Column):
+            raise _refuse("GROUP BY accepts dimension columns only", node,
+                          "group by plain column names, not expressions or positions")
+        info = self._column(node)
+        if info.role != "dimension":
+            raise _refuse(f'column "{info.name}" is a measure and cannot be grouped on', node,
+                          "group by dimension columns")
+        if info.keys is None and not (self.policy.allow_unknown_keys and self.policy.delta > 0):
+            raise _refuse(f'the keys of column "{info.name}" are not public, so it cannot be grouped on',
+                          node, "group by a dimension whose categories the data dictionary publishes")
+        return info.name
+
+    def _check_aliases(self, group_by: tuple[str, ...]) -> None:
+        seen = {g.lower() for g in group_by}
+        for agg, node in self.aggregates:
+            if agg.alias.lower() in seen:
+                raise _refuse(f'the result column name "{agg.alias}" is used twice', node,
+                              "give each aggregate a distinct name with AS")
+            seen.add(agg.alias.lower())
+
+    # WHERE and HAVING
+
+    def _where(self) -> Filter | None:
+        where = self.select.args.get("where")
+        if where is None:
+            return None
+        return _condition(where.this, self._where_operand, "WHERE")
+
+    def _where_operand(self, node: exp.Expr) -> _Operand | None:
+        if isinstance(node, exp.Column):
+            info = self._column(node)
+            return _Operand(info.name, info.dtype)
+        if isinstance(node, exp.Func):
+            raise _refuse(f"functions are not allowed in WHERE ({node.sql()})", node,
+                          "compare plain columns with constants")
+        return None
+
+    def _having(self, group_by: tuple[str, ...]) -> Filter | None:
+        having = self.select.args.get("having")
+        if having is None:
+            return None
+        return _condition(having.this, lambda n: self._result_operand(n, group_by, "HAVING"), "HAVING")
+
+    def _result_operand(self, node: exp.Expr, group_by: tuple[str, ...], clause: str) -> _Operand | None:
+        """A result column named by alias, group column or an aggregate that is also selected."""
+        types = {a.alias: self._result_dtype(a) for a, _ in self.aggregates}
+        types.update({g: self._column_dtype(g) for g in group_by})
+        if isinstance(node, exp.Column) and not node.table:
+            name = node.name if node.this.quoted else self._result_name(node.name, types)
+            if name in types:
+                return _Operand(name, types[name])
+            raise _refuse(f'{clause} can only use columns of the result; "{node.name}" is not one', node,
+                          f"use one of: {', '.join(types)}")
+        if isinstance(node, (exp.AggFunc, exp.WithinGroup, exp.Count)):
+            target = self._aggregate(node)
+            for agg, _ in self.aggregates:
+                if (agg.kind, agg.column, agg.bounds, agg.quantile) == (
+                        target.kind, target.column, target.bounds, target.quantile):
+                    return _Operand(agg.alias, types[agg.alias])
+            raise _refuse(f"{clause} can only use aggregates that are also selected", node,
+                          "add the aggregate to the SELECT list and refer to its name")
+        if isinstance(node, exp.Column):
+            raise _refuse(f"{clause} can only use columns of the result", node, "refer to them by name")
+        return None
+
+    def _result_name(self, name: str, types: dict[str, str]) -> str:
+        matches = [t for t in types if t.lower() == name.lower()]
+        return matches[0] if len(matches) == 1 else name
+
+    def _column_dtype(self, name: str) -> str:
+        info = self.table.column(name, exact=True)
+        assert info is not None
+        return info.dtype
+
+    def _result_dtype(self, agg: Aggregate) -> str:
+        if agg.kind == "count":
+            return "int"
+        if agg.kind == "avg":
+            return "float"
+        return "int" if self._column_dtype(agg.column or "") in ("int", "bool") else "float"
+
+    # ORDER BY and LIMIT
+
+    def _order_by(self, group_by: tuple[str, ...]) -> tuple[OrderItem, ...]:
+        order = self.select.args.get("order")
+        if order is None:
+            return ()
+        columns = group_by + tuple(a.alias for a, _ in self.aggregates)
+        items = []
+        for ordered in order.expressions:
+            position = _number(ordered.this)
+            if isinstance(position, int) and 1 <= position <= len(columns):
+                name = columns[position - 1]
+            else:
+                operand = self._result_operand(ordered.this, group_by, "ORDER BY")
+                if operand is None:
+                    raise _refuse("ORDER BY must name a column of the result", ordered,
+                                  f"use one of: {', '.join(columns)}")
+                name = operand.name
+            items.append(OrderItem(name, bool(ordered.args.get("desc"))))
+        return tuple(items)
+
+    def _limit(self) -> int | None:
+        limit = self.select.args.get("limit")
+        if limit is None:
+            return None
+        value = _number(limit.expression) if isinstance(limit, exp.Limit) else None
+        if not isinstance(value, int) or value < 0:
+            raise _refuse("LIMIT must be a non-negative whole number", limit, "write e.g. LIMIT 10")
+        return value
+
+    # normalized text
+
+    def _normalized(self, spec: QuerySpec) -> str:
+        """Canonical SQL: identifiers resolved to dictionary names, explicit aliases, no comments."""
+        tree = self.select.copy()
+        results = {name.lower(): name for name in spec.columns}
+        for node in list(tree.find_all(exp.Column)):
+            info = self.table.column(node.name, exact=node.this.quoted)
+            name = info.name if info is not None else results.get(node.name.lower(), node.name)
+            node.replace(exp.column(_ident(name)))
+        from_ = tree.args.get("from_") or tree.args.get("from")
+        assert from_ is not None
+        from_.this.replace(exp.table_(_ident(self.table.name.lower())))
+        for item, (agg, _) in zip(self._aggregate_items(tree), self.aggregates, strict=True):
+            item.replace(exp.alias_(item.unalias(), _ident(agg.alias)))
+        for ordered in list(tree.find_all(exp.Ordered)):
+            ordered.replace(_ordered(ordered.this, bool(ordered.args.get("desc"))))
+        if spec.order_by:
+            tree.set("order", exp.Order(expressions=[
+                _ordered(exp.column(_ident(o.column)), o.descending) for o in spec.order_by]))
+        return tree.sql(comments=False)
+
+    def _aggregate_items(self, tree: exp.Select) -> list[exp.Expr]:
+        return [i for i in tree.expressions if not isinstance(i.unalias(), exp.Column)]
+
+
+def _ident(name: str) -> exp.Identifier:
+    # Quote mixed-case names so the canonical text still means the same query when parsed again.
+    return exp.to_identifier(name, quoted=True if name != name.lower() else None)
+
+
+def _ordered(this: exp.Expr, desc: bool) -> exp.Ordered:
+    # Nulls placement is not part of our surface; fixing it keeps the canonical text stable.
+    return exp.Ordered(this=this, desc=desc, nulls_first=not desc)
+
+
+def _condition(node: exp.Expr, operand: Callable[[exp.Expr], _Operand | None],
+               clause: str) -> Filter:
+    """Translate a boolean condition over operands and constants into a Filter tree."""
+    node = node.unnest()
+    if isinstance(node, (exp.And, exp.Or)):
+        parts = tuple(_condition(p, operand, clause) for p in node.flatten())
+        return BoolOp("and", parts) if isinstance(node, exp.And) else BoolOp("or", parts)
+    if isinstance(node, exp.Not):
+        inner = node.this.unnest()
+        if isinstance(inner, exp.Is):
+            return _is_null(inner, operand, clause, negate=True)
+        return BoolOp("not", (_condition(inner, operand, clause),))
+    if isinstance(node, exp.Is):
+        return _is_null(node, operand, clause, negate=False)
+    if type(node) in _COMPARE_OPS:
+        return _comparison(node, operand, clause)
+    if isinstance(node, exp.In):
+        return _in(node, operand, clause)
+    if isinstance(node, exp.Between):
+        return _between(node, operand, clause)
+    side = operand(node)
+    if side is not None and side.dtype == "bool":
+        return Comparison(side.name, "=", True)
+    name = node.sql_name() if isinstance(node, exp.Func) else node.key.upper()
+    raise _refuse(f"{name} is not allowed in {clause}", node,
+                  "use =, <>, <, <=, >, >=, IN, BETWEEN, IS NULL, AND, OR and NOT with constants")
+
+
+def _operand_of(node: exp.Expr, operand: Callable[[exp.Expr], _Operand | None],
+                clause: str) -> _Operand:
+    side = operand(node.unnest())
+    if side is None:
+        raise _refuse(f"{clause} must compare a column with constants", node,
+                      "comparisons between columns or expressions are not allowed")
+    return side
+
+
+def _typed(value: Scalar | None, side: _Operand, node: exp.Expr) -> Scalar:
+    if value is None:
+        raise _refuse(f'"{side.name}" must be compared with a constant', node,
+                      "use IS NULL / IS NOT NULL to test for missing values")
+    ok = {
+        "string": isinstance(value, str),
+        "bool": isinstance(value, bool),
+        "int": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+    }[side.dtype]
+    if not ok:
+        kind = {"string": "text", "bool": "TRUE or FALSE", "int": "a number", "float": "a number"}[side.dtype]
+        raise _refuse(f'"{side.name}" cannot be compared with {node.sql()}', node, f"compare it with {kind}")
+    return value
+
+
+def _comparison(node: exp.Expr, operand: Callable[[exp.Expr], _Operand | None],
+                clause: str) -> Comparison:
+    op = _COMPARE_OPS[type(node)]
+    left, right = node.this, node.expression
+    if _constant(left) is not None and _constant(right) is None:
+        left, right = right, left
+        op = _FLIPPED.get(op, op)
+    side = _operand_of(left, operand, clause)
+    if _constant(right) is None and not isinstance(right.unnest(), exp.Null):
+        raise _refuse(f"{clause} must compare a column with constants", node,
+                      "comparisons between columns or expressions are not allowed")
+    return Comparison(side.name, op, _typed(_constant(right), side, right))
+
+
+def _is_null(node: exp.Is, operand: Callable[[exp.Expr], _Operand | None], clause: str,
+             negate: bool) -> Comparison:
+    if not isinstance(node.expression, exp.Null):
+        raise _refuse("IS may only test for NULL", node, "write IS NULL or IS NOT NULL")
+    side = _operand_of(node.this, operand, clause)
+    return Comparison(side.name, "is_not_null" if negate else "is_null")
+
+
+def _in(node: exp.In, operand: Callable[[exp.Expr], _Operand | None], clause: str) -> Filter:
+    if node.args.get("query") or node.args.get("unnest") or not node.expressions:
+        raise _refuse("IN needs a list of constants", node, "write e.g. region IN ('north', 'south')")
+    side = _operand_of(node.this, operand, clause)
+    parts = tuple(Comparison(side.name, "=", _typed(_constant(v), side, v)) for v in node.expressions)
+    return parts[0] if len(parts) == 1 else BoolOp("or", parts)
+
+
+def _between(node: exp.Between, operand: Callable[[exp.Expr], _Operand | None], clause: str) -> Filter:
+    side = _operand_of(node.this, operand, clause)
+    low, high = node.args["low"], node.args["high"]
+    return BoolOp("and", (Comparison(side.name, ">=", _typed(_constant(low), side, low)),
+                          Comparison(side.name, "<=", _typed(_constant(high), side, high))))

@@ -1,0 +1,169 @@
+"""A pool of sandbox worker processes, the only processes that ever hold raw rows.
+
+Each worker is a spawned process that imports `sandbox.engine` by name (the API process never does),
+serves one request at a time over a pipe, and runs under an address-space limit. A request that
+overruns its time limit has its worker killed; a worker that dies fails only its own request. Either
+way a fresh worker takes its place, so the pool recovers by itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import multiprocessing as mp
+import queue
+import resource
+import threading
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from core.config import Settings
+
+# Imported by name, and only inside worker processes: the API process never loads the decryption code.
+ENGINE_MODULE = "sandbox.engine"
+
+
+class WorkerError(Exception):
+    """The worker failed before returning a result (it raised, died, or ran out of time)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # error | died | timeout
+
+
+def _worker_main(conn: Connection, config: dict[str, Any]) -> None:
+    if config["memory_bytes"]:
+        resource.setrlimit(resource.RLIMIT_AS, (config["memory_bytes"], config["memory_bytes"]))
+    engine = importlib.import_module(ENGINE_MODULE)
+    engine.init(config["keys_dir"], config["store_dir"], config["master_key"])
+    conn.send(("ready", None))
+    while True:
+        try:
+            op, payload = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(("ok", engine.handle(op, payload)))
+        except MemoryError:
+            conn.send(("error", "the query needed more memory than the sandbox allows"))
+        except Exception as exc:  # reported to the caller, which refunds and audits
+            conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"))
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+
+
+class SandboxPool:
+    def __init__(self, settings: Settings) -> None:
+        self.size = max(1, settings.sandbox_workers)
+        self.timeout = settings.query_timeout_seconds
+        self._config = {
+            "keys_dir": str(settings.keys_dir.resolve()),
+            "store_dir": str(settings.store_dir.resolve()),
+            "master_key": base64.b64encode(settings.master_key_bytes()).decode(),
+            "memory_bytes": settings.query_memory_mb * 1024 * 1024,
+        }
+        self._ctx = mp.get_context("spawn")
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._lock = threading.Lock()
+        self._started = 0
+        self._closed = False
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(target=_worker_main, args=(child, self._config), daemon=True,
+                                    name="shuyu-sandbox")
+        process.start()
+        child.close()
+        if not parent.poll(120):
+            process.kill()
+            raise WorkerError("died", "a sandbox worker did not start")
+        status, _ = parent.recv()
+        assert status == "ready"
+        return _Worker(process, parent)
+
+    def _take(self) -> _Worker:
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise WorkerError("died", "the sandbox pool is shut down")
+                grow = self._idle.empty() and self._started < self.size
+                if grow:
+                    self._started += 1
+            if grow:
+                try:
+                    return self._spawn()
+                except BaseException:
+                    with self._lock:
+                        self._started -= 1
+                    raise
+            try:
+                return self._idle.get(timeout=0.2)
+            except queue.Empty:
+                continue  # a worker may have been replaced meanwhile: maybe we may grow now
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.process.kill()
+        worker.process.join(5)
+        worker.conn.close()
+        with self._lock:
+            self._started -= 1
+
+    def call(self, op: str, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Run `op` in a worker and return its result, or raise WorkerError."""
+        worker = self._take()
+        try:
+            worker.conn.send((op, payload))
+            if not worker.conn.poll(timeout or self.timeout):
+                self._replace(worker)
+                raise WorkerError("timeout", f"the query ran longer than {timeout or self.timeout:g} s")
+            status, value = worker.conn.recv()
+        except (EOFError, OSError, BrokenPipeError) as exc:
+            self._replace(worker)
+            raise WorkerError("died", "the sandbox worker stopped unexpectedly") from exc
+        self._idle.put(worker)
+        if status != "ok":
+            raise WorkerError("error", str(value))
+        return dict(value)
+
+    def warm_up(self) -> None:
+        """Start one worker now (it also creates the sandbox key pair on a fresh data dir)."""
+        self.call("ping", {})
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        while not self._idle.empty():
+            worker = self._idle.get_nowait()
+            worker.conn.close()
+            worker.process.join(2)
+            if worker.process.is_alive():
+                worker.process.kill()
+
+
+_POOL: SandboxPool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def get_pool(settings: Settings) -> SandboxPool:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._closed or _POOL._config["keys_dir"] != str(settings.keys_dir.resolve()):
+            if _POOL is not None:
+                _POOL.close()
+            _POOL = SandboxPool(settings)
+        return _POOL
+
+
+def shutdown_pool() -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.close()
+            _POOL = None

@@ -1,0 +1,165 @@
+"""Test fixtures: real databases built by Alembic, a fresh one per test, and an HTTP client.
+
+SQLite always; PostgreSQL when SHUYU_DATABASE_URL points at one. The schema is migrated once into a
+template (a file on SQLite, a template database on PostgreSQL) and each test gets a copy. We copy
+rather than roll back a per-test transaction because the budget accountant must commit its
+reservation in a transaction of its own, which a wrapping transaction would hide.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+PG_URL = os.environ.get("SHUYU_DATABASE_URL", "")
+ON_POSTGRES = PG_URL.startswith("postgresql")
+_counter = itertools.count()
+
+
+def pytest_report_header() -> list[str]:
+    return [f"shuyu database: {'PostgreSQL ' + make_url(PG_URL).database if ON_POSTGRES else 'SQLite'}"]
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("shuyu-data")
+    os.environ.update({
+        "SHUYU_ENV": "test",
+        "SHUYU_DATA_DIR": str(path),
+        "SHUYU_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "SHUYU_SANDBOX_WORKERS": "2",
+        "SHUYU_QUERY_TIMEOUT_SECONDS": "60",
+    })
+    return path
+
+
+@pytest.fixture(scope="session")
+def template_db(data_dir: Path) -> str:
+    from migrations import upgrade
+
+    if ON_POSTGRES:
+        upgrade(PG_URL)
+        return PG_URL
+    url = f"sqlite:///{data_dir / 'template.db'}"
+    upgrade(url)
+    return url
+
+
+def _admin_engine(url: str):  # type: ignore[no-untyped-def]
+    from core.db import null_pool_engine
+
+    return null_pool_engine(str(make_url(url).set(database="postgres")))
+
+
+@pytest.fixture
+def db(template_db: str, data_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for one test; SHUYU_DATABASE_URL points at it while the test runs."""
+    from core.config import get_settings
+    from core.db import dispose_engines
+
+    if ON_POSTGRES:
+        template = make_url(template_db)
+        name = f"{template.database}_t{os.getpid()}_{next(_counter)}"
+        admin = _admin_engine(template_db)
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+        url = template.set(database=name).render_as_string(hide_password=False)
+    else:
+        path = tmp_path / "shuyu.db"
+        shutil.copyfile(make_url(template_db).database or "", path)
+        url = f"sqlite:///{path}"
+    os.environ["SHUYU_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    try:
+        yield url
+    finally:
+        dispose_engines()
+        os.environ["SHUYU_DATABASE_URL"] = PG_URL if ON_POSTGRES else ""
+        if not ON_POSTGRES:
+            os.environ.pop("SHUYU_DATABASE_URL")
+        get_settings.cache_clear()
+        if ON_POSTGRES:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sandbox_keys(data_dir: Path) -> Iterator[None]:
+    """Start the worker pool once for the session (it creates the sandbox key pair)."""
+    from core.config import get_settings
+    from sandbox.worker import get_pool, shutdown_pool
+
+    get_settings.cache_clear()
+    get_pool(get_settings()).warm_up()
+    yield
+    shutdown_pool()
+
+
+@pytest.fixture
+def client(db: str, sandbox_keys: None) -> Iterator[object]:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app(warm_sandbox=False)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live_server(client: object) -> Iterator[str]:
+    """The app served by uvicorn on 127.0.0.1 (a free port) for browser tests; stops with the test."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from web.app import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(warm_sandbox=False), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright, headless; skipped (with the reason) where it is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium fonts-noto-cjk)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"])
+        try:
+            yield instance
+        finally:
+            instance.close()

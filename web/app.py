@@ -1,0 +1,98 @@
+"""The FastAPI application: API routes, HTML pages, problem+json errors, security headers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartParser
+
+from core.config import Settings, check_production, get_settings
+from core.errors import DomainError
+from sandbox.worker import get_pool, shutdown_pool
+from web.api import api_router
+from web.pages import router as pages_router
+
+log = logging.getLogger("shuyu")
+PROBLEM = "application/problem+json"
+STATIC = Path(__file__).parent / "static"
+
+
+def problem(status: int, type_: str, title: str, detail: str, **extra: object) -> JSONResponse:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+async def domain_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
+
+
+async def validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid"}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    return problem(422, "invalid-input", "Invalid input", f"{where}: {first.get('msg')}".strip(": "),
+                   errors=[{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors])
+
+
+async def http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem(exc.status_code, slug, str(exc.detail), str(exc.detail))
+
+
+async def unexpected_error(_: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)  # the stack trace goes to the log, never to the client
+    return problem(500, "internal-error", "Internal error",
+                   "Something went wrong on our side; nothing you sent was lost. Try again, or tell the operator.")
+
+
+def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    check_production(settings)
+    # Uploads stay in memory up to the upload limit: a dataset's plaintext must never be spooled to disk.
+    MultiPartParser.spool_max_size = settings.max_upload_mb * 1024 * 1024 + 1
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not warm_sandbox:  # the caller (tests, a host process) owns the worker pool
+            yield
+            return
+        get_pool(settings).warm_up()  # also creates the sandbox key pair on a fresh data dir
+        yield
+        shutdown_pool()
+
+    app = FastAPI(title="Shuyu 数域", version="0.1.0", lifespan=lifespan,
+                  description="Authorized operation of public data: graded listings, licences, "
+                              "differentially private SQL, and a treasury ledger.")
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
+    app.include_router(api_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        if request.url.path not in ("/docs", "/redoc"):  # FastAPI's own doc pages load their scripts inline
+            response.headers.setdefault("Content-Security-Policy",
+                                        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                        "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+                                        "form-action 'self'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    return app

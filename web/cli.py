@@ -1,0 +1,142 @@
+"""The `shuyu` command: migrate, create staff, seed the demo, serve, verify the audit chain and ledger."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.auth import Role
+from core.config import ConfigError, get_settings
+
+app = typer.Typer(help="Shuyu 数域: authorized operation of public data.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The treasury ledger.", no_args_is_help=True)
+receipts_app = typer.Typer(help="Signed query receipts.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (users_app, "users"), (audit_app, "audit"), (ledger_app, "ledger"),
+                  (receipts_app, "receipts")):
+    app.add_typer(sub, name=name)
+
+
+def fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the latest version."""
+    from migrations import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    typer.echo(f"database is at the latest schema: {_safe_url(settings.resolved_database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Sign-in email")],
+    password: Annotated[str, typer.Option(help="At least 8 characters", prompt=True, hide_input=True)],
+    role: Annotated[Role, typer.Option(help="provider, data_office, finance or admin")],
+    org_name: Annotated[str | None, typer.Option(help="The provider's department (providers only)")] = None,
+) -> None:
+    """Create a staff account."""
+    from core.accounts import accounts
+    from core.db import unit_of_work
+    from core.errors import DomainError
+
+    try:
+        with unit_of_work() as session:
+            user = accounts.create_staff(session, email, password, role, org_name)
+            typer.echo(f"created {role.value} user {user.email} (id {user.id})")
+    except DomainError as exc:
+        fail(exc.detail)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> None:
+    """Serve the web application and API."""
+    import uvicorn
+
+    try:
+        from core.config import check_production
+
+        check_production(get_settings())
+    except ConfigError as exc:
+        fail(str(exc))
+    typer.echo(f"Shuyu is serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run("web.app:create_app", factory=True, host=host, port=port, reload=reload)
+
+
+@app.command()
+def demo() -> None:
+    """Seed demo organizations, users, datasets, listings, licences and queries (idempotent)."""
+    from web.demo import seed
+
+    for line in seed():
+        typer.echo(line)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Re-hash the audit chain; exit 1 and name the first broken link if it was tampered with."""
+    from core import audit
+    from core.db import unit_of_work
+
+    with unit_of_work() as session:
+        result = audit.verify(session)
+    if not result.ok:
+        fail(f"audit chain BROKEN at event {result.broken_at}: {result.reason}")
+    typer.echo(f"audit chain ok: {result.length} events, head {result.head}")
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Re-check every ledger invariant over the whole book; exit 1 on any break."""
+    from core.db import unit_of_work
+    from licensing.ledger.service import ledger
+
+    with unit_of_work() as session:
+        problems = ledger.verify(session)
+        balanced = ledger.trial_balance(session)["balanced"]
+    if not balanced:
+        problems.append("the trial balance does not balance")
+    if problems:
+        fail("ledger BROKEN:\n  " + "\n  ".join(problems))
+    typer.echo("ledger ok: every entry balances")
+
+
+@receipts_app.command("verify")
+def receipts_verify(
+    file: Annotated[Path, typer.Argument(help="A query result or receipt as JSON")],
+    public_key: Annotated[Path | None, typer.Option(help="PEM file; default: this platform's key")] = None,
+) -> None:
+    """Verify a receipt's Ed25519 signature offline (and, given a full result, that it matches the values)."""
+    from core.receipts import public_pem, sha256_hex, signing_key, verify
+
+    document = json.loads(file.read_text())
+    receipt = document.get("receipt", document)
+    pem = public_key.read_text() if public_key else public_pem(signing_key(get_settings()))
+    if not verify(pem, receipt):
+        fail("receipt signature INVALID")
+    if "rows" in document and sha256_hex({"columns": document["columns"], "rows": document["rows"]}) != receipt[
+        "result_sha256"
+    ]:
+        fail("the signature is valid but the values do not match the receipt's result_sha256")
+    typer.echo(f"receipt valid: query {receipt.get('query_id')} signed by {receipt['key_id']}")
+
+
+if __name__ == "__main__":
+    app()
