@@ -48,7 +48,10 @@ class DpPolicy(BaseModel):
     max_epsilon_per_query: float = Field(default=1.0, gt=0, le=10)
     default_epsilon: float | None = Field(default=None, gt=0, le=10)
     min_group_size: int = Field(default=0, ge=0)
-    global_epsilon_cap: float | None = Field(default=None, gt=0)
+    global_epsilon_cap: float | None = Field(default=None, gt=0, description="ε across all licensees of the dataset")
+    enterprise_epsilon_cap: float = Field(default=20.0, gt=0,
+                                          description="ε one enterprise may spend on the dataset across all its "
+                                                      "licences: buying more licences never buys unlimited loss")
 
 
 class OfferCreate(BaseModel):
