@@ -1,5 +1,6 @@
 # Shuyu 数域 — everything the project needs is installed by these targets, into .venv.
-PY ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first Python >= 3.11 that actually runs (pyenv shims may exist for versions that are not selected).
+PY ?= $(shell for p in python3 python3.13 python3.12 python3.11; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -9,7 +10,7 @@ PORT ?= 8000
 .PHONY: install demo test lint bench clean
 
 $(STAMP): pyproject.toml
-	@$(PY) -c 'import sys; assert sys.version_info >= (3, 11), "Shuyu needs Python >= 3.11, found " + sys.version' 
+	@test -n "$(PY)" || { echo "Shuyu needs Python >= 3.11 on the PATH (python3, python3.11, ...)"; exit 1; }
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

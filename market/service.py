@@ -347,8 +347,10 @@ def _policy_for(grade: str, requested: DpPolicy) -> dict[str, Any]:
 
 
 def _row_bound(rows: int) -> int:
-    """A public upper bound on the row count that reveals only its order of magnitude."""
-    return int(10 ** math.ceil(math.log10(max(rows, 10) + 1)))
+    """A public upper bound on the row count: the next power of two, which reveals only its rough size.
+
+    OpenDP trusts this bound, and the noise on float sums grows with it, so it is kept tight."""
+    return 1 << max(rows, 16).bit_length()
 
 
 datasets = DatasetService()

@@ -9,8 +9,8 @@ the data: that happens in `sandbox.engine`, inside a worker process.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +31,7 @@ from sandbox import sql as sql_parser
 from sandbox.errors import EpsilonNotAllowed, QueryFailed, QueryInProgress, QueryRefused
 from sandbox.models import QueryRun
 from sandbox.plan import Compiled, compile_query
-from sandbox.schemas import Accuracy, PublicKey, Receipt, QueryCreate, QueryPreview, QueryResult
+from sandbox.schemas import Accuracy, PublicKey, QueryCreate, QueryPreview, QueryResult, Receipt
 from sandbox.spec import ColumnInfo, Policy, QuerySpec, TableInfo
 from sandbox.worker import WorkerError, get_pool
 
@@ -80,13 +80,14 @@ class QueryService:
         licence = license_service.usable(session, who, body.license_id)
         target = listing_service.query_target(session, licence.listing_id)
         table, policy = table_info(target), policy_of(target)
-        try:
+        epsilon = self._epsilon(target, body.epsilon)
+        try:  # both the parser and the compiler refuse what they cannot make private
             spec = sql_parser.parse(body.sql, table, policy)
+            compiled = compile_query(spec, table, policy, epsilon)
         except sql_parser.QueryNotAllowed as exc:
             self._audit_refusal(who, licence, body, exc.detail)
             raise QueryRefused(exc.detail) from None
-        epsilon = self._epsilon(target, body.epsilon)
-        return Prepared(licence, target, table, policy, spec, epsilon, compile_query(spec, table, policy, epsilon))
+        return Prepared(licence, target, table, policy, spec, epsilon, compiled)
 
     def _epsilon(self, target: DatasetTarget, asked: float | None) -> float:
         cap = float(target.dp_policy.get("max_epsilon_per_query") or 1.0)
