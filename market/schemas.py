@@ -49,6 +49,9 @@ class DpPolicy(BaseModel):
     default_epsilon: float | None = Field(default=None, gt=0, le=10)
     min_group_size: int = Field(default=0, ge=0)
     global_epsilon_cap: float | None = Field(default=None, gt=0, description="ε across all licensees of the dataset")
+    unknown_keys_delta: float | None = Field(
+        default=None, gt=0, lt=1e-3,
+        description="δ that lets queries group by dimensions without public keys (general grade only)")
     enterprise_epsilon_cap: float = Field(default=20.0, gt=0,
                                           description="ε one enterprise may spend on the dataset across all its "
                                                       "licences: buying more licences never buys unlimited loss")

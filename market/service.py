@@ -94,6 +94,7 @@ class DatasetTarget:
     """What the sandbox needs to run a query: the public description and the sealed ciphertext."""
 
     listing_id: int
+    dataset_id: int
     dataset_name: str
     dataset_version_id: int
     dataset_sha256: str
@@ -331,7 +332,7 @@ class ListingService:
         dataset = session.get(Dataset, listing.dataset_id)
         assert version is not None and dataset is not None and listing.grade is not None
         return DatasetTarget(
-            listing_id=listing.id or 0, dataset_name=dataset.name, dataset_version_id=version.id or 0,
+            listing_id=listing.id or 0, dataset_id=dataset.id or 0, dataset_name=dataset.name, dataset_version_id=version.id or 0,
             dataset_sha256=version.sha256, storage_key=version.storage_key, sealed_key=version.sealed_key,
             columns=version.columns, dictionary=version.dictionary or {}, row_bound=_row_bound(version.row_count),
             grade=listing.grade, dp_policy=listing.dp_policy,

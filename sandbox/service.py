@@ -54,7 +54,11 @@ def table_info(target: DatasetTarget) -> TableInfo:
 
 
 def policy_of(target: DatasetTarget) -> Policy:
-    return Policy(min_group_size=int(target.dp_policy.get("min_group_size") or 0))
+    """Grouping by keys that are not public needs a δ, and is never allowed on important data."""
+    delta = float(target.dp_policy.get("unknown_keys_delta") or 0.0)
+    unknown_keys = target.grade == "general" and delta > 0
+    return Policy(min_group_size=int(target.dp_policy.get("min_group_size") or 0),
+                  allow_unknown_keys=unknown_keys, delta=delta if unknown_keys else 0.0)
 
 
 @dataclass(frozen=True)
