@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import resource
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -99,7 +100,7 @@ def handle(op: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Entry point for the worker loop (sandbox.worker), addressed by name so the API never imports us."""
     assert _ENGINE is not None, "engine.init() must run first"
     if op == "ping":
-        return {"pid": os.getpid()}
+        return {"pid": os.getpid(), "memory_limit": resource.getrlimit(resource.RLIMIT_AS)[0]}
     if op == "run":
         return _run(_ENGINE, payload)
     if op == "crash":  # diagnostics: a worker that dies must fail its query cleanly

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from core.auth import EnterpriseUser, SessionDep
-from sandbox.schemas import PublicKey, QueryCreate, QueryPreview, QueryResult
+from sandbox.schemas import PublicKey, QueryCreate, QueryPage, QueryPreview, QueryResult
 from sandbox.service import public_key, queries
 
 router = APIRouter(tags=["sandbox"])
@@ -24,6 +26,14 @@ def run_query(body: QueryCreate, session: SessionDep, who: EnterpriseUser) -> Qu
 def preview_query(body: QueryCreate, session: SessionDep, who: EnterpriseUser) -> QueryPreview:
     """What a query would cost and how accurate it would be; runs and charges nothing."""
     return queries.preview(session, who, body)
+
+
+@router.get("/queries", response_model=QueryPage)
+def query_history(session: SessionDep, who: EnterpriseUser, license_id: int | None = None,
+                  limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                  offset: Annotated[int, Query(ge=0)] = 0) -> QueryPage:
+    """Your enterprise's queries, newest first."""
+    return queries.history(session, who, license_id, limit, offset)
 
 
 @router.get("/queries/{query_id}", response_model=QueryResult)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -36,6 +37,7 @@ class QueryResult(BaseModel):
     columns: list[str]
     rows: list[list[Any]]
     accuracy: dict[str, Accuracy]
+    accuracy_note: str | None = Field(default=None, description="How each ± was derived, in words")
     epsilon_charged: float = Field(description="ε charged by this request (0 when the stored answer is returned)")
     epsilon_spent_on_query: float
     epsilon_remaining: float
@@ -53,3 +55,18 @@ class QueryPreview(BaseModel):
 class PublicKey(BaseModel):
     key_id: str
     public_key_pem: str
+
+
+class QuerySummary(BaseModel):
+    id: int
+    license_id: int
+    sql: str
+    status: str = Field(description="succeeded, or refunded when the sandbox failed before releasing anything")
+    epsilon_charged: float
+    created_at: datetime
+    error: str | None = None
+
+
+class QueryPage(BaseModel):
+    items: list[QuerySummary]
+    total: int

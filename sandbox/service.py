@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
 from core.audit import record
 from core.auth import Principal
@@ -31,7 +31,16 @@ from sandbox import sql as sql_parser
 from sandbox.errors import EpsilonNotAllowed, QueryFailed, QueryInProgress, QueryRefused
 from sandbox.models import QueryRun
 from sandbox.plan import Compiled, compile_query
-from sandbox.schemas import Accuracy, PublicKey, QueryCreate, QueryPreview, QueryResult, Receipt
+from sandbox.schemas import (
+    Accuracy,
+    PublicKey,
+    QueryCreate,
+    QueryPage,
+    QueryPreview,
+    QueryResult,
+    QuerySummary,
+    Receipt,
+)
 from sandbox.spec import ColumnInfo, Policy, QuerySpec, TableInfo
 from sandbox.worker import WorkerError, get_pool
 
@@ -123,6 +132,7 @@ class QueryService:
         except WorkerError as exc:
             self._refund(who, license_id, run_id, prepared.compiled.epsilon_cost, exc)
             raise QueryFailed(_failure_sentence(exc)) from None
+        released["accuracy_note"] = prepared.compiled.accuracy_note
         run = self._store(who, run_id, prepared.target, released)
         return self._result(run, license_id, charged=run.epsilon_charged, cached=False)
 
@@ -176,7 +186,7 @@ class QueryService:
             run = uow.get(QueryRun, run_id)
             assert run is not None
             result = {"columns": released["columns"], "rows": released["rows"]}
-            run.result = {**result, "plus_minus": released["plus_minus"]}
+            run.result = {**result, "plus_minus": released["plus_minus"], "accuracy_note": released["accuracy_note"]}
             run.receipt = sign(signing_key(get_settings()), {
                 "query_id": run_id, "query_sha256": hashlib.sha256(run.normalized_sql.encode()).hexdigest(),
                 "dataset_sha256": target.dataset_sha256, "result_sha256": sha256_hex(result),
@@ -196,6 +206,7 @@ class QueryService:
         return QueryResult(id=run.id or 0, license_id=run.license_id, sql=run.sql, columns=run.result["columns"],
                            rows=run.result["rows"], accuracy=alphas, epsilon_charged=charged,
                            epsilon_spent_on_query=run.epsilon_charged, epsilon_remaining=max(0.0, budget - spent),
+                           accuracy_note=run.result.get("accuracy_note"),
                            cached=cached, receipt=Receipt.model_validate(run.receipt))
 
     def get(self, session: Session, who: Principal, query_id: int) -> QueryResult:
@@ -203,6 +214,20 @@ class QueryService:
         if run is None or run.organization_id != who.organization_id or run.status != "succeeded":
             raise NotFound(f"No query {query_id} of yours")
         return self._result(run, run.license_id, charged=run.epsilon_charged, cached=False)
+
+    def history(self, session: Session, who: Principal, license_id: int | None, limit: int,
+                offset: int) -> QueryPage:
+        """The caller's enterprise's queries, newest first (refunded attempts included, with why)."""
+        query = select(QueryRun).where(QueryRun.organization_id == who.organization_id,
+                                       col(QueryRun.status).in_(("succeeded", "refunded")))
+        if license_id is not None:
+            query = query.where(QueryRun.license_id == license_id)
+        total = session.exec(select(func.count()).select_from(query.subquery())).one()
+        runs = session.exec(query.order_by(col(QueryRun.id).desc()).limit(limit).offset(offset)).all()
+        items = [QuerySummary(id=r.id or 0, license_id=r.license_id, sql=r.sql, status=r.status,
+                              epsilon_charged=r.epsilon_charged, created_at=r.created_at,
+                              error=_failure_note(r)) for r in runs]
+        return QueryPage(items=items, total=int(total))
 
     def _audit_refusal(self, who: Principal, licence: License, body: QueryCreate, reason: str) -> None:
         with unit_of_work() as uow:
@@ -215,6 +240,12 @@ def _accuracy(values: Mapping[str, float | None]) -> dict[str, Accuracy]:
 
 def _fingerprint(normalized_sql: str, epsilon: float, dataset_version_id: int) -> str:
     return hashlib.sha256(f"{normalized_sql}\x00{epsilon!r}\x00{dataset_version_id}".encode()).hexdigest()
+
+
+def _failure_note(run: QueryRun) -> str | None:
+    if run.status != "refunded":
+        return None
+    return "The sandbox failed before releasing anything; the ε was refunded"
 
 
 def _failure_sentence(exc: WorkerError) -> str:

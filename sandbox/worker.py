@@ -81,10 +81,13 @@ class SandboxPool:
                                     name="shuyu-sandbox")
         process.start()
         child.close()
-        if not parent.poll(120):
+        try:
+            if not parent.poll(120):
+                raise EOFError("no answer")
+            status, _ = parent.recv()
+        except (EOFError, OSError) as exc:
             process.kill()
-            raise WorkerError("died", "a sandbox worker did not start")
-        status, _ = parent.recv()
+            raise WorkerError("died", "a sandbox worker could not start; see the server log") from exc
         assert status == "ready"
         return _Worker(process, parent)
 

@@ -98,3 +98,11 @@ def test_a_failed_worker_refunds_audits_and_the_pool_recovers(
     assert len(refunds) == 1
     again = ok(_ask(client, headers, licence["id"], "SELECT COUNT(*) AS n FROM people"), 201)
     assert again["cached"] is False and again["epsilon_charged"] == pytest.approx(0.1)
+
+
+def test_workers_run_under_the_configured_memory_limit(sandbox_keys: None) -> None:
+    from core.config import get_settings
+    from sandbox.worker import get_pool
+
+    settings = get_settings()
+    assert get_pool(settings).call("ping", {})["memory_limit"] == settings.query_memory_mb * 1024 * 1024

@@ -1,0 +1,244 @@
+"""`make bench`: DP query latency through the service and over HTTP, against plain Polars, same run.
+
+For each size (default 100k, 1M, 10M generated rows) it uploads a dataset through the real upload
+path (encrypted, sealed for the sandbox), licenses it, then times each query shape: plain Polars
+computing the same exact aggregate from a Parquet scan, the sandbox service (`queries.run`: charge,
+worker, OpenDP release, receipt, store), and HTTP (`POST /api/v1/queries` to uvicorn on 127.0.0.1).
+Every DP query is a new one (a fresh alias), so no stored answer is reused. Results: medians and
+ratios, printed and written to bench/results.md.
+
+    python -m bench.run [--sizes 100000,1000000] [--repeats 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import platform
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+KEYS = [f"k{n:02d}" for n in range(50)]
+SHAPES: dict[str, tuple[str, Callable[[pl.LazyFrame], pl.LazyFrame]]] = {
+    "count": ("SELECT COUNT(*) AS a{i} FROM {t}", lambda lf: lf.select(pl.len())),
+    "sum": ("SELECT SUM(amount) AS a{i} FROM {t}", lambda lf: lf.select(pl.col("amount").clip(0, 1000).sum())),
+    "mean": ("SELECT AVG(amount) AS a{i} FROM {t}", lambda lf: lf.select(pl.col("amount").clip(0, 1000).mean())),
+    "median": ("SELECT MEDIAN(amount) AS a{i} FROM {t}", lambda lf: lf.select(pl.col("amount").median())),
+    "group-by count+sum (50 keys)": (
+        "SELECT region, COUNT(*) AS n{i}, SUM(amount) AS a{i} FROM {t} GROUP BY region",
+        lambda lf: lf.group_by("region").agg(pl.len(), pl.col("amount").clip(0, 1000).sum())),
+}
+
+
+def _environment(root: Path) -> None:
+    os.environ.update({
+        "SHUYU_ENV": "test", "SHUYU_DATA_DIR": str(root / "data"),
+        "SHUYU_DATABASE_URL": f"sqlite:///{root / 'bench.db'}",
+        "SHUYU_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "SHUYU_MAX_UPLOAD_MB": "2048", "SHUYU_QUERY_TIMEOUT_SECONDS": "300",
+    })
+
+
+def generate(rows: int, seed: int = 3) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame({"region": pl.Series(rng.choice(KEYS, rows)).cast(pl.String),
+                         "amount": np.round(rng.gamma(2.0, 60.0, rows).clip(0, 1000), 2),
+                         "age": rng.integers(18, 90, rows)})
+
+
+class Platform:
+    """A platform with staff, one enterprise, and a licence per benchmark dataset."""
+
+    def __init__(self) -> None:
+        from core.accounts import accounts
+        from core.auth import Role, principal_for
+        from core.db import unit_of_work
+        from licensing.schemas import OrganizationRegister
+        from licensing.service import registrations
+
+        with unit_of_work() as s:
+            self.provider = principal_for(s, accounts.create_staff(s, "p@bench.cn", "bench-password", Role.provider,
+                                                                   "Bench Bureau"))
+            self.office = principal_for(s, accounts.create_staff(s, "o@bench.cn", "bench-password",
+                                                                 Role.data_office, None))
+            reg = registrations.register(s, OrganizationRegister(
+                name="Bench Co", credit_code="91350100M000100Y43", admin_email="e@bench.cn",
+                admin_password="bench-password"))
+            from core.models import User
+
+            user = s.get(User, reg.user_id)
+            assert user is not None
+            self.enterprise = principal_for(s, user)
+
+    def license(self, name: str, frame: pl.DataFrame) -> int:
+        import io
+
+        from core.db import unit_of_work
+        from licensing.schemas import LicenseCreate
+        from licensing.service import license_service
+        from market.schemas import Dictionary, ListingCreate, ReviewCreate
+        from market.service import datasets, listings
+
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        with unit_of_work() as s:
+            ds = datasets.upload(s, self.provider, name, f"{name}.parquet", buffer.getvalue())
+            datasets.set_dictionary(s, self.provider, ds.id, Dictionary.model_validate({"columns": [
+                {"name": "region", "role": "dimension", "keys": KEYS},
+                {"name": "amount", "role": "measure", "bounds": [0, 1000]},
+                {"name": "age", "role": "measure", "bounds": [0, 120]}]}))
+            policy = {"max_epsilon_per_query": 1.0, "default_epsilon": 0.5, "min_group_size": 0,
+                      "enterprise_epsilon_cap": 1e9}
+            listing = listings.create(s, self.provider, ListingCreate.model_validate({
+                "dataset_id": ds.id, "title": name, "proposed_grade": "general", "dp_policy": policy,
+                "offers": [{"name": "bench", "scenario": "public_welfare", "price_minor": 0, "term_days": 30,
+                            "epsilon_budget": 1000, "query_quota": 10**6}]}))
+            listings.submit(s, self.provider, listing.id)
+            listings.review(s, self.office, listing.id, ReviewCreate(decision="approve", grade="general"))
+            licence = license_service.apply(s, self.enterprise, LicenseCreate(
+                listing_id=listing.id, offer_id=listing.offers[0].id))
+            return licence.id
+
+    def query(self, licence_id: int, sql: str) -> Any:
+        from core.db import unit_of_work
+        from sandbox.schemas import QueryCreate
+        from sandbox.service import queries
+
+        with unit_of_work() as s:
+            return queries.run(s, self.enterprise, QueryCreate(license_id=licence_id, sql=sql, epsilon=0.5))
+
+
+def _serve() -> tuple[str, Callable[[], None]]:
+    import socket
+
+    import uvicorn
+
+    from web.app import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(warm_sandbox=False), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+def _median_ms(fn: Callable[[int], object], repeats: int, start: int) -> float:
+    times = []
+    for i in range(start, start + repeats):
+        began = time.perf_counter()
+        fn(i)
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times)
+
+
+def run(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
+    import httpx
+
+    from core.config import get_settings
+    from core.db import dispose_engines
+    from migrations import upgrade
+    from sandbox.worker import get_pool, shutdown_pool
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    get_pool(settings).warm_up()
+    platform_ = Platform()
+    base, stop = _serve()
+    http = httpx.Client(base_url=base, timeout=300)
+    token = http.post("/api/v1/auth/token", data={"username": "e@bench.cn", "password": "bench-password"})
+    http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    rows: list[dict[str, Any]] = []
+    counter = iter(range(10**9))
+    try:
+        for size in sizes:
+            rows += _bench_size(platform_, http, size, repeats, counter, settings.data_dir)
+    finally:
+        http.close()
+        stop()
+        shutdown_pool()
+        dispose_engines()
+    return rows
+
+
+def _bench_size(platform_: Platform, http: Any, size: int, repeats: int, counter: Any,
+                data_dir: Path) -> list[dict[str, Any]]:
+    table = f"bench_{size}"
+    frame = generate(size)
+    plain = data_dir / f"{table}.plain.parquet"  # generated data: the baseline reads it directly
+    frame.write_parquet(plain)
+    licence = platform_.license(table, frame)
+    del frame
+    print(f"-- {size:,} rows", file=sys.stderr)
+    out = []
+    for shape, (sql, exact) in SHAPES.items():
+        for _ in range(4):  # both workers decrypt the dataset once and compile the shape once
+            platform_.query(licence, sql.format(i=next(counter), t=table))
+        polars_ms = _median_ms(lambda _i: exact(pl.scan_parquet(plain)).collect(), repeats, 0)
+        service_ms = _median_ms(lambda _i: platform_.query(licence, sql.format(i=next(counter), t=table)),
+                                repeats, 0)
+        http_ms = _median_ms(lambda _i: _http_query(http, licence, sql.format(i=next(counter), t=table)),
+                             repeats, 0)
+        row = {"rows": size, "query": shape, "polars_ms": polars_ms, "service_ms": service_ms, "http_ms": http_ms,
+               "ratio": service_ms / polars_ms}
+        print(f"   {shape:30s} polars {polars_ms:8.1f} ms  service {service_ms:8.1f} ms  http {http_ms:8.1f} ms"
+              f"  ratio {row['ratio']:.2f}", file=sys.stderr)
+        out.append(row)
+    plain.unlink()
+    return out
+
+
+def _http_query(http: Any, licence: int, sql: str) -> None:
+    response = http.post("/api/v1/queries", json={"license_id": licence, "sql": sql, "epsilon": 0.5})
+    if response.status_code != 201:
+        raise RuntimeError(response.text)
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+               f"Polars {pl.__version__}, {platform.platform()}")
+    lines = [f"Machine: {machine}. Date: {time.strftime('%Y-%m-%d')}. Medians of each timed repeat.", "",
+             "| rows | query | plain Polars (ms) | DP via service (ms) | DP via HTTP (ms) | service / Polars |",
+             "|---:|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['rows']:,} | {r['query']} | {r['polars_ms']:.1f} | {r['service_ms']:.1f} | {r['http_ms']:.1f} "
+              f"| {r['ratio']:.2f}× |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="shuyu-bench-") as tmp:
+        _environment(Path(tmp))
+        rows = run([int(s) for s in args.sizes.split(",")], args.repeats)
+    table = markdown(rows)
+    Path(args.out).write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
