@@ -143,13 +143,29 @@ def _serve() -> tuple[str, Callable[[], None]]:
     return f"http://127.0.0.1:{port}", stop
 
 
-def _median_ms(fn: Callable[[int], object], repeats: int, start: int) -> float:
+def _median_ms(fn: Callable[[], object], repeats: int) -> float:
     times = []
-    for i in range(start, start + repeats):
+    for _ in range(repeats):
         began = time.perf_counter()
-        fn(i)
+        fn()
         times.append((time.perf_counter() - began) * 1000)
     return statistics.median(times)
+
+
+def _bench_shape(platform_: Platform, http: Any, licence: int, plain: Path, shape: str, sql: str,
+                 exact: Callable[[pl.LazyFrame], pl.LazyFrame], repeats: int, counter: Any) -> dict[str, Any]:
+    def fresh() -> str:
+        return sql.format(i=next(counter))
+
+    for _ in range(4):  # both workers decrypt the dataset once and compile the shape once
+        platform_.query(licence, fresh())
+    polars_ms = _median_ms(lambda: exact(pl.scan_parquet(plain)).collect(), repeats)
+    service_ms = _median_ms(lambda: platform_.query(licence, fresh()), repeats)
+    http_ms = _median_ms(lambda: _http_query(http, licence, fresh()), repeats)
+    row = {"polars_ms": polars_ms, "service_ms": service_ms, "http_ms": http_ms, "ratio": service_ms / polars_ms}
+    print(f"   {shape:30s} polars {polars_ms:8.1f} ms  service {service_ms:8.1f} ms  http {http_ms:8.1f} ms"
+          f"  ratio {row['ratio']:.2f}", file=sys.stderr)
+    return row
 
 
 def run(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
@@ -191,20 +207,9 @@ def _bench_size(platform_: Platform, http: Any, size: int, repeats: int, counter
     licence = platform_.license(table, frame)
     del frame
     print(f"-- {size:,} rows", file=sys.stderr)
-    out = []
-    for shape, (sql, exact) in SHAPES.items():
-        for _ in range(4):  # both workers decrypt the dataset once and compile the shape once
-            platform_.query(licence, sql.format(i=next(counter), t=table))
-        polars_ms = _median_ms(lambda _i: exact(pl.scan_parquet(plain)).collect(), repeats, 0)
-        service_ms = _median_ms(lambda _i: platform_.query(licence, sql.format(i=next(counter), t=table)),
-                                repeats, 0)
-        http_ms = _median_ms(lambda _i: _http_query(http, licence, sql.format(i=next(counter), t=table)),
-                             repeats, 0)
-        row = {"rows": size, "query": shape, "polars_ms": polars_ms, "service_ms": service_ms, "http_ms": http_ms,
-               "ratio": service_ms / polars_ms}
-        print(f"   {shape:30s} polars {polars_ms:8.1f} ms  service {service_ms:8.1f} ms  http {http_ms:8.1f} ms"
-              f"  ratio {row['ratio']:.2f}", file=sys.stderr)
-        out.append(row)
+    out = [{"rows": size, "query": shape, **_bench_shape(platform_, http, licence, plain, shape,
+                                                         sql.replace("{t}", table), exact, repeats, counter)}
+           for shape, (sql, exact) in SHAPES.items()]
     plain.unlink()
     return out
 
