@@ -20,7 +20,6 @@ import secrets
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -119,30 +118,6 @@ class Platform:
             return queries.run(s, self.enterprise, QueryCreate(license_id=licence_id, sql=sql, epsilon=0.5))
 
 
-def _serve() -> tuple[str, Callable[[], None]]:
-    import socket
-
-    import uvicorn
-
-    from web.app import create_app
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(warm_sandbox=False), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(10)
-
-    return f"http://127.0.0.1:{port}", stop
-
-
 def _median_ms(fn: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -175,24 +150,22 @@ def run(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
     from core.db import dispose_engines
     from migrations import upgrade
     from sandbox.worker import get_pool, shutdown_pool
+    from web.server import background_server
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     get_pool(settings).warm_up()
     platform_ = Platform()
-    base, stop = _serve()
-    http = httpx.Client(base_url=base, timeout=300)
-    token = http.post("/api/v1/auth/token", data={"username": "e@bench.cn", "password": "bench-password"})
-    http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
     rows: list[dict[str, Any]] = []
     counter = iter(range(10**9))
     try:
-        for size in sizes:
-            rows += _bench_size(platform_, http, size, repeats, counter, settings.data_dir)
+        with background_server() as base, httpx.Client(base_url=base, timeout=300) as http:
+            token = http.post("/api/v1/auth/token", data={"username": "e@bench.cn", "password": "bench-password"})
+            http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+            for size in sizes:
+                rows += _bench_size(platform_, http, size, repeats, counter, settings.data_dir)
     finally:
-        http.close()
-        stop()
         shutdown_pool()
         dispose_engines()
     return rows

@@ -118,30 +118,10 @@ def client(db: str, sandbox_keys: None) -> Iterator[object]:
 @pytest.fixture
 def live_server(client: object) -> Iterator[str]:
     """The app served by uvicorn on 127.0.0.1 (a free port) for browser tests; stops with the test."""
-    import socket
-    import threading
-    import time
+    from web.server import background_server
 
-    import uvicorn
-
-    from web.app import create_app
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(warm_sandbox=False), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with background_server() as url:
+        yield url
 
 
 CHROMIUM = "/usr/bin/chromium"
