@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = Field(default=None, repr=False)
     stripe_api_base: str = "https://api.stripe.com"
     base_url: str = "http://127.0.0.1:8000"
+    report_timezone: str = "Asia/Shanghai"  # days and months of finance reports
     token_ttl_hours: int = 12
     sandbox_workers: int = 2
     query_timeout_seconds: float = 60.0

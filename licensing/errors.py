@@ -1,6 +1,6 @@
 """Licensing errors (see core.errors for the hierarchy)."""
 
-from core.errors import Conflict, Forbidden, InvalidInput
+from core.errors import Conflict, DomainError, Forbidden, InvalidInput, Unavailable
 
 
 class InvalidCreditCode(InvalidInput):
@@ -36,3 +36,49 @@ class QuotaExhausted(Conflict):
 class PaymentConflict(Conflict):
     type = "payment-conflict"
     title = "The payment cannot be changed this way"
+
+
+class PriceAboveCeiling(InvalidInput):
+    type = "price-above-ceiling"
+    title = "The offer is priced above the listing's ceiling price"
+
+
+class RefundNotAllowed(Conflict):
+    type = "refund-not-allowed"
+    title = "This refund cannot be made"
+
+
+class RemittanceConflict(Conflict):
+    type = "remittance-conflict"
+    title = "This remittance cannot be recorded"
+
+
+class StripeNotConfigured(InvalidInput):
+    type = "stripe-not-configured"
+    title = "Card payment (Stripe) is not configured"
+
+
+class PaymentProviderError(Unavailable):
+    type = "payment-provider-unavailable"
+    title = "The payment provider could not be reached or refused the request"
+
+
+class InvalidWebhook(DomainError):
+    status = 400
+    type = "invalid-webhook"
+    title = "The webhook is not from Stripe, or is stale"
+
+
+class WebhookNotProcessed(Unavailable):
+    type = "webhook-not-processed"
+    title = "The event was stored but could not be processed yet"
+
+
+class InvalidStatement(InvalidInput):
+    type = "invalid-statement"
+    title = "The Stripe statement cannot be read"
+
+
+class StripeRefused(Conflict):
+    type = "payment-provider-refused"
+    title = "Stripe refused the request"

@@ -2,30 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
 
-from core.auth import DataOffice, EnterpriseUser, FinanceUser, SessionDep, StaffReader
+from core.auth import CurrentUser, DataOffice, EnterpriseUser, FinanceUser, SessionDep, StaffReader
 from licensing.ledger.service import ledger
 from licensing.schemas import (
     CheckoutCreate,
     CheckoutRead,
+    LicenseAction,
     LicenseCreate,
     LicensePage,
     LicenseRead,
+    LicenseRenew,
     LicenseReview,
     OrganizationRegister,
     PaymentConfirm,
     PaymentPage,
     PaymentRead,
+    ReconciliationCreate,
+    ReconciliationPage,
+    ReconciliationRead,
+    RefundCreate,
     RegistrationRead,
+    RemittanceCreate,
+    RemittancePage,
+    RemittanceRead,
+    RevenueReport,
+    TreasuryPage,
+    WebhookAck,
 )
-from licensing.service import license_service, payments, registrations
+from licensing.service import (
+    license_service,
+    payments,
+    reconciliations,
+    registrations,
+    reports,
+    stripe_payments,
+    treasury,
+)
+from licensing.service.reports import GroupBy
+from licensing.stripe.webhooks import stripe_webhooks
 
 router = APIRouter(tags=["licensing"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
+Format = Annotated[Literal["json", "csv"], Query(description="`csv` for a spreadsheet")]
+Currency = Annotated[str, Query(pattern="^[A-Z]{3}$")]
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.post("/organizations/register", status_code=201, response_model=RegistrationRead)
@@ -59,9 +91,35 @@ def review_license(license_id: int, body: LicenseReview, session: SessionDep, wh
     return license_service.review(session, who, license_id, body)
 
 
+@router.post("/licenses/{license_id}/suspend", response_model=LicenseRead)
+def suspend_license(license_id: int, body: LicenseAction, session: SessionDep, who: DataOffice) -> LicenseRead:
+    """Suspend an active licence: its next query is refused. Audited with the reason."""
+    return license_service.suspend(session, who, license_id, body)
+
+
+@router.post("/licenses/{license_id}/resume", response_model=LicenseRead)
+def resume_license(license_id: int, body: LicenseAction, session: SessionDep, who: DataOffice) -> LicenseRead:
+    """Resume a suspended licence for the rest of its term."""
+    return license_service.resume(session, who, license_id, body)
+
+
+@router.post("/licenses/{license_id}/revoke", response_model=LicenseRead)
+def revoke_license(license_id: int, body: LicenseAction, session: SessionDep, who: DataOffice) -> LicenseRead:
+    """Revoke a licence for good (it cannot be resumed or renewed)."""
+    return license_service.revoke(session, who, license_id, body)
+
+
+@router.post("/licenses/{license_id}/renew", status_code=201, response_model=LicenseRead)
+def renew_license(license_id: int, session: SessionDep, who: EnterpriseUser,
+                  body: LicenseRenew | None = None) -> LicenseRead:
+    """Renew an active or expired licence: a new licence on the same offer, with a new term and ε budget."""
+    return license_service.renew(session, who, license_id, body or LicenseRenew())
+
+
 @router.post("/licenses/{license_id}/checkout", response_model=CheckoutRead)
 def checkout(license_id: int, body: CheckoutCreate, session: SessionDep, who: EnterpriseUser) -> CheckoutRead:
-    """Start paying for a licence; bank transfer returns the reference to quote."""
+    """Start paying for a licence: Stripe returns the Checkout URL to send the payer to; bank transfer returns
+    the reference to quote."""
     return payments.checkout(session, who, license_id, body)
 
 
@@ -77,6 +135,93 @@ def list_payments(session: SessionDep, who: FinanceUser, status: str | None = No
 def confirm_payment(payment_id: int, body: PaymentConfirm, session: SessionDep, who: FinanceUser) -> PaymentRead:
     """Finance confirms a bank transfer it received: the licence activates and the revenue is booked."""
     return payments.confirm(session, who, payment_id, body)
+
+
+@router.get("/payments/{payment_id}", response_model=PaymentRead)
+def get_payment(payment_id: int, session: SessionDep, who: CurrentUser) -> PaymentRead:
+    """One payment with its refunds (finance, or the enterprise that paid)."""
+    return payments.get(session, who, payment_id)
+
+
+@router.post("/payments/{payment_id}/refund", response_model=PaymentRead)
+def refund_payment(payment_id: int, body: RefundCreate, session: SessionDep, who: FinanceUser) -> PaymentRead:
+    """Refund all or part of a payment (through Stripe, or recorded for a bank transfer). It is booked as a
+    reversing entry and the licence becomes `refunded`; ε already spent is not given back."""
+    return payments.refund(session, who, payment_id, body)
+
+
+@router.post("/webhooks/stripe", response_model=WebhookAck)
+async def stripe_webhook(request: Request) -> WebhookAck:
+    """Stripe's webhook: 400 (nothing stored) unless the Stripe-Signature verifies and is fresh; each event is
+    stored once by id and handled idempotently."""
+    payload = await request.body()
+    return await run_in_threadpool(stripe_webhooks.receive, payload, request.headers.get("stripe-signature"))
+
+
+@router.get("/checkout/return", include_in_schema=False)
+def checkout_return(session: SessionDep, session_id: str) -> RedirectResponse:
+    """Where Stripe Checkout sends the payer back: the payment is brought up to date, then the licence page."""
+    return RedirectResponse(stripe_payments.return_url(session, session_id), status_code=303)
+
+
+@router.get("/treasury", response_model=TreasuryPage)
+def treasury_position(session: SessionDep, who: FinanceUser) -> TreasuryPage:
+    """Per currency: non-tax revenue collected (net of refunds), remitted to the treasury, and still owed."""
+    return treasury.positions(session)
+
+
+@router.post("/treasury/remittances", status_code=201, response_model=RemittanceRead)
+def remit(body: RemittanceCreate, session: SessionDep, who: FinanceUser) -> RemittanceRead:
+    """Record a transfer to the treasury (上缴国库); refused above what is owed, each receipt once."""
+    return treasury.remit(session, who, body)
+
+
+@router.get("/treasury/remittances", response_model=RemittancePage)
+def list_remittances(session: SessionDep, who: FinanceUser, limit: Limit = 50, offset: Offset = 0) -> RemittancePage:
+    """Remittances to the treasury, newest first."""
+    return treasury.list(session, limit, offset)
+
+
+@router.get("/reports/revenue", response_model=RevenueReport)
+def revenue_report(session: SessionDep, who: FinanceUser, group_by: GroupBy = "listing",
+                   start: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
+                   currency: Currency = "CNY", format: Format = "json") -> Any:
+    """Gross, refunds and net non-tax revenue by listing, provider, scenario or month; `from`/`to` are inclusive
+    days in the reporting time zone. Processor fees are an expense, not netted here. `format=csv` for CSV."""
+    if format == "csv":
+        return _csv(reports.revenue_csv(session, group_by, start, to, currency), f"revenue-by-{group_by}.csv")
+    return reports.revenue(session, group_by, start, to, currency)
+
+
+@router.post("/reconciliations", status_code=201, response_model=ReconciliationRead)
+def reconcile(session: SessionDep, who: FinanceUser, body: ReconciliationCreate | None = None) -> ReconciliationRead:
+    """Pull Stripe's balance transactions and payouts for the period (all pages) and compare them with the
+    ledger; the report is saved."""
+    return reconciliations.run(session, who, body or ReconciliationCreate())
+
+
+@router.post("/reconciliations/import", status_code=201, response_model=ReconciliationRead)
+def reconcile_statement(session: SessionDep, who: FinanceUser, file: Annotated[UploadFile, File()],
+                        start: Annotated[datetime | None, Form(alias="from")] = None,
+                        to: Annotated[datetime | None, Form()] = None) -> ReconciliationRead:
+    """Compare a balance-transactions CSV exported from Stripe with the ledger; the report is saved."""
+    return reconciliations.import_csv(session, who, file.file.read(), start, to)
+
+
+@router.get("/reconciliations", response_model=ReconciliationPage)
+def list_reconciliations(session: SessionDep, who: FinanceUser, limit: Limit = 50,
+                         offset: Offset = 0) -> ReconciliationPage:
+    """Saved reconciliations, newest first, with their counts."""
+    return reconciliations.list(session, limit, offset)
+
+
+@router.get("/reconciliations/{reconciliation_id}", response_model=ReconciliationRead)
+def get_reconciliation(reconciliation_id: int, session: SessionDep, who: FinanceUser,
+                       format: Format = "json") -> Any:
+    """One saved reconciliation; `format=csv` for one line per matched item, difference or missing object."""
+    if format == "csv":
+        return _csv(reconciliations.csv(session, reconciliation_id), f"reconciliation-{reconciliation_id}.csv")
+    return reconciliations.get(session, reconciliation_id)
 
 
 @router.get("/ledger/trial-balance")

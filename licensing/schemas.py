@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class OrganizationRegister(BaseModel):
@@ -58,6 +58,21 @@ class LicenseRead(BaseModel):
     activated_at: datetime | None
     expires_at: datetime | None
     created_at: datetime
+    listing_title: str = ""
+    offer_name: str = ""
+    provider_org_id: int | None = None
+    renews_license_id: int | None = Field(default=None, description="The licence this one renews, if any")
+    status_reason: str | None = Field(default=None, description="Why the data office suspended or revoked it")
+    status_changed_at: datetime | None = None
+
+
+class LicenseAction(BaseModel):
+    reason: str = Field(min_length=2, max_length=2000, description="Recorded in the audit log and shown to the "
+                                                                    "enterprise")
+
+
+class LicenseRenew(BaseModel):
+    purpose: str | None = Field(default=None, max_length=2000, description="Defaults to the renewed licence's purpose")
 
 
 class LicensePage(BaseModel):
@@ -84,6 +99,24 @@ class PaymentConfirm(BaseModel):
     amount_minor: int = Field(gt=0)
 
 
+class RefundCreate(BaseModel):
+    amount_minor: int = Field(gt=0, description="Minor units (fen) of the payment's currency; at most what is left")
+    reason: str = Field(min_length=2, max_length=2000)
+    bank_reference: str | None = Field(default=None, max_length=80,
+                                       description="Bank transfers: the reference of the outgoing refund transfer")
+
+
+class RefundRead(BaseModel):
+    id: int
+    payment_id: int
+    external_key: str
+    amount_minor: int
+    currency: str
+    reason: str
+    entry_id: int
+    created_at: datetime
+
+
 class PaymentRead(BaseModel):
     id: int
     license_id: int
@@ -95,8 +128,114 @@ class PaymentRead(BaseModel):
     refunded_minor: int
     confirmed_at: datetime | None
     created_at: datetime
+    attempt: int = 1
+    fee_minor: int = Field(default=0, description="Processor fee in minor units (Stripe), booked as an expense")
+    checkout_url: str | None = None
+    stripe_session_id: str | None = None
+    stripe_payment_intent: str | None = None
+    stripe_charge: str | None = None
+    refunds: list[RefundRead] = []
 
 
 class PaymentPage(BaseModel):
     items: list[PaymentRead]
     total: int
+
+
+class RemittanceCreate(BaseModel):
+    amount_minor: int = Field(gt=0, description="Minor units (fen) transferred to the treasury")
+    currency: str = Field(default="CNY", pattern="^[A-Z]{3}$")
+    reference: str = Field(min_length=1, max_length=80, description="The treasury receipt (缴款书) number")
+    note: str = Field(default="", max_length=2000)
+
+
+class RemittanceRead(BaseModel):
+    id: int
+    reference: str
+    amount_minor: int
+    currency: str
+    note: str
+    entry_id: int
+    created_at: datetime
+
+
+class RemittancePage(BaseModel):
+    items: list[RemittanceRead]
+    total: int
+
+
+class TreasuryRead(BaseModel):
+    currency: str
+    collected_minor: int = Field(description="Non-tax revenue collected, net of refunds")
+    remitted_minor: int = Field(description="Transferred to the treasury (上缴国库)")
+    owed_minor: int = Field(description="Collected but not yet remitted")
+
+
+class TreasuryPage(BaseModel):
+    items: list[TreasuryRead]
+
+
+class RevenueRow(BaseModel):
+    key: str
+    label: str
+    gross_minor: int
+    refunds_minor: int
+    net_minor: int
+    payments: int = Field(description="Payments with revenue booked in the period")
+
+
+class RevenueReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    currency: str
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+    group_by: str
+    gross_minor: int
+    refunds_minor: int
+    net_minor: int = Field(description="gross − refunds; processor fees are an expense, not netted here")
+    rows: list[RevenueRow]
+    treasury: TreasuryRead
+
+
+class ReconciliationCreate(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime | None = Field(default=None, alias="from", description="Start (inclusive; UTC unless an offset "
+                                                                          "is given); default: the beginning")
+    to: datetime | None = Field(default=None, description="End (exclusive); default: now")
+
+
+class ReconciliationRead(BaseModel):
+    id: int
+    source: str
+    period_from: datetime | None
+    period_to: datetime | None
+    ok: bool = Field(description="True when there is no unexplained difference")
+    created_at: datetime
+    summary: dict[str, Any]
+    matched: list[dict[str, Any]]
+    missing_in_ledger: list[dict[str, Any]]
+    missing_in_stripe: list[dict[str, Any]]
+    mismatches: list[dict[str, Any]]
+    payout_mismatches: list[dict[str, Any]]
+
+
+class ReconciliationItem(BaseModel):
+    id: int
+    source: str
+    period_from: datetime | None
+    period_to: datetime | None
+    ok: bool
+    created_at: datetime
+    summary: dict[str, Any]
+
+
+class ReconciliationPage(BaseModel):
+    items: list[ReconciliationItem]
+    total: int
+
+
+class WebhookAck(BaseModel):
+    id: str
+    status: str

@@ -1,0 +1,24 @@
+"""Licensing rules, one module per use case; the services other code uses are re-exported here."""
+
+from licensing.service.licenses import LicenseService, effective_status, license_service
+from licensing.service.payments import TREASURY_ACCOUNT, PaymentService, payments
+from licensing.service.reconciliation import reconciliations
+from licensing.service.registration import RegistrationService, registrations
+from licensing.service.reports import reports
+from licensing.service.stripe_payments import stripe_payments
+from licensing.service.treasury import treasury
+
+__all__ = [
+    "TREASURY_ACCOUNT",
+    "LicenseService",
+    "PaymentService",
+    "RegistrationService",
+    "effective_status",
+    "license_service",
+    "payments",
+    "reconciliations",
+    "registrations",
+    "reports",
+    "stripe_payments",
+    "treasury",
+]
