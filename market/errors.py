@@ -1,4 +1,5 @@
-"""Market errors (see core.errors for the hierarchy)."""
+"""Market errors (see core.errors for the hierarchy): invalid files and dictionaries (422), lifecycle
+conflicts (409: wrong state, self-review, core grade, paused ordering), unknown reason codes (422)."""
 
 from core.errors import Conflict, InvalidInput
 
@@ -26,3 +27,28 @@ class ListingStateConflict(Conflict):
 class SelfReview(Conflict):
     type = "self-review"
     title = "Nobody reviews their own submission"
+
+
+class UnknownReasonCode(InvalidInput):
+    type = "unknown-reason-code"
+    title = "The reason code is not on the list for this action"
+
+
+class OfferAboveCeiling(InvalidInput):
+    type = "offer-above-ceiling"
+    title = "An offer is priced above the ceiling price"
+
+
+class OrderingPaused(Conflict):
+    type = "ordering-paused"
+    title = "New licences on this listing are paused"
+
+
+class ListingUnavailable(Conflict):
+    type = "listing-unavailable"
+    title = "The listing is suspended or retired"
+
+
+class KeysNotConfirmed(InvalidInput):
+    type = "keys-not-confirmed"
+    title = "Keys taken from the data need the provider's confirmation"

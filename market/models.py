@@ -1,4 +1,5 @@
-"""Market tables: datasets and their encrypted versions, listings, offers and reviews."""
+"""Market tables: datasets and their encrypted versions, listings, offers, reviews, the lifecycle log,
+the catalog's search terms, and registration records (登记)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ class DatasetVersion(SQLModel, table=True):
     storage_key: str = Field(max_length=200)  # path of the ciphertext inside the store
     sealed_key: str = Field(sa_column=Column(Text, nullable=False))  # base64 envelope, see core.crypto
     dictionary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Computed in memory at upload (min/max, category values, identifier flags): the provider's own view of
+    # its data, the only trace of plaintext the API process keeps. Never shown to anyone else.
+    profile: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = ts_column()
 
 
@@ -61,6 +65,18 @@ class Listing(SQLModel, table=True):
     submitted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     published_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = ts_column()
+    # The approved, public dictionary: what the catalog shows and the sandbox enforces. The provider's
+    # working copy lives on the dataset version and reaches a listing only through review.
+    dictionary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    proposed_version_id: int | None = Field(default=None, foreign_key="dataset_versions.id")
+    proposed_dictionary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # A review round on a live listing (a new version, or a lower grade) runs beside its public state.
+    revision_kind: str | None = Field(default=None, max_length=10)  # version | grade
+    revision_status: str | None = Field(default=None, max_length=20, index=True)  # submitted | changes_requested
+    revision_grade: str | None = Field(default=None, max_length=10)
+    scenarios: list[str] = Field(default_factory=lambda: ["public_welfare", "industry"],
+                                 sa_column=Column(JSON, nullable=False))  # permitted by the data office
+    retired_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class Offer(SQLModel, table=True):
@@ -86,4 +102,55 @@ class ListingReview(SQLModel, table=True):
     grade: str | None = Field(default=None, max_length=10)
     reason_code: str | None = Field(default=None, max_length=40)
     comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = ts_column()
+
+
+class ListingTransition(SQLModel, table=True):
+    """One step of a listing's life: who (and in which role) moved it, with a reason code. Append-only."""
+
+    __tablename__ = "listing_transitions"
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    action: str = Field(max_length=30)
+    from_status: str = Field(max_length=20)
+    to_status: str = Field(max_length=20)
+    actor_user_id: int | None = Field(default=None, foreign_key="users.id")
+    actor_role: str = Field(max_length=20)
+    reason_code: str = Field(max_length=40)
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = ts_column()
+
+
+class ListingSearchTerm(SQLModel, table=True):
+    """The catalog's inverted index: Latin word stems and CJK characters and bigrams, per field."""
+
+    __tablename__ = "listing_search_terms"
+    listing_id: int = Field(foreign_key="listings.id", primary_key=True)
+    term: str = Field(max_length=64, primary_key=True, index=True)
+    field: str = Field(max_length=12, primary_key=True)
+    weight: int
+
+
+class Registration(SQLModel, table=True):
+    """The public registration record (登记) of a published data product."""
+
+    __tablename__ = "registrations"
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listings.id", unique=True)
+    code: str = Field(max_length=32, unique=True)
+    status: str = Field(default="active", max_length=20)  # active | cancelled
+    created_at: datetime = ts_column()
+
+
+class RegistrationEvent(SQLModel, table=True):
+    """initial | change | correction | cancellation, with a public summary. Append-only."""
+
+    __tablename__ = "registration_events"
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registrations.id", index=True)
+    kind: str = Field(max_length=20)
+    reason_code: str = Field(max_length=40)
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    actor_user_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = ts_column()

@@ -1,18 +1,47 @@
-"""Market routes: datasets, dictionaries, listings, review, and the public catalog."""
+"""Market routes: datasets, dictionaries, listings, review and lifecycle, the public catalog, registrations."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
 
 from core.auth import DataOffice, ProviderUser, SessionDep
 from core.config import get_settings
 from core.errors import DomainError
-from market.schemas import CatalogEntry, DatasetRead, Dictionary, ListingCreate, ListingPage, ListingRead, ReviewCreate
-from market.service import datasets, listings
+from market import reasons
+from market.deps import ListingStaff
+from market.schemas import (
+    CatalogEntry,
+    CorrectionCreate,
+    DatasetDetail,
+    DatasetPage,
+    DatasetRead,
+    Dictionary,
+    FindingPage,
+    GradeChange,
+    KeysConfirm,
+    ListingCreate,
+    ListingDetail,
+    ListingPage,
+    ListingRead,
+    OfferCreate,
+    PreviewRead,
+    ProfileRead,
+    ReasonPage,
+    ReasonRead,
+    RegistrationPage,
+    RegistrationRead,
+    ReviewCreate,
+    TransitionCreate,
+)
+from market.service import catalog as catalog_service
+from market.service import datasets, listings, registrations
 
 router = APIRouter(tags=["market"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
 
 
 class UploadTooLarge(DomainError):
@@ -26,14 +55,42 @@ async def upload_dataset(
     request: Request, session: SessionDep, who: ProviderUser, file: Annotated[UploadFile, File()],
     name: Annotated[str, Form()], encoding: Annotated[str | None, Form()] = None,
 ) -> DatasetRead:
-    """Upload a CSV (UTF-8 or GBK/GB18030) or Parquet file; it is encrypted before it is written.
+    """Upload a CSV (UTF-8, GBK/GB18030, or the `encoding` you name) or Parquet file; it is profiled in memory
+    and encrypted before it is written.
 
-    Uploading the same `name` again makes a new version of that dataset."""
+    Uploading the same `name` again makes a new version of that dataset; live listings whose dictionary
+    did not change move to it at once (`listings_moved`), others wait for a review."""
     limit = get_settings().max_upload_mb * 1024 * 1024
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it")
-    return datasets.upload(session, who, name, file.filename or "", data, encoding)
+    return datasets.upload(session, who, name, file.filename or "", data, encoding or None)
+
+
+@router.get("/datasets", response_model=DatasetPage)
+def list_datasets(session: SessionDep, who: ProviderUser, limit: Limit = 50, offset: Offset = 0) -> DatasetPage:
+    """Your datasets, each with its versions."""
+    return datasets.list(session, who, limit, offset)
+
+
+@router.get("/datasets/{dataset_id}", response_model=DatasetDetail)
+def get_dataset(dataset_id: int, session: SessionDep, who: ProviderUser) -> DatasetDetail:
+    """One of your datasets: versions, working dictionary, the listings over it."""
+    return datasets.detail(session, who, dataset_id)
+
+
+@router.get("/datasets/{dataset_id}/profile", response_model=ProfileRead)
+def dataset_profile(dataset_id: int, session: SessionDep, who: ProviderUser) -> ProfileRead:
+    """What the latest upload held, column by column (yours alone: nobody else can read this)."""
+    return datasets.profile(session, who, dataset_id)
+
+
+@router.get("/datasets/{dataset_id}/checks", response_model=FindingPage)
+def dataset_checks(dataset_id: int, session: SessionDep, who: ProviderUser) -> FindingPage:
+    """The working dictionary checked against the data: values outside bounds, keys that never occur,
+    identifier-looking columns (身份证, mobile numbers) that are not identifiers."""
+    found = datasets.checks(session, who, dataset_id)
+    return FindingPage(items=found, total=len(found))
 
 
 @router.put("/datasets/{dataset_id}/dictionary", response_model=Dictionary)
@@ -42,16 +99,50 @@ def put_dictionary(dataset_id: int, body: Dictionary, session: SessionDep, who: 
     return datasets.set_dictionary(session, who, dataset_id, body)
 
 
+@router.post("/datasets/{dataset_id}/dictionary/keys", response_model=Dictionary)
+def confirm_keys(dataset_id: int, body: KeysConfirm, session: SessionDep, who: ProviderUser) -> Dictionary:
+    """Make values seen in the data a dimension's public keys, confirming they are public knowledge."""
+    return datasets.confirm_keys(session, who, dataset_id, body)
+
+
 @router.post("/listings", status_code=201, response_model=ListingRead)
 def create_listing(body: ListingCreate, session: SessionDep, who: ProviderUser) -> ListingRead:
     """Draft a listing with its offers and proposed grade."""
     return listings.create(session, who, body)
 
 
+@router.get("/listings", response_model=ListingPage)
+def list_listings(session: SessionDep, who: ListingStaff, status: str | None = None, queue: bool = False,
+                  limit: Limit = 50, offset: Offset = 0) -> ListingPage:
+    """Providers: their own listings. Data office: every listing past draft; `queue=true` for those
+    awaiting review (first submissions and revisions)."""
+    return listings.list(session, who, status, queue, limit, offset)
+
+
+@router.get("/listings/reason-codes", response_model=ReasonPage)
+def reason_codes(action: str | None = None) -> ReasonPage:
+    """The documented reason codes, each with the actions it fits."""
+    items = [ReasonRead(code=r.code, actions=sorted(r.actions), en=r.en, zh=r.zh) for r in reasons.REASONS
+             if action is None or action in r.actions]
+    return ReasonPage(items=items, total=len(items))
+
+
+@router.get("/listings/{listing_id}", response_model=ListingDetail)
+def get_listing(listing_id: int, session: SessionDep, who: ListingStaff) -> ListingDetail:
+    """A listing with what is under review (and what it changes), check flags, reviews and history."""
+    return listings.detail(session, who, listing_id)
+
+
 @router.post("/listings/{listing_id}/submit", response_model=ListingRead)
 def submit_listing(listing_id: int, session: SessionDep, who: ProviderUser) -> ListingRead:
-    """Send a draft to the data office for review."""
+    """Send a draft to the data office; on a live listing, submit the dataset's latest version."""
     return listings.submit(session, who, listing_id)
+
+
+@router.post("/listings/{listing_id}/offers", response_model=ListingRead)
+def add_offer(listing_id: int, body: OfferCreate, session: SessionDep, who: ProviderUser) -> ListingRead:
+    """Add an offer (within the ceiling price and the permitted scenarios)."""
+    return listings.add_offer(session, who, listing_id, body)
 
 
 @router.post("/listings/{listing_id}/review", response_model=ListingRead)
@@ -60,16 +151,70 @@ def review_listing(listing_id: int, body: ReviewCreate, session: SessionDep, who
     return listings.review(session, who, listing_id, body)
 
 
+@router.post("/listings/{listing_id}/transition", response_model=ListingRead)
+def transition_listing(listing_id: int, body: TransitionCreate, session: SessionDep,
+                       who: ListingStaff) -> ListingRead:
+    """Suspend / resume (data office), pause / resume ordering, or retire, with a reason code."""
+    return listings.transition(session, who, listing_id, body)
+
+
+@router.post("/listings/{listing_id}/grade", response_model=ListingRead)
+def change_grade(listing_id: int, body: GradeChange, session: SessionDep, who: DataOffice) -> ListingRead:
+    """Raise the grade (tighter DP policy at once) or open a fresh review to lower it."""
+    return listings.change_grade(session, who, listing_id, body)
+
+
 @router.get("/catalog", response_model=ListingPage)
 def catalog(
     session: SessionDep, q: str | None = None, sector: str | None = None, grade: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    scenario: Literal["public_welfare", "industry"] | None = None, provider: str | None = None,
+    provider_id: int | None = None, min_price_minor: Annotated[int | None, Query(ge=0)] = None,
+    max_price_minor: Annotated[int | None, Query(ge=0)] = None,
+    sort: Literal["relevance", "newest", "title", "price_asc", "price_desc"] = "relevance",
+    limit: Limit = 50, offset: Offset = 0,
 ) -> ListingPage:
-    """Published listings (public metadata only)."""
-    return listings.catalog(session, q, sector, grade, limit, offset)
+    """Published listings (public metadata only). `q` searches titles, descriptions, keywords, providers and
+    column descriptions in Chinese and English, ranked; prices filter on the cheapest active offer."""
+    return listings.catalog(session, q, sector, grade, limit, offset, scenario=scenario, provider=provider,
+                            provider_id=provider_id, min_price_minor=min_price_minor,
+                            max_price_minor=max_price_minor, sort=sort)
+
+
+@router.get("/catalog.jsonld")
+def catalog_jsonld(session: SessionDep) -> JSONResponse:
+    """The catalog as DCAT-AP JSON-LD: every published listing as a `dcat:Dataset`."""
+    body: dict[str, Any] = catalog_service.dcat(session, get_settings().base_url)
+    return JSONResponse(body, media_type="application/ld+json")
 
 
 @router.get("/catalog/{listing_id}", response_model=CatalogEntry)
 def catalog_entry(listing_id: int, session: SessionDep) -> CatalogEntry:
     """One published listing with the public parts of its data dictionary, offers and DP policy."""
     return listings.catalog_entry(session, listing_id)
+
+
+@router.get("/catalog/{listing_id}/preview", response_model=PreviewRead)
+def catalog_preview(listing_id: int, session: SessionDep,
+                    rows: Annotated[int, Query(ge=1, le=100)] = 10) -> PreviewRead:
+    """Synthetic rows generated from the public dictionary only (never from the data), to write queries."""
+    return listings.preview(session, listing_id, rows)
+
+
+@router.get("/registrations", response_model=RegistrationPage)
+def list_registrations(session: SessionDep, listing_id: int | None = None, limit: Limit = 50,
+                       offset: Offset = 0) -> RegistrationPage:
+    """Registration records (登记) of data products, newest first."""
+    return registrations.list(session, listing_id, limit, offset)
+
+
+@router.get("/registrations/{code}", response_model=RegistrationRead)
+def get_registration(code: str, session: SessionDep) -> RegistrationRead:
+    """One registration record with its events (initial, change, correction, cancellation)."""
+    return registrations.get(session, code)
+
+
+@router.post("/registrations/{code}/corrections", response_model=RegistrationRead)
+def correct_registration(code: str, body: CorrectionCreate, session: SessionDep,
+                         who: DataOffice) -> RegistrationRead:
+    """Correct wrong registered information; the correction and its note are public."""
+    return registrations.correct(session, who, code, body)

@@ -9,11 +9,27 @@ from pydantic import BaseModel, Field
 
 Grade = Literal["core", "important", "general"]
 Role = Literal["dimension", "measure", "identifier", "excluded"]
+Scenario = Literal["public_welfare", "industry"]
+Severity = Literal["error", "warning", "info"]
 
 
 class ColumnRead(BaseModel):
     name: str
     dtype: str
+
+
+class Finding(BaseModel):
+    """One result of checking the dictionary against the data's profile (shown to the provider only)."""
+
+    column: str | None
+    code: str
+    severity: Severity
+    message: str
+
+
+class FindingPage(BaseModel):
+    items: list[Finding]
+    total: int
 
 
 class DatasetRead(BaseModel):
@@ -24,6 +40,65 @@ class DatasetRead(BaseModel):
     sha256: str
     row_count: int
     size_bytes: int
+    encoding: str | None = Field(default=None, description="How a CSV was decoded (utf-8, gb18030, ...)")
+    findings: list[Finding] = Field(default=[], description="The (carried-over) dictionary checked against "
+                                                             "this version's data")
+    listings_moved: list[int] = Field(default=[], description="Live listings moved to this version at once "
+                                                               "because their dictionary did not change")
+
+
+class VersionRead(BaseModel):
+    version: int
+    sha256: str
+    row_count: int
+    size_bytes: int
+    columns: list[ColumnRead]
+    has_dictionary: bool
+    created_at: datetime
+
+
+class DatasetDetail(BaseModel):
+    id: int
+    name: str
+    versions: list[VersionRead]
+    dictionary: dict[str, Any] | None = Field(description="The working dictionary on the latest version")
+    listings: list[int]
+
+
+class DatasetPage(BaseModel):
+    items: list[DatasetDetail]
+    total: int
+
+
+class ColumnProfile(BaseModel):
+    """What the upload saw in one column. `values` is filled only for category-like columns."""
+
+    name: str
+    dtype: str
+    nulls: int
+    distinct: int = Field(description="Distinct values: exact up to 1,000, estimated above")
+    min: float | None = None
+    max: float | None = None
+    values: list[str | int | bool] | None = None
+    looks_like: list[str] = Field(default=[], description="id_card (18-digit 身份证 with a valid check digit), "
+                                                           "mobile_phone, unique_per_row")
+
+
+class ProfileRead(BaseModel):
+    dataset_id: int
+    version: int
+    rows: int
+    columns: list[ColumnProfile]
+
+
+class KeysConfirm(BaseModel):
+    """Make keys seen in the data public, which only the provider can vouch for."""
+
+    column: str
+    public_knowledge: bool = Field(description="I confirm these values are public knowledge (e.g. the list "
+                                               "of districts), not something the data reveals")
+    keys: list[str | int | bool] | None = Field(default=None, description="A subset of the values seen; "
+                                                                          "all of them if omitted")
 
 
 class PrivacyUnit(BaseModel):
@@ -69,6 +144,7 @@ class OfferCreate(BaseModel):
 
 class OfferRead(OfferCreate):
     id: int
+    active: bool = True
 
 
 class ListingCreate(BaseModel):
@@ -86,10 +162,46 @@ class ListingCreate(BaseModel):
 class ReviewCreate(BaseModel):
     decision: Literal["approve", "reject", "request_changes"]
     grade: Grade | None = None
-    reason_code: str | None = None
+    reason_code: str | None = Field(default=None, description="From GET /listings/reason-codes; an approval "
+                                                               "without one records `meets-standard`")
     comment: str = ""
     dp_policy: DpPolicy | None = None
-    ceiling_price_minor: int | None = Field(default=None, ge=0)
+    ceiling_price_minor: int | None = Field(default=None, ge=0, description="Highest price (fen) an industry "
+                                                                            "offer may have")
+    sector: str | None = Field(default=None, max_length=60, description="The data office's sector classification")
+    scenarios: list[Scenario] | None = Field(default=None, min_length=1, description="Permitted scenarios; "
+                                                                                     "offers outside them close")
+
+
+class TransitionCreate(BaseModel):
+    action: Literal["suspend", "resume", "pause_ordering", "resume_ordering", "retire"]
+    reason_code: str
+    comment: str = ""
+
+
+class GradeChange(BaseModel):
+    grade: Grade
+    reason_code: str
+    comment: str = ""
+
+
+class RevisionRead(BaseModel):
+    kind: str
+    status: str
+    grade: str | None
+    proposed_version: int | None
+
+
+class ReasonRead(BaseModel):
+    code: str
+    actions: list[str]
+    en: str
+    zh: str
+
+
+class ReasonPage(BaseModel):
+    items: list[ReasonRead]
+    total: int
 
 
 class ListingRead(BaseModel):
@@ -110,10 +222,103 @@ class ListingRead(BaseModel):
     offers: list[OfferRead]
     approvals: int
     published_at: datetime | None
+    retired_at: datetime | None = None
+    scenarios: list[str] = []
+    dataset_version: int | None = None
+    revision: RevisionRead | None = None
+    registration_code: str | None = None
 
 
 class CatalogEntry(ListingRead):
     dictionary: Dictionary | None = None
+    columns: list[ColumnRead] = Field(default=[], description="The table's columns and their types")
+
+
+class ReviewRead(BaseModel):
+    reviewer_id: int
+    decision: str
+    grade: str | None
+    reason_code: str | None
+    comment: str
+    created_at: datetime
+
+
+class TransitionRead(BaseModel):
+    action: str
+    from_status: str
+    to_status: str
+    actor_user_id: int | None
+    actor_role: str
+    reason_code: str
+    comment: str
+    created_at: datetime
+
+
+class Flag(BaseModel):
+    """A check's verdict without its values, for the data office: which column, what kind of problem."""
+
+    column: str | None
+    code: str
+    severity: Severity
+
+
+class ListingDetail(CatalogEntry):
+    """A listing as its provider and the data office see it: what is under review and how it got here."""
+
+    proposed_dictionary: Dictionary | None = None
+    changes: list[str] = Field(default=[], description="What the proposal changes, in sentences")
+    flags: list[Flag] = []
+    reviews: list[ReviewRead] = []
+    history: list[TransitionRead] = []
+
+
+class PreviewColumn(BaseModel):
+    name: str
+    dtype: str
+    role: str
+
+
+class PreviewRead(BaseModel):
+    listing_id: int
+    synthetic: Literal[True] = True
+    notice: str
+    columns: list[PreviewColumn]
+    rows: list[list[Any]]
+
+
+class RegistrationEventRead(BaseModel):
+    kind: str
+    reason_code: str
+    summary: dict[str, Any]
+    note: str
+    created_at: datetime
+
+
+class RegistrationRead(BaseModel):
+    code: str
+    listing_id: int
+    title: str
+    provider: str
+    status: str
+    listing_status: str
+    registered_at: datetime
+    events: list[RegistrationEventRead]
+
+
+class RegistrationPage(BaseModel):
+    items: list[RegistrationRead]
+    total: int
+
+
+class CorrectionCreate(BaseModel):
+    """Correct registered information that was wrong; the correction is public, with its note."""
+
+    reason_code: str = "registration-error"
+    note: str = Field(min_length=1)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = None
+    sector: str | None = Field(default=None, max_length=60)
+    update_cycle: str | None = Field(default=None, max_length=30)
 
 
 class ListingPage(BaseModel):

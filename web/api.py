@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from licensing.disclosure import router as disclosure_router
 from licensing.router import router as licensing_router
 from market.router import router as market_router
 from sandbox.router import router as sandbox_router
@@ -10,3 +11,4 @@ from web.accounts import router as accounts_router
 api_router = APIRouter(prefix="/api/v1")
 for router in (accounts_router, market_router, licensing_router, sandbox_router):
     api_router.include_router(router)
+api_router.include_router(disclosure_router)

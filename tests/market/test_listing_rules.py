@@ -70,7 +70,7 @@ def test_a_dictionary_must_fit_the_data(client: TestClient) -> None:
 
 def test_malformed_uploads_are_refused_with_the_reason(client: TestClient) -> None:
     provider = staff(client, "p@gov.test", Role.provider, "统计局")
-    for content, words in ((b"", "empty"), (b"a,b\n1,2\n3,4,5\n", "parsed")):
+    for content, words in ((b"", "empty"), (b"a,b\n1,2\n3,4,5\n", "Line 3 has 3 fields")):
         response = client.post("/api/v1/datasets", headers=provider, data={"name": "bad"},
                                files={"file": ("bad.csv", content, "text/csv")})
         assert response.status_code == 422 and words in response.json()["detail"], response.text

@@ -1,0 +1,283 @@
+"""The annual disclosure (年度公开) and providers' view of how their listings are used.
+
+Public-data rules require the operator to publish, each year, what it was authorized to operate, the
+products and their prices (the ceiling and what was actually charged), the licences granted by
+scenario, and the revenue. Licences and payments are licensing's own tables, read here; everything
+about a listing comes from market's services. A provider sees, for its own listings, how many
+licences, queries and how much ε were used, never who asked what: no enterprise name, no query text.
+
+A year is the calendar year in China Standard Time (UTC+8). Revenue is booked in the year a payment
+succeeded, net of what was refunded on it (`amount_minor − refunded_minor`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
+from core.auth import Principal, Role, SessionDep, require
+from core.models import utcnow
+from licensing.models import License, Payment
+from market.schemas import ListingRead
+from market.service import listings as listing_service
+
+CST = timezone(timedelta(hours=8), "CST")
+PAID = ("succeeded", "partially_refunded", "refunded")  # money was received; refunds are netted below
+GRANTED = ("active", "expired", "suspended", "revoked", "refunded")
+
+
+class Money(BaseModel):
+    currency: str
+    gross_minor: int = Field(description="Received, in minor units (fen)")
+    refunds_minor: int
+    net_minor: int
+
+
+class ProductLine(BaseModel):
+    """One offer of a listing: its list price and what licences granted this year actually cost."""
+
+    offer_id: int
+    name: str
+    scenario: str
+    price_minor: int
+    currency: str
+    active: bool
+    licences_granted: int
+    actual_min_price_minor: int | None
+    actual_max_price_minor: int | None
+    revenue: list[Money]
+
+
+class ResourceLine(BaseModel):
+    """A data resource authorized for operation in the year, with its products."""
+
+    listing_id: int
+    registration_code: str | None
+    title: str
+    provider: str
+    dataset: str
+    grade: str | None
+    sector: str
+    status: str
+    published_at: datetime | None
+    retired_at: datetime | None
+    ceiling_price_minor: int | None
+    scenarios: list[str]
+    products: list[ProductLine]
+
+
+class ScenarioLine(BaseModel):
+    scenario: str
+    licences_granted: int
+    revenue: list[Money]
+
+
+class Disclosure(BaseModel):
+    year: int
+    generated_at: datetime
+    resources: list[ResourceLine]
+    licences_by_scenario: list[ScenarioLine]
+    revenue: list[Money]
+    notes: list[str]
+
+
+class ListingUsage(BaseModel):
+    listing_id: int
+    title: str
+    status: str
+    licences: int
+    licences_by_status: dict[str, int]
+    licences_by_scenario: dict[str, int]
+    queries_used: int
+    epsilon_spent: float
+    epsilon_budget: float
+    revenue: list[Money]
+
+
+class UsagePage(BaseModel):
+    items: list[ListingUsage]
+    total: int
+
+
+NOTES = [
+    "Years are calendar years in China Standard Time (UTC+8).",
+    "A licence is counted as granted in the year it became active.",
+    "Revenue is counted in the year the payment succeeded, net of refunds on it; it belongs to the treasury "
+    "(非税收入).",
+    "Amounts are integer minor units (fen) of their currency.",
+]
+
+
+@dataclass
+class _Tally:
+    gross: int = 0
+    refunds: int = 0
+
+
+def _money(tallies: dict[str, _Tally]) -> list[Money]:
+    return [Money(currency=c, gross_minor=t.gross, refunds_minor=t.refunds, net_minor=t.gross - t.refunds)
+            for c, t in sorted(tallies.items())]
+
+
+def year_bounds(year: int) -> tuple[datetime, datetime]:
+    """[1 January, next 1 January) of `year` in China Standard Time, as UTC instants."""
+    return (datetime(year, 1, 1, tzinfo=CST).astimezone(UTC), datetime(year + 1, 1, 1, tzinfo=CST).astimezone(UTC))
+
+
+class DisclosureService:
+    def annual(self, session: Session, year: int) -> Disclosure:
+        """The disclosure for one calendar year: resources, products and prices, licences, revenue."""
+        start, end = year_bounds(year)
+        granted = self._granted(session, start, end)
+        paid = self._paid(session, start, end)
+        resources = [self._resource(listing, granted, paid)
+                     for listing in listing_service.authorized_between(session, start, end)]
+        return Disclosure(year=year, generated_at=utcnow(), resources=resources,
+                          licences_by_scenario=self._by_scenario(granted, paid), revenue=self._total(paid),
+                          notes=NOTES)
+
+    def _granted(self, session: Session, start: datetime, end: datetime) -> list[License]:
+        return list(session.exec(select(License).where(
+            col(License.activated_at) >= start, col(License.activated_at) < end,
+            col(License.status).in_(GRANTED))).all())
+
+    def _paid(self, session: Session, start: datetime, end: datetime) -> list[tuple[Payment, License]]:
+        rows = session.exec(select(Payment, License).join(License, col(License.id) == col(Payment.license_id))
+                            .where(col(Payment.status).in_(PAID))).all()
+        return [(p, lic) for p, lic in rows if start <= _aware(p.confirmed_at or p.created_at) < end]
+
+    def _resource(self, listing: ListingRead, granted: list[License],
+                  paid: list[tuple[Payment, License]]) -> ResourceLine:
+        products = []
+        for offer in listing.offers:
+            mine = [lic for lic in granted if lic.offer_id == offer.id]
+            prices = [lic.price_minor for lic in mine]
+            products.append(ProductLine(
+                offer_id=offer.id, name=offer.name, scenario=offer.scenario, price_minor=offer.price_minor,
+                currency=offer.currency, active=offer.active, licences_granted=len(mine),
+                actual_min_price_minor=min(prices) if prices else None,
+                actual_max_price_minor=max(prices) if prices else None,
+                revenue=_money(_tally(p for p, lic in paid if lic.offer_id == offer.id))))
+        return ResourceLine(
+            listing_id=listing.id, registration_code=listing.registration_code, title=listing.title,
+            provider=listing.provider, dataset=listing.dataset_name, grade=listing.grade, sector=listing.sector,
+            status=listing.status, published_at=listing.published_at, retired_at=listing.retired_at,
+            ceiling_price_minor=listing.ceiling_price_minor, scenarios=listing.scenarios, products=products)
+
+    def _by_scenario(self, granted: list[License], paid: list[tuple[Payment, License]]) -> list[ScenarioLine]:
+        scenarios = sorted({lic.scenario for lic in granted} | {lic.scenario for _, lic in paid})
+        return [ScenarioLine(scenario=s, licences_granted=sum(lic.scenario == s for lic in granted),
+                             revenue=_money(_tally(p for p, lic in paid if lic.scenario == s))) for s in scenarios]
+
+    def _total(self, paid: list[tuple[Payment, License]]) -> list[Money]:
+        return _money(_tally(p for p, _ in paid))
+
+    def usage(self, session: Session, who: Principal) -> UsagePage:
+        """Usage of the provider's own listings (the data office sees every provider's): counts, never content."""
+        mine = (listing_service.of_provider(session, who.organization_id) if who.role is Role.provider
+                else listing_service.authorized_between(session, datetime(2000, 1, 1, tzinfo=UTC), utcnow()))
+        ids = [listing.id for listing in mine]
+        licences = session.exec(select(License).where(col(License.listing_id).in_(ids))).all()
+        payments = session.exec(select(Payment, License).join(License, col(License.id) == col(Payment.license_id))
+                                .where(col(License.listing_id).in_(ids), col(Payment.status).in_(PAID))).all()
+        items = [self._usage(listing, [lic for lic in licences if lic.listing_id == listing.id],
+                             [p for p, lic in payments if lic.listing_id == listing.id]) for listing in mine]
+        return UsagePage(items=items, total=len(items))
+
+    def _usage(self, listing: ListingRead, licences: list[License], payments: list[Payment]) -> ListingUsage:
+        by_status: dict[str, int] = defaultdict(int)
+        by_scenario: dict[str, int] = defaultdict(int)
+        for licence in licences:
+            by_status[_status(licence)] += 1
+            by_scenario[licence.scenario] += 1
+        return ListingUsage(
+            listing_id=listing.id, title=listing.title, status=listing.status, licences=len(licences),
+            licences_by_status=dict(by_status), licences_by_scenario=dict(by_scenario),
+            queries_used=sum(lic.queries_used for lic in licences),
+            epsilon_spent=round(sum(lic.epsilon_spent for lic in licences), 9),
+            epsilon_budget=round(sum(lic.epsilon_budget for lic in licences), 9), revenue=_money(_tally(payments)))
+
+
+CSV_COLUMNS = ("year", "registration_code", "listing_id", "title", "provider", "grade", "sector", "status",
+               "ceiling_price_minor", "offer_id", "offer", "scenario", "price_minor", "currency",
+               "licences_granted", "actual_min_price_minor", "actual_max_price_minor", "gross_minor",
+               "refunds_minor", "net_minor")
+
+
+def disclosure_csv(disclosure: Disclosure) -> str:
+    """One line per product (offer), then one TOTAL line per currency."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for resource in disclosure.resources:
+        for product in resource.products:
+            for money in product.revenue or [Money(currency=product.currency, gross_minor=0, refunds_minor=0,
+                                                   net_minor=0)]:
+                writer.writerow([
+                    disclosure.year, resource.registration_code or "", resource.listing_id, resource.title,
+                    resource.provider, resource.grade or "", resource.sector, resource.status,
+                    _blank(resource.ceiling_price_minor), product.offer_id, product.name, product.scenario,
+                    product.price_minor, money.currency, product.licences_granted,
+                    _blank(product.actual_min_price_minor), _blank(product.actual_max_price_minor),
+                    money.gross_minor, money.refunds_minor, money.net_minor])
+    for money in disclosure.revenue:
+        writer.writerow([disclosure.year, "TOTAL", *[""] * 11, money.currency,
+                         sum(s.licences_granted for s in disclosure.licences_by_scenario), "", "",
+                         money.gross_minor, money.refunds_minor, money.net_minor])
+    return out.getvalue()
+
+
+def _blank(value: int | None) -> Any:
+    return "" if value is None else value
+
+
+def _tally(payments: Any) -> dict[str, _Tally]:
+    tallies: dict[str, _Tally] = defaultdict(_Tally)
+    for payment in payments:
+        tallies[payment.currency].gross += payment.amount_minor
+        tallies[payment.currency].refunds += payment.refunded_minor
+    return tallies
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _status(licence: License) -> str:
+    expires = _aware(licence.expires_at) if licence.expires_at else None
+    return "expired" if licence.status == "active" and expires is not None and expires <= utcnow() else licence.status
+
+
+disclosures = DisclosureService()
+router = APIRouter(tags=["disclosure"])
+UsageReader = Annotated[Principal, Depends(require(Role.provider, Role.data_office))]
+
+
+@router.get("/disclosures/{year}", response_model=Disclosure)
+def annual_disclosure(session: SessionDep, year: Annotated[int, Path(ge=2000, le=2100)],
+                      format: Literal["json", "csv"] = "json") -> Any:
+    """The annual disclosure for a calendar year (public): authorized resources, products with ceiling and
+    actual prices, licences granted by scenario, revenue. `?format=csv` for a spreadsheet."""
+    disclosure = disclosures.annual(session, year)
+    if format == "csv":
+        return Response("\ufeff" + disclosure_csv(disclosure), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="shuyu-disclosure-{year}.csv"'})
+    return disclosure
+
+
+@router.get("/usage/listings", response_model=UsagePage)
+def listing_usage(session: SessionDep, who: UsageReader, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                  offset: Annotated[int, Query(ge=0)] = 0) -> UsagePage:
+    """How your listings are used: licences by status and scenario, queries, ε spent, revenue. Never
+    who the licensees are or what they asked."""
+    page = disclosures.usage(session, who)
+    return UsagePage(items=page.items[offset:offset + limit], total=page.total)

@@ -1,0 +1,207 @@
+"""Reading an upload, in memory: CSV (UTF-8, GBK/GB18030, UTF-16) or Parquet, into a typed frame.
+
+Every refusal is a 422 that names the line (or row) and says what to do. Two rules protect the text:
+an encoding is used only if it decodes the whole file strictly, and a GB18030 guess must also *look*
+like Chinese text (almost all of it in the common GB2312 set) — Big5 or Latin-1 bytes decode as
+GB18030 without error into nonsense, which must never be stored silently.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+
+import polars as pl
+
+from market.errors import InvalidDataset
+
+NUMBER_SHARE = 0.9  # a column this numeric with a few non-numbers has typos, not text
+MIN_NUMERIC_VALUES = 10
+SAMPLE = 1000
+NUMBER_LIKE = r"^[\s\d.,+\-eE%¥$￥]*\d[\s\d.,+\-eE%¥$￥]*$"
+MISSING_MARKERS = ["na", "n/a", "#n/a", "null", "none", "-", "--", "—", "无", "空", "暂无", "#div/0!", "?"]
+GB2312_SHARE = 0.9  # real GBK text is nearly all common characters; mis-decoded bytes are not
+THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$|^[+-]?\d{1,3}(\.\d+)?$"
+ENCODING_NAMES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030", "utf8": "utf-8"}
+
+
+@dataclass(frozen=True)
+class Table:
+    frame: pl.DataFrame
+    encoding: str | None  # None for Parquet
+
+
+def read_table(data: bytes, filename: str, encoding: str | None = None) -> Table:
+    """Parse an uploaded CSV or Parquet file; a 422 naming the problem's line otherwise."""
+    if not data.strip():
+        raise InvalidDataset("The file is empty: upload a CSV with a header line and at least one row")
+    if data[:4] == b"PAR1" or filename.lower().endswith(".parquet"):
+        return Table(_parquet(data), None)
+    text, used = decode(data, encoding)
+    return Table(_csv(text), used)
+
+
+def _parquet(data: bytes) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InvalidDataset(f"The Parquet file could not be read: {str(exc).splitlines()[0]}") from None
+    if frame.width == 0 or frame.height == 0:
+        raise InvalidDataset("The file has no rows")
+    return frame
+
+
+def decode(data: bytes, encoding: str | None) -> tuple[str, str]:
+    """The text and the encoding used: the provider's, or UTF-8, UTF-16 (BOM) or GB18030 when certain."""
+    if encoding:
+        name = ENCODING_NAMES.get(encoding.strip().lower(), encoding.strip().lower())
+        return _strict(data, name), name
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return _strict(data, "utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise InvalidDataset("The file is neither UTF-8 nor GBK/GB18030 text: say its encoding "
+                             "(the `encoding` field, e.g. big5 or latin-1)") from None
+    if not _looks_chinese(text):
+        raise InvalidDataset("The file is not UTF-8, and read as GBK it does not look like Chinese text: say its "
+                             "encoding (the `encoding` field: gbk to insist, or big5, latin-1, ...)")
+    return text, "gb18030"
+
+
+def _strict(data: bytes, name: str) -> str:
+    try:
+        text = data.decode("utf-8-sig" if name == "utf-8" else name)
+    except LookupError:
+        raise InvalidDataset(f"Unknown encoding {name!r}: use utf-8, gbk, gb18030, big5, latin-1, ...") from None
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InvalidDataset(f"Line {line} is not valid {name} (byte {exc.start}): check the file's encoding") from None
+    return text
+
+
+def _looks_chinese(text: str) -> bool:
+    wide = [ch for ch in text if ord(ch) > 0x7F]
+    if not wide:
+        return True
+    common = 0
+    for ch in wide:
+        try:
+            ch.encode("gb2312")
+            common += 1
+        except UnicodeEncodeError:
+            pass
+    return common / len(wide) >= GB2312_SHARE
+
+
+def _csv(text: str) -> pl.DataFrame:
+    try:
+        frame = pl.read_csv(text.encode(), infer_schema_length=0)
+    except pl.exceptions.NoDataError:
+        raise InvalidDataset("The file is empty: upload a CSV with a header line and at least one row") from None
+    except pl.exceptions.PolarsError as exc:
+        ragged = _ragged(text)
+        detail = ragged or f"The file could not be parsed as CSV: {str(exc).splitlines()[0]}"
+        raise InvalidDataset(detail) from None
+    blank = pl.all_horizontal(pl.all().is_null())  # blank lines (and lines of empty fields)
+    if not _fields_add_up(text, frame.width, frame.height - int(frame.select(blank.sum()).item())):
+        ragged = _ragged(text, frame.width)
+        if ragged:
+            raise InvalidDataset(ragged)
+    frame = frame.filter(~blank)
+    if frame.height == 0:
+        raise InvalidDataset("The file has a header line but no rows")
+    return frame.with_columns([_typed(frame[name], text) for name in frame.columns])
+
+
+def _fields_add_up(text: str, width: int, rows: int) -> bool:
+    """Polars refuses rows with too many fields, so when no field is quoted and the commas add up to
+    exactly (width - 1) per line, no row can have too few either: the line-by-line scan is skipped."""
+    return '"' not in text and text.count(",") == (width - 1) * (rows + 1)
+
+
+def _ragged(text: str, width: int | None = None) -> str | None:
+    """The first line whose number of fields differs from the header's, as a sentence.
+
+    Polars fills short rows with nulls without a word, so this is checked on every upload: by counting
+    commas per line in Polars when nothing is quoted, with Python's csv reader otherwise."""
+    found = _ragged_quoted(text, width) if '"' in text else _ragged_plain(text, width)
+    if found is None:
+        return None
+    line, fields, width = found
+    return (f"Line {line} has {fields} field{'s' * (fields != 1)} but the header has {width}: fix that row "
+            "(a missing or stray comma, or a value with a comma that needs quotes)")
+
+
+def _ragged_plain(text: str, width: int | None) -> tuple[int, int, int] | None:
+    lines = pl.Series([text]).str.split("\n").explode().str.strip_chars_end("\r")
+    counts = lines.str.count_matches(",", literal=True) + 1
+    width = width or int(counts[0])
+    bad = ((counts != width) & (lines.str.len_bytes() > 0)).arg_true()
+    return (int(bad[0]) + 1, int(counts[int(bad[0])]), width) if len(bad) else None
+
+
+def _ragged_quoted(text: str, width: int | None) -> tuple[int, int, int] | None:
+    reader = csv.reader(io.StringIO(text))
+    width = width or len(next(reader, []))
+    for row in reader:
+        if row and len(row) != width:
+            return reader.line_num, len(row), width
+    return None
+
+
+def _typed(column: pl.Series, text: str) -> pl.Series:
+    """Numbers become numbers; a mostly numeric column with a few non-numbers is refused, naming the row."""
+    values = column.str.strip_chars()
+    present = values.is_not_null() & (values != "")
+    filled = int(present.sum())
+    if filled == 0 or _clearly_text(values.filter(present).head(SAMPLE)):
+        return column
+    if _has_leading_zeros(values):  # codes such as 0591 or 000123 are text: an integer would drop the zeros
+        return column
+    for dtype in (pl.Int64, pl.Float64):
+        parsed = values.cast(dtype, strict=False)
+        failed = present & parsed.is_null()
+        if not failed.any():
+            return parsed.alias(column.name)
+    if values.filter(present).str.contains(THOUSANDS).all():  # 1,234.5 written with separators, every one
+        return values.str.replace_all(",", "").cast(pl.Float64).alias(column.name)
+    lowered = values.str.to_lowercase()
+    if lowered.filter(present).is_in(["true", "false"]).all():
+        return (lowered == "true").alias(column.name)
+    parsed = values.str.replace_all(",", "").cast(pl.Float64, strict=False)
+    failed = present & values.cast(pl.Float64, strict=False).is_null()
+    if filled >= MIN_NUMERIC_VALUES and 1 - failed.sum() / filled >= NUMBER_SHARE and _typos(values.filter(failed)):
+        row = int(failed.arg_true()[0])
+        hint = " (remove the thousands separators)" if parsed[row] is not None else ""
+        raise InvalidDataset(f"{_where(row, text)}, column {column.name!r}: {values[row]!r} is not a number"
+                             f"{hint}; fix it, or leave the field empty if the value is missing")
+    return column
+
+
+def _clearly_text(sample: pl.Series) -> bool:
+    """A cheap look at the first values spares text columns the full numeric tests."""
+    numeric = sample.cast(pl.Float64, strict=False).is_not_null() | sample.str.contains(THOUSANDS)
+    booleans = sample.str.to_lowercase().is_in(["true", "false"])
+    return bool(numeric.mean() < NUMBER_SHARE and not booleans.all())  # type: ignore[operator]
+
+
+def _typos(bad: pl.Series) -> bool:
+    """Whether the non-numbers look like broken numbers (12..5, 1 2 3) or missing-value markers (N/A, —),
+    rather than codes such as an ID number ending in X, which make the column text."""
+    return bool((bad.str.contains(NUMBER_LIKE) | bad.str.to_lowercase().is_in(MISSING_MARKERS)).all())
+
+
+def _has_leading_zeros(values: pl.Series) -> bool:
+    return bool(values.str.contains(r"^[+-]?0\d").any())
+
+
+def _where(row: int, text: str) -> str:
+    # Without quoted fields every record is one line, so the line number is exact.
+    return f"Line {row + 2}" if '"' not in text else f"Data row {row + 1}"

@@ -1,0 +1,85 @@
+"""Reason codes: every change of a listing's state names one, from this list (docs/data-office.md).
+
+Free text goes in the comment; the code is what reports, the registration record and the disclosure
+can count on. A code is valid only for the actions it is listed under: an unknown code, or one that
+does not fit the action, is refused with the list of codes that do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from market.errors import UnknownReasonCode
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    actions: frozenset[str]
+    en: str
+    zh: str
+
+
+def _r(code: str, actions: str, en: str, zh: str) -> Reason:
+    return Reason(code, frozenset(actions.split()), en, zh)
+
+
+REASONS: tuple[Reason, ...] = (
+    _r("initial-submission", "submit", "First submission for review", "首次提交审核"),
+    _r("resubmission", "submit", "Resubmitted after requested changes", "按意见修改后重新提交"),
+    _r("new-version", "submit move_version", "A new dataset version or dictionary", "数据集新版本或数据字典变更"),
+    _r("meets-standard", "approve", "Meets the publication standard", "符合发布要求"),
+    _r("meets-standard-with-conditions", "approve", "Meets the standard under the stated conditions",
+       "附条件符合发布要求"),
+    _r("not-public-data", "reject", "Not public data within the authorization", "不属于授权范围内的公共数据"),
+    _r("personal-information", "reject request_changes", "Exposes personal information", "涉及个人信息"),
+    _r("legal-basis-missing", "reject suspend", "No legal basis for opening this data", "缺乏开放的法律依据"),
+    _r("duplicate-listing", "reject retire", "Duplicates another listing", "与其他产品重复"),
+    _r("core-data", "reject raise_grade", "Core data (核心数据), which is never published", "属于核心数据，不予发布"),
+    _r("dictionary-incomplete", "request_changes", "The data dictionary is incomplete or unclear",
+       "数据字典不完整或不清楚"),
+    _r("identifier-exposed", "request_changes suspend", "A column looks like a personal identifier",
+       "存在疑似个人标识字段"),
+    _r("bounds-implausible", "request_changes", "Measure bounds do not fit the data's meaning",
+       "度量取值范围不合理"),
+    _r("keys-not-public", "request_changes", "Category keys are not public knowledge", "分类取值不属于公开信息"),
+    _r("description-unclear", "request_changes correct", "Title or description is unclear or wrong",
+       "标题或描述不清楚或有误"),
+    _r("price-above-ceiling", "request_changes", "An offer is priced above the ceiling", "报价高于最高限价"),
+    _r("grade-unjustified", "request_changes", "The proposed grade is not justified", "拟定分级依据不足"),
+    _r("quality-insufficient", "reject request_changes suspend", "Data quality is insufficient", "数据质量不足"),
+    _r("security-incident", "suspend raise_grade", "A security incident is being handled", "发生安全事件"),
+    _r("complaint", "suspend pause_ordering", "A complaint is being investigated", "收到投诉正在核查"),
+    _r("legal-review", "suspend pause_ordering", "Under legal or compliance review", "正在进行合规审查"),
+    _r("provider-request", "pause_ordering retire suspend", "At the provider's request", "应供数单位要求"),
+    _r("capacity-limit", "pause_ordering", "Too many licences to serve well for now", "当前服务容量不足"),
+    _r("pending-update", "pause_ordering", "A new version is on its way", "即将更新版本"),
+    _r("issue-resolved", "resume resume_ordering", "The issue was resolved", "问题已解决"),
+    _r("update-complete", "resume_ordering", "The update is complete", "更新已完成"),
+    _r("superseded", "retire", "Replaced by another product", "已被其他产品替代"),
+    _r("authorization-ended", "retire", "The operating authorization ended", "授权运营期限届满"),
+    _r("aggregation-risk", "raise_grade", "Combined with other data it became more sensitive", "汇聚后敏感程度提高"),
+    _r("regulation-change", "raise_grade lower_grade", "A catalogue or regulation changed", "分类分级目录或法规调整"),
+    _r("reassessment", "raise_grade lower_grade", "A new risk assessment", "重新开展风险评估"),
+    _r("registration-error", "correct", "The registered information was wrong", "登记信息有误"),
+    _r("offer-added", "add_offer", "A new offer within the ceiling and permitted scenarios",
+       "在限价和许可场景内新增报价"),
+)
+BY_CODE = {r.code: r for r in REASONS}
+# An approval needs no justification beyond "it meets the standard"; every other decision names its reason.
+DEFAULTS = {"approve": "meets-standard", "submit": "initial-submission"}
+
+
+def codes_for(action: str) -> list[str]:
+    return [r.code for r in REASONS if action in r.actions]
+
+
+def check(action: str, code: str | None) -> str:
+    """The code to record for `action`, or a 422 that lists the codes that fit."""
+    code = (code or "").strip() or DEFAULTS.get(action)
+    reason = BY_CODE.get(code or "")
+    if reason is None or action not in reason.actions:
+        allowed = ", ".join(codes_for(action))
+        said = f"The reason code {code!r} does not fit" if code else "A reason code is required for"
+        raise UnknownReasonCode(f"{said} the action {action!r}; use one of: {allowed}")
+    return reason.code

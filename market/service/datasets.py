@@ -1,0 +1,262 @@
+"""Datasets: uploads encrypted on arrival (profiled in memory first), versions, and the dictionary."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import io
+import math
+import re
+from typing import Any
+
+import polars as pl
+from sqlmodel import Session
+
+from core import crypto
+from core.audit import record
+from core.auth import Principal
+from core.config import get_settings
+from core.errors import Forbidden, InvalidInput, NotFound
+from market import repository as repo
+from market.errors import InvalidDictionary, KeysNotConfirmed
+from market.files import Table, read_table
+from market.models import Dataset, DatasetVersion, Listing
+from market.profile import findings, profile_frame
+from market.schemas import (
+    ColumnProfile,
+    DatasetDetail,
+    DatasetPage,
+    DatasetRead,
+    Dictionary,
+    Finding,
+    KeysConfirm,
+    ProfileRead,
+    VersionRead,
+)
+from market.service.common import LIVE, move
+from market.service.registrations import registrations
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def dtype_name(dtype: pl.DataType) -> str:
+    if dtype == pl.Boolean:
+        return "bool"
+    if dtype.is_integer():
+        return "int"
+    if dtype.is_float():
+        return "float"
+    return "string"
+
+
+def _as_supported(frame: pl.DataFrame) -> pl.DataFrame:
+    """Dates, decimals and the like become text: the dictionary knows only bool, int, float and string."""
+    unsupported = [c for c, t in frame.schema.items() if dtype_name(t) == "string" and t != pl.String]
+    return frame.with_columns(pl.col(unsupported).cast(pl.String)) if unsupported else frame
+
+
+class DatasetService:
+    def upload(
+        self, session: Session, who: Principal, name: str, filename: str, data: bytes, encoding: str | None = None
+    ) -> DatasetRead:
+        """Store an upload as an encrypted Parquet version; the plaintext never touches disk."""
+        name = name.strip().lower()
+        if not NAME_RE.match(name):
+            raise InvalidInput("A dataset name is its table name in queries: lower-case letters, digits and "
+                               "underscores, starting with a letter")
+        table = read_table(data, filename, encoding)
+        dataset = repo.dataset_by_name(session, name)
+        if dataset is None:
+            dataset = Dataset(name=name, provider_org_id=who.organization_id, created_by=who.user_id)
+            session.add(dataset)
+            session.flush()
+        elif dataset.provider_org_id != who.organization_id:
+            raise Forbidden(f"The dataset name {name!r} belongs to another provider")
+        return self._store_version(session, who, dataset, table)
+
+    def _store_version(self, session: Session, who: Principal, dataset: Dataset, table: Table) -> DatasetRead:
+        frame = _as_supported(table.frame)
+        columns = [{"name": n, "dtype": dtype_name(t)} for n, t in frame.schema.items()]
+        profile = profile_frame(frame, {c["name"]: c["dtype"] for c in columns})
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, statistics=False)
+        plaintext = buffer.getvalue()
+        settings = get_settings()
+        sealed = crypto.encrypt_for(crypto.load_public_key(settings.keys_dir), plaintext)
+        previous = repo.latest_version(session, dataset.id or 0)
+        version = (previous.version + 1) if previous else 1
+        storage_key = f"ds{dataset.id}/v{version}-{hashlib.sha256(sealed.ciphertext).hexdigest()[:12]}.bin"
+        path = settings.store_dir / storage_key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(sealed.ciphertext)
+        row = DatasetVersion(
+            dataset_id=dataset.id or 0, version=version, sha256=hashlib.sha256(plaintext).hexdigest(),
+            row_count=profile["rows"], size_bytes=len(plaintext), columns=columns, storage_key=storage_key,
+            sealed_key=sealed.sealed_key, dictionary=_carried(previous, columns), profile=profile,
+        )
+        session.add(row)
+        session.flush()
+        record(session, who.actor, "dataset.uploaded", "dataset", dataset.id,
+               {"version": version, "sha256": row.sha256, "rows": row.row_count, "columns": len(columns),
+                "encoding": table.encoding})
+        checked = findings(row.dictionary, profile)
+        moved = self._move_unchanged(session, who, row, previous, checked)
+        return self._read(dataset, row, table.encoding, checked, moved)
+
+    def _move_unchanged(self, session: Session, who: Principal, version: DatasetVersion,
+                        previous: DatasetVersion | None, checked: list[Finding]) -> list[int]:
+        """Live listings follow a new version at once when nothing public changes; otherwise through review."""
+        if previous is None or previous.columns != version.columns or any(f.severity == "error" for f in checked):
+            return []
+        moved = []
+        for listing in repo.listings_of_dataset(session, version.dataset_id):
+            if listing.status in LIVE and listing.revision_kind is None and listing.dictionary == version.dictionary:
+                self.move_listing(session, who, listing, version)
+                moved.append(listing.id or 0)
+        return moved
+
+    def move_listing(self, session: Session, who: Principal, listing: Listing, version: DatasetVersion) -> None:
+        old = listing.dataset_version_id
+        listing.dataset_version_id = version.id or 0
+        move(session, who, listing, "move_version", listing.status, "new-version",
+             f"Moved to version {version.version}: the public dictionary is unchanged", version=version.version)
+        registrations.change(session, who, listing, "new-version",
+                             {"dataset_version": version.version, "previous_version_id": old,
+                              "sha256": version.sha256})
+
+    def _read(self, dataset: Dataset, version: DatasetVersion, encoding: str | None = None,
+              checked: list[Finding] | None = None, moved: list[int] | None = None) -> DatasetRead:
+        return DatasetRead.model_validate({
+            "id": dataset.id, "name": dataset.name, "version": version.version, "columns": version.columns,
+            "sha256": version.sha256, "row_count": version.row_count, "size_bytes": version.size_bytes,
+            "encoding": encoding, "findings": checked or [], "listings_moved": moved or []})
+
+    def own_dataset(self, session: Session, who: Principal, dataset_id: int) -> tuple[Dataset, DatasetVersion]:
+        """One of the caller's datasets with its latest version (404 for anyone else's)."""
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None or dataset.provider_org_id != who.organization_id:
+            raise NotFound(f"No dataset {dataset_id} of yours")
+        version = repo.latest_version(session, dataset_id)
+        assert version is not None
+        return dataset, version
+
+    def list(self, session: Session, who: Principal, limit: int, offset: int) -> DatasetPage:
+        """The provider's datasets with their versions."""
+        rows, total = repo.datasets_of(session, who.organization_id, limit, offset)
+        return DatasetPage(items=[self._detail(session, d) for d in rows], total=total)
+
+    def detail(self, session: Session, who: Principal, dataset_id: int) -> DatasetDetail:
+        dataset, _ = self.own_dataset(session, who, dataset_id)
+        return self._detail(session, dataset)
+
+    def _detail(self, session: Session, dataset: Dataset) -> DatasetDetail:
+        versions = repo.versions_of(session, dataset.id or 0)
+        return DatasetDetail(
+            id=dataset.id or 0, name=dataset.name, dictionary=versions[0].dictionary if versions else None,
+            listings=[listing.id or 0 for listing in repo.listings_of_dataset(session, dataset.id or 0)],
+            versions=[VersionRead.model_validate({**v.model_dump(), "has_dictionary": bool(v.dictionary)})
+                      for v in versions])
+
+    def profile(self, session: Session, who: Principal, dataset_id: int) -> ProfileRead:
+        """What the latest upload looked like (the provider's own data: nobody else sees this)."""
+        dataset, version = self.own_dataset(session, who, dataset_id)
+        profile = version.profile or {"rows": version.row_count, "columns": []}
+        return ProfileRead(dataset_id=dataset.id or 0, version=version.version, rows=profile["rows"],
+                           columns=[ColumnProfile.model_validate(c) for c in profile["columns"]])
+
+    def checks(self, session: Session, who: Principal, dataset_id: int) -> builtins.list[Finding]:
+        """The working dictionary checked against the latest upload's profile."""
+        _, version = self.own_dataset(session, who, dataset_id)
+        return findings(version.dictionary, version.profile)
+
+    def set_dictionary(self, session: Session, who: Principal, dataset_id: int, dictionary: Dictionary) -> Dictionary:
+        """Check the dictionary against the dataset's columns and store it on the latest version.
+
+        This is the provider's working copy: a listing takes it only when it is submitted and approved."""
+        dataset, version = self.own_dataset(session, who, dataset_id)
+        checked = check_dictionary(dictionary, {c["name"]: c["dtype"] for c in version.columns})
+        version.dictionary = checked.model_dump(mode="json")
+        session.add(version)
+        record(session, who.actor, "dataset.dictionary_set", "dataset", dataset.id, {"version": version.version})
+        return checked
+
+    def confirm_keys(self, session: Session, who: Principal, dataset_id: int, body: KeysConfirm) -> Dictionary:
+        """Make values seen in the data a dimension's public keys, once the provider vouches they are public."""
+        dataset, version = self.own_dataset(session, who, dataset_id)
+        if not body.public_knowledge:
+            raise KeysNotConfirmed("Keys taken from the data become public only when you confirm they are public "
+                                   "knowledge: send public_knowledge: true, or type the keys in the dictionary")
+        dictionary = _working(version)
+        column = next((c for c in dictionary.columns if c.name == body.column), None)
+        if column is None or column.role != "dimension":
+            raise InvalidDictionary(f"{body.column!r} is not a dimension in the dictionary: make it one first")
+        column.keys = _confirmable(version, body)
+        checked = check_dictionary(dictionary, {c["name"]: c["dtype"] for c in version.columns})
+        version.dictionary = checked.model_dump(mode="json")
+        session.add(version)
+        record(session, who.actor, "dataset.keys_confirmed", "dataset", dataset.id,
+               {"version": version.version, "column": body.column, "keys": len(column.keys)})
+        return checked
+
+
+def _working(version: DatasetVersion) -> Dictionary:
+    if not version.dictionary:
+        raise InvalidDictionary("Write the data dictionary first (PUT /datasets/{id}/dictionary)")
+    return Dictionary.model_validate(version.dictionary)
+
+
+def _confirmable(version: DatasetVersion, body: KeysConfirm) -> list[Any]:
+    seen = next((c for c in (version.profile or {}).get("columns", []) if c["name"] == body.column), None)
+    values = seen.get("values") if seen else None
+    if not values:
+        raise InvalidDictionary(f"No values of {body.column!r} were kept at upload (too many distinct values, or "
+                                "it looks like an identifier): type its keys in the dictionary instead")
+    if body.keys is None:
+        return list(values)
+    unseen = [k for k in body.keys if k not in values]
+    if unseen:
+        raise InvalidDictionary(f"These keys were not seen in the data: {unseen}; confirm only values it holds")
+    return list(body.keys)
+
+
+def _carried(previous: DatasetVersion | None, columns: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The previous version's dictionary, if it still fits the new columns."""
+    if previous is None or not previous.dictionary:
+        return None
+    try:
+        return check_dictionary(Dictionary.model_validate(previous.dictionary),
+                                {c["name"]: c["dtype"] for c in columns}).model_dump(mode="json")
+    except InvalidDictionary:
+        return None
+
+
+def check_dictionary(dictionary: Dictionary, dtypes: dict[str, str]) -> Dictionary:
+    """The dictionary fits the columns: known names, each once, measures numeric with finite bounds."""
+    seen: set[str] = set()
+    for column in dictionary.columns:
+        if column.name not in dtypes:
+            raise InvalidDictionary(f"The dataset has no column {column.name!r}")
+        if column.name in seen:
+            raise InvalidDictionary(f"The column {column.name!r} is described twice")
+        seen.add(column.name)
+        _check_column(column.name, column.role, column.bounds, dtypes[column.name])
+    unit = dictionary.privacy_unit
+    if unit.column is not None:
+        roles = {c.name: c.role for c in dictionary.columns}
+        if roles.get(unit.column) != "identifier":
+            raise InvalidDictionary(f"The privacy unit {unit.column!r} must be a column with the role identifier")
+    missing = [n for n in dtypes if n not in seen]
+    extra = [{"name": n, "role": "excluded", "description": ""} for n in missing]
+    return Dictionary.model_validate({**dictionary.model_dump(), "columns": [
+        *dictionary.model_dump()["columns"], *extra]})
+
+
+def _check_column(name: str, role: str, bounds: tuple[float, float] | None, dtype: str) -> None:
+    if role == "measure":
+        if dtype not in ("int", "float"):
+            raise InvalidDictionary(f"The measure {name!r} must be numeric; it holds {dtype} values")
+        if bounds is None or not all(math.isfinite(b) for b in bounds) or bounds[0] >= bounds[1]:
+            raise InvalidDictionary(f"The measure {name!r} needs finite bounds [low, high] with low < high")
+
+
+datasets = DatasetService()

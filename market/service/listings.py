@@ -1,0 +1,280 @@
+"""Listings: drafting, submitting (first time, or a new version of a live listing), offers, and what the
+other domains ask of a listing (an offer to license, the sandbox's view of the data)."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from core.audit import record
+from core.auth import Principal, Role
+from core.errors import InvalidInput, NotFound
+from core.models import utcnow
+from market import repository as repo
+from market.errors import (
+    CoreGradeRefused,
+    ListingStateConflict,
+    ListingUnavailable,
+    OfferAboveCeiling,
+    OrderingPaused,
+)
+from market.models import Dataset, DatasetVersion, Listing, Offer
+from market.profile import dictionary_changes, findings
+from market.schemas import (
+    CatalogEntry,
+    Dictionary,
+    Flag,
+    GradeChange,
+    ListingCreate,
+    ListingDetail,
+    ListingPage,
+    ListingRead,
+    OfferCreate,
+    PreviewRead,
+    ReviewCreate,
+    ReviewRead,
+    TransitionCreate,
+    TransitionRead,
+)
+from market.service import catalog as catalog_service
+from market.service.common import LIVE, get_listing, move, read, reindex
+from market.service.datasets import datasets
+from market.service.registrations import registrations
+from market.service.review import reviews
+
+
+@dataclass(frozen=True)
+class DatasetTarget:
+    """What the sandbox needs to run a query: the public description and the sealed ciphertext."""
+
+    listing_id: int
+    dataset_id: int
+    dataset_name: str
+    dataset_version_id: int
+    dataset_sha256: str
+    storage_key: str
+    sealed_key: str
+    columns: list[dict[str, Any]]
+    dictionary: dict[str, Any]
+    row_bound: int
+    grade: str
+    dp_policy: dict[str, Any]
+
+
+class ListingService:
+    def create(self, session: Session, who: Principal, body: ListingCreate) -> ListingRead:
+        """Draft a listing over one of the provider's datasets."""
+        if body.proposed_grade == "core":
+            raise CoreGradeRefused("Core data (核心数据) cannot be listed: the platform never publishes it")
+        dataset, version = datasets.own_dataset(session, who, body.dataset_id)
+        for offer in body.offers:
+            _check_free(offer)
+        listing = Listing(
+            dataset_id=dataset.id or 0, dataset_version_id=version.id or 0, provider_org_id=who.organization_id,
+            created_by=who.user_id, title=body.title, description=body.description, keywords=body.keywords,
+            sector=body.sector, update_cycle=body.update_cycle, proposed_grade=body.proposed_grade,
+            dp_policy=body.dp_policy.model_dump(),
+        )
+        session.add(listing)
+        session.flush()
+        for offer in body.offers:
+            session.add(Offer(listing_id=listing.id or 0, **offer.model_dump()))
+        session.flush()
+        reindex(session, listing)
+        record(session, who.actor, "listing.created", "listing", listing.id, {"title": listing.title})
+        return read(session, listing)
+
+    def submit(self, session: Session, who: Principal, listing_id: int) -> ListingRead:
+        """Send a draft to review; on a live listing, submit its dataset's latest version and dictionary."""
+        listing = self._own(session, who, listing_id)
+        version = repo.latest_version(session, listing.dataset_id)
+        if version is None or not version.dictionary:
+            raise ListingStateConflict("Write the data dictionary (PUT /datasets/{id}/dictionary) before submitting")
+        if listing.status in ("draft", "changes_requested"):
+            self._submit_first(session, who, listing, version)
+        elif listing.status in LIVE:
+            self._submit_revision(session, who, listing, version)
+        else:
+            raise ListingStateConflict(f"Only a draft or a live listing can be submitted; this listing is "
+                                       f"{listing.status}")
+        return read(session, listing)
+
+    def _submit_first(self, session: Session, who: Principal, listing: Listing, version: DatasetVersion) -> None:
+        code = "resubmission" if listing.status == "changes_requested" else "initial-submission"
+        self._snapshot(who, listing, version)
+        move(session, who, listing, "submit", "submitted", code, dataset_version=version.version)
+
+    def _snapshot(self, who: Principal, listing: Listing, version: DatasetVersion) -> None:
+        # Reviewers judge what was submitted: later edits of the working dictionary wait for the next round.
+        listing.proposed_version_id, listing.proposed_dictionary = version.id, version.dictionary
+        listing.approvals, listing.submitted_by, listing.submitted_at = 0, who.user_id, utcnow()
+
+    def _submit_revision(self, session: Session, who: Principal, listing: Listing, version: DatasetVersion) -> None:
+        if listing.revision_status == "submitted":
+            raise ListingStateConflict("A revision of this listing is under review already")
+        if listing.revision_kind == "grade":
+            raise ListingStateConflict("A grade change of this listing is under review; wait for its decision")
+        if version.id == listing.dataset_version_id and version.dictionary == listing.dictionary:
+            raise ListingStateConflict("Nothing has changed since the approved version: upload a new version or edit "
+                                  "the dictionary first")
+        current = session.get(DatasetVersion, listing.dataset_version_id)
+        if current is not None and current.columns == version.columns and version.dictionary == listing.dictionary:
+            datasets.move_listing(session, who, listing, version)  # no public change: nothing to review
+            return
+        self._snapshot(who, listing, version)
+        listing.revision_kind, listing.revision_status = "version", "submitted"
+        move(session, who, listing, "submit_revision", listing.status, "new-version", dataset_version=version.version)
+
+    def add_offer(self, session: Session, who: Principal, listing_id: int, body: OfferCreate) -> ListingRead:
+        """Add an offer: free for public welfare, within the ceiling and the permitted scenarios."""
+        listing = self._own(session, who, listing_id)
+        if listing.status in ("retired", "rejected"):
+            raise ListingStateConflict(f"A {listing.status} listing takes no new offers")
+        _check_free(body)
+        if body.scenario not in listing.scenarios:
+            raise InvalidInput(f"The data office permits only {', '.join(listing.scenarios)} on this listing")
+        ceiling = listing.ceiling_price_minor
+        if body.scenario == "industry" and ceiling is not None and body.price_minor > ceiling:
+            raise OfferAboveCeiling(f"{body.price_minor} fen is above this listing's ceiling price of {ceiling} fen")
+        offer = Offer(listing_id=listing.id or 0, **body.model_dump())
+        session.add(offer)
+        session.flush()
+        record(session, who.actor, "listing.offer_added", "listing", listing.id,
+               {"offer_id": offer.id, "scenario": offer.scenario, "price_minor": offer.price_minor})
+        registrations.change(session, who, listing, "offer-added", {"offer_added": body.model_dump()})
+        return read(session, listing)
+
+    def review(self, session: Session, who: Principal, listing_id: int, body: ReviewCreate) -> ListingRead:
+        """Record a data-office decision; publish once approvals suffice for the grade."""
+        return reviews.review(session, who, listing_id, body)
+
+    def transition(self, session: Session, who: Principal, listing_id: int, body: TransitionCreate) -> ListingRead:
+        """Suspend, resume, pause or resume ordering, or retire, with a reason code."""
+        return reviews.transition(session, who, listing_id, body)
+
+    def change_grade(self, session: Session, who: Principal, listing_id: int, body: GradeChange) -> ListingRead:
+        """Raise a grade at once, or open a review to lower it."""
+        return reviews.change_grade(session, who, listing_id, body)
+
+    def _own(self, session: Session, who: Principal, listing_id: int) -> Listing:
+        listing = get_listing(session, listing_id)
+        if listing.provider_org_id != who.organization_id:
+            raise NotFound(f"No listing {listing_id} of yours")
+        return listing
+
+    def _visible(self, session: Session, who: Principal, listing_id: int) -> Listing:
+        """Providers see their own listings; the data office every listing past draft."""
+        listing = get_listing(session, listing_id)
+        if who.role is Role.provider and listing.provider_org_id == who.organization_id:
+            return listing
+        if who.role is Role.data_office and listing.status != "draft":
+            return listing
+        raise NotFound(f"No listing {listing_id}")
+
+    def detail(self, session: Session, who: Principal, listing_id: int) -> ListingDetail:
+        """A listing with what is under review, the checks' flags, its reviews and its history."""
+        listing = self._visible(session, who, listing_id)
+        proposed = session.get(DatasetVersion, listing.proposed_version_id) if listing.proposed_version_id else None
+        flags = [Flag(column=f.column, code=f.code, severity=f.severity)
+                 for f in findings(listing.proposed_dictionary, proposed.profile if proposed else None)
+                 if f.severity != "info"]
+        return ListingDetail.model_validate({
+            **read(session, listing).model_dump(), "dictionary": listing.dictionary,
+            "proposed_dictionary": listing.proposed_dictionary, "flags": flags,
+            "changes": dictionary_changes(listing.dictionary, listing.proposed_dictionary)
+            if listing.proposed_dictionary else [],
+            "reviews": [ReviewRead.model_validate(r, from_attributes=True)
+                        for r in repo.reviews_of(session, listing.id or 0)],
+            "history": [TransitionRead.model_validate(t, from_attributes=True)
+                        for t in repo.transitions_of(session, listing.id or 0)]})
+
+    def list(self, session: Session, who: Principal, status: str | None, queue: bool, limit: int,
+             offset: int) -> ListingPage:
+        """A provider's own listings, or (data office) every listing past draft; `queue` = awaiting review."""
+        org = who.organization_id if who.role is Role.provider else None
+        rows, total = repo.listings_for(session, org, status, queue, limit, offset)
+        return ListingPage(items=[read(session, r) for r in rows], total=total)
+
+    def read(self, session: Session, listing: Listing) -> ListingRead:
+        return read(session, listing)
+
+    def get_published(self, session: Session, listing_id: int) -> Listing:
+        """A listing the public may see: published, or published with ordering paused."""
+        listing = session.get(Listing, listing_id)
+        if listing is None or listing.status not in repo.CATALOG_STATUSES:
+            raise NotFound(f"No published listing {listing_id}")
+        return listing
+
+    def offer(self, session: Session, listing_id: int, offer_id: int) -> tuple[Listing, Offer]:
+        """A published listing and one of its active offers (what licensing sells)."""
+        listing = self.get_published(session, listing_id)
+        if listing.status == "ordering_paused":
+            raise OrderingPaused("New licences on this listing are paused for now; existing licences still work")
+        offer = session.get(Offer, offer_id)
+        if offer is None or offer.listing_id != listing.id or not offer.active:
+            raise NotFound(f"The listing has no offer {offer_id}")
+        return listing, offer
+
+    def query_target(self, session: Session, listing_id: int) -> DatasetTarget:
+        """The sandbox's view of a listing: its approved dictionary, current policy and sealed ciphertext."""
+        listing = get_listing(session, listing_id)
+        if listing.status in ("suspended", "retired"):
+            raise ListingUnavailable(f"The listing is {listing.status}: no queries run on it until the data "
+                                     "office resumes it")
+        version = session.get(DatasetVersion, listing.dataset_version_id)
+        dataset = session.get(Dataset, listing.dataset_id)
+        assert version is not None and dataset is not None and listing.grade is not None
+        return DatasetTarget(
+            listing_id=listing.id or 0, dataset_id=dataset.id or 0, dataset_name=dataset.name,
+            dataset_version_id=version.id or 0, dataset_sha256=version.sha256, storage_key=version.storage_key,
+            sealed_key=version.sealed_key, columns=version.columns,
+            dictionary=listing.dictionary or version.dictionary or {}, row_bound=_row_bound(version.row_count),
+            grade=listing.grade, dp_policy=listing.dp_policy,
+        )
+
+    def catalog(
+        self, session: Session, q: str | None = None, sector: str | None = None, grade: str | None = None,
+        limit: int = 50, offset: int = 0, **filters: Any,
+    ) -> ListingPage:
+        """Published listings matching a search and filters (see `catalog.search`)."""
+        return catalog_service.search(session, repo.CatalogFilter(q=q, sector=sector, grade=grade, **filters),
+                                      limit, offset)
+
+    def catalog_entry(self, session: Session, listing_id: int) -> CatalogEntry:
+        """One published listing with the public parts of its approved data dictionary."""
+        listing = self.get_published(session, listing_id)
+        dictionary = Dictionary.model_validate(listing.dictionary) if listing.dictionary else None
+        version = session.get(DatasetVersion, listing.dataset_version_id)
+        return CatalogEntry.model_validate({**read(session, listing).model_dump(), "dictionary": dictionary,
+                                            "columns": version.columns if version else []})
+
+    def preview(self, session: Session, listing_id: int, rows: int = 10) -> PreviewRead:
+        """Synthetic rows made from the public dictionary only."""
+        return catalog_service.preview(self.catalog_entry(session, listing_id), rows)
+
+    def authorized_between(self, session: Session, start: datetime, end: datetime) -> builtins.list[ListingRead]:
+        """Listings that were published at some time in [start, end), for the annual disclosure."""
+        return [read(session, listing) for listing in repo.published_between(session, start, end)]
+
+    def of_provider(self, session: Session, organization_id: int) -> builtins.list[ListingRead]:
+        """Every listing of one provider organization."""
+        return [read(session, listing) for listing in repo.listings_of_provider(session, organization_id)]
+
+
+def _check_free(offer: OfferCreate) -> None:
+    if offer.scenario == "public_welfare" and offer.price_minor != 0:
+        raise InvalidInput(f"The offer {offer.name!r} is for public welfare, which is always free")
+
+
+def _row_bound(rows: int) -> int:
+    """A public upper bound on the row count: the next power of two, which reveals only its rough size.
+
+    OpenDP trusts this bound, and the noise on float sums grows with it, so it is kept tight."""
+    return 1 << max(rows, 16).bit_length()
+
+
+listings = ListingService()

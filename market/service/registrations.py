@@ -1,0 +1,108 @@
+"""Registration records (登记): every published data product gets a public code, and each later change,
+correction and its cancellation is appended as an event anyone can read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from core.audit import record
+from core.auth import Principal
+from core.errors import InvalidInput, NotFound
+from core.models import utcnow
+from market import reasons
+from market import repository as repo
+from market.models import Listing, Registration, RegistrationEvent
+from market.schemas import CorrectionCreate, RegistrationEventRead, RegistrationPage, RegistrationRead
+from market.service.common import get_listing, provider_name, reindex
+
+CORRECTABLE = ("title", "description", "sector", "update_cycle")
+
+
+def registration_code(listing_id: int, year: int) -> str:
+    """SYDJ-<year>-<listing id, 6 digits>: unique because the listing id is."""
+    return f"SYDJ-{year}-{listing_id:06d}"
+
+
+def snapshot(session: Session, listing: Listing) -> dict[str, Any]:
+    """The registered facts of a product (public metadata only)."""
+    offers = [{"name": o.name, "scenario": o.scenario, "price_minor": o.price_minor, "currency": o.currency}
+              for o in repo.offers_of(session, listing.id or 0) if o.active]
+    return {"title": listing.title, "provider": provider_name(session, listing), "grade": listing.grade,
+            "sector": listing.sector, "update_cycle": listing.update_cycle, "scenarios": listing.scenarios,
+            "ceiling_price_minor": listing.ceiling_price_minor, "offers": offers}
+
+
+class RegistrationService:
+    def initial(self, session: Session, who: Principal, listing: Listing, reason_code: str) -> Registration:
+        """Register a product at its first publication."""
+        registration = Registration(listing_id=listing.id or 0,
+                                    code=registration_code(listing.id or 0, utcnow().year))
+        session.add(registration)
+        session.flush()
+        self._event(session, who, registration, "initial", reason_code, snapshot(session, listing))
+        return registration
+
+    def change(self, session: Session, who: Principal, listing: Listing, reason_code: str,
+               summary: dict[str, Any]) -> None:
+        """Append a change to a registered product's record (no-op before it is registered)."""
+        registration = repo.registration_of(session, listing.id or 0)
+        if registration is not None and registration.status == "active":
+            self._event(session, who, registration, "change", reason_code, summary)
+
+    def cancel(self, session: Session, who: Principal, listing: Listing, reason_code: str) -> None:
+        registration = repo.registration_of(session, listing.id or 0)
+        if registration is None or registration.status != "active":
+            return
+        registration.status = "cancelled"
+        session.add(registration)
+        self._event(session, who, registration, "cancellation", reason_code, {"title": listing.title})
+
+    def correct(self, session: Session, who: Principal, code: str, body: CorrectionCreate) -> RegistrationRead:
+        """The data office corrects wrong registered information; the listing shows the corrected text."""
+        registration = self._by_code(session, code)
+        reason = reasons.check("correct", body.reason_code)
+        listing = get_listing(session, registration.listing_id)
+        changed = {f: {"from": getattr(listing, f), "to": getattr(body, f)} for f in CORRECTABLE
+                   if getattr(body, f) is not None and getattr(body, f) != getattr(listing, f)}
+        if not changed:
+            raise InvalidInput("Nothing to correct: every field given equals the registered one")
+        for field, values in changed.items():
+            setattr(listing, field, values["to"])
+        session.add(listing)
+        reindex(session, listing)
+        self._event(session, who, registration, "correction", reason, changed, note=body.note)
+        return self.read(session, registration)
+
+    def _event(self, session: Session, who: Principal, registration: Registration, kind: str, reason_code: str,
+               summary: dict[str, Any], note: str = "") -> None:
+        session.add(RegistrationEvent(registration_id=registration.id or 0, kind=kind, reason_code=reason_code,
+                                      summary=summary, note=note, actor_user_id=who.user_id))
+        record(session, who.actor, f"registration.{kind}", "registration", registration.code,
+               {"listing_id": registration.listing_id, "reason_code": reason_code})
+
+    def _by_code(self, session: Session, code: str) -> Registration:
+        registration = repo.registration_by_code(session, code)
+        if registration is None:
+            raise NotFound(f"No registration {code!r}")
+        return registration
+
+    def get(self, session: Session, code: str) -> RegistrationRead:
+        """A public registration record with all its events."""
+        return self.read(session, self._by_code(session, code))
+
+    def list(self, session: Session, listing_id: int | None, limit: int, offset: int) -> RegistrationPage:
+        rows, total = repo.registrations(session, listing_id, limit, offset)
+        return RegistrationPage(items=[self.read(session, r) for r in rows], total=total)
+
+    def read(self, session: Session, registration: Registration) -> RegistrationRead:
+        listing = get_listing(session, registration.listing_id)
+        events = [RegistrationEventRead.model_validate(e, from_attributes=True)
+                  for e in repo.registration_events(session, registration.id or 0)]
+        return RegistrationRead(code=registration.code, listing_id=listing.id or 0, title=listing.title,
+                                provider=provider_name(session, listing), status=registration.status,
+                                listing_status=listing.status, registered_at=registration.created_at, events=events)
+
+
+registrations = RegistrationService()
