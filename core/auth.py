@@ -111,7 +111,9 @@ def authenticate_password(session: Session, email: str, password: str) -> User:
     return user
 
 
-SessionDep = Annotated[Session, Depends(session_dependency)]
+# scope="function": the unit of work commits (or fails) before the response is sent. With FastAPI's
+# default scope it would commit after, so a client could be told 201 for a write that then failed.
+SessionDep = Annotated[Session, Depends(session_dependency, scope="function")]
 
 SESSION_COOKIE = "shuyu_session"
 

@@ -42,6 +42,8 @@ class License(SQLModel, table=True):
     listing_title: str = Field(default="", max_length=200)
     offer_name: str = Field(default="", max_length=100)
     renews_license_id: int | None = Field(default=None, foreign_key="licenses.id")
+    approved_by: int | None = None  # the data-office user who approved it (important data only)
+    approved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
     status_changed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 

@@ -122,7 +122,8 @@ class QueryService:
         """Run a query: reserve ε first, release in a worker, store the signed result, then return it."""
         prepared = self._prepare(session, who, body)
         license_id = prepared.licence.id or 0
-        fingerprint = _fingerprint(prepared.spec.normalized_sql, prepared.epsilon, prepared.target.dataset_version_id)
+        # Keyed by the data's content, not its version: re-uploading identical data must not reopen re-asking.
+        fingerprint = _fingerprint(prepared.spec.normalized_sql, prepared.epsilon, prepared.target.dataset_sha256)
         stored = self._stored(session, who.organization_id, fingerprint)
         if stored is not None:
             return self._result(stored, license_id, charged=0.0, cached=True)
@@ -238,8 +239,8 @@ def _accuracy(values: Mapping[str, float | None]) -> dict[str, Accuracy]:
     return {name: Accuracy(plus_minus=value) for name, value in values.items()}
 
 
-def _fingerprint(normalized_sql: str, epsilon: float, dataset_version_id: int) -> str:
-    return hashlib.sha256(f"{normalized_sql}\x00{epsilon!r}\x00{dataset_version_id}".encode()).hexdigest()
+def _fingerprint(normalized_sql: str, epsilon: float, dataset_sha256: str) -> str:
+    return hashlib.sha256(f"{normalized_sql}\x00{epsilon!r}\x00{dataset_sha256}".encode()).hexdigest()
 
 
 def _failure_note(run: QueryRun) -> str | None:

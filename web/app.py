@@ -18,6 +18,7 @@ from core.config import Settings, check_production, get_settings
 from core.errors import DomainError
 from sandbox.worker import get_pool, shutdown_pool
 from web.api import api_router
+from web.pages import error_page, wants_page
 from web.pages import router as pages_router
 
 log = logging.getLogger("shuyu")
@@ -30,28 +31,39 @@ def problem(status: int, type_: str, title: str, detail: str, **extra: object) -
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
-async def domain_error(_: Request, exc: Exception) -> Response:
+async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if wants_page(request):
+        return error_page(request, exc.status, exc.title, exc.detail)
     return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
 
 
-async def validation_error(_: Request, exc: Exception) -> Response:
+async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid"}
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    if wants_page(request):
+        return error_page(request, 422, "Invalid input", f"{where}: {first.get('msg')}".strip(": "))
     return problem(422, "invalid-input", "Invalid input", f"{where}: {first.get('msg')}".strip(": "),
                    errors=[{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors])
 
 
-async def http_error(_: Request, exc: Exception) -> Response:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if wants_page(request):
+        if exc.status_code == 404:
+            return error_page(request, 404, "Page not found", "There is no page at this address.")
+        return error_page(request, exc.status_code, str(exc.detail), str(exc.detail))
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     return problem(exc.status_code, slug, str(exc.detail), str(exc.detail))
 
 
-async def unexpected_error(_: Request, exc: Exception) -> Response:
+async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)  # the stack trace goes to the log, never to the client
+    if wants_page(request):
+        return error_page(request, 500, "Something went wrong", "Something went wrong on our side; nothing you "
+                          "sent was lost. Try again, or tell the operator.")
     return problem(500, "internal-error", "Internal error",
                    "Something went wrong on our side; nothing you sent was lost. Try again, or tell the operator.")
 

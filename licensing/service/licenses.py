@@ -100,12 +100,15 @@ class LicenseService:
     def review(self, session: Session, who: Principal, license_id: int, body: LicenseReview) -> LicenseRead:
         """The data office's decision on a licence for important data (the stated purpose is on the licence)."""
         licence = self._get(session, license_id)
-        if licence.status != "pending_approval":
+        if licence.status != "pending_approval" and not (
+                body.decision == "approve" and self.needs_approval(session, licence)):
             raise LicenseStateConflict(f"Only a licence pending approval can be reviewed; this one is {licence.status}")
         if body.decision == "reject":
             licence.status = "rejected"
         else:
-            self._after_approval(licence)
+            licence.approved_by, licence.approved_at = who.user_id, utcnow()
+            if licence.status == "pending_approval":
+                self._after_approval(licence)
         licence.status_reason, licence.status_changed_at = body.comment or None, utcnow()
         session.add(licence)
         record(session, who.actor, f"license.review.{body.decision}", "license", licence.id,
@@ -211,7 +214,16 @@ class LicenseService:
         status = effective_status(licence)
         if status != "active":
             raise LicenseNotActive(f"Licence {license_id} is {status}; queries need an active licence")
+        if self.needs_approval(session, licence):
+            raise LicenseNotActive(f"The data behind licence {license_id} is now graded important: the data office "
+                                   "must approve this licence before it can be queried again")
         return licence
+
+    def needs_approval(self, session: Session, licence: License) -> bool:
+        """Whether the listing is important data now and the data office never approved this licence.
+
+        Raising a grade applies to existing licences at once, not only to new applications."""
+        return licence.approved_by is None and listing_service.grade_of(session, licence.listing_id) == "important"
 
     def reserve(self, session: Session, license_id: int, epsilon: float) -> None:
         """Charge ε and one query atomically on the licence, the enterprise's cap and the dataset's global cap."""

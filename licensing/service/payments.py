@@ -30,6 +30,9 @@ class PaymentService:
         licence = license_service._own(session, who, license_id)
         if licence.status != "awaiting_payment":
             raise LicenseStateConflict(f"Licence {license_id} is {licence.status}, not awaiting payment")
+        if license_service.needs_approval(session, licence):
+            raise LicenseStateConflict(f"The data behind licence {license_id} is now graded important: the data "
+                                       "office must approve this licence before it can be paid for")
         if body.method == "stripe":
             return stripe_payments.checkout(session, who, licence)
         payment = session.exec(select(Payment).where(Payment.license_id == license_id, Payment.status == "pending",

@@ -202,6 +202,13 @@ class ListingService:
     def read(self, session: Session, listing: Listing) -> ListingRead:
         return read(session, listing)
 
+    def grade_of(self, session: Session, listing_id: int) -> str | None:
+        """The listing's current grade (None before the data office has graded it)."""
+        listing = session.get(Listing, listing_id)
+        if listing is None:
+            raise NotFound(f"No listing {listing_id}")
+        return listing.grade
+
     def get_published(self, session: Session, listing_id: int) -> Listing:
         """A listing the public may see: published, or published with ordering paused."""
         listing = session.get(Listing, listing_id)

@@ -133,6 +133,9 @@ def test_raising_a_grade_tightens_the_dp_policy_of_existing_licences_at_once(cli
                             json={"grade": "important", "reason_code": "aggregation-risk"}))
     assert raised["grade"] == "important" and raised["status"] == "published"
     assert raised["dp_policy"]["max_epsilon_per_query"] <= 0.5 and raised["dp_policy"]["min_group_size"] >= 10
+    # The licence now waits for the data office (tests/licensing/test_grade_raise.py); once approved,
+    # the tightened policy applies to it.
+    ok(client.post(f"{API}/licenses/{licence['id']}/review", headers=world.office2, json={"decision": "approve"}))
     refused = _query(client, enterprise, licence["id"], 0.7)
     assert refused.status_code == 422 and refused.json()["type"] == "epsilon-not-allowed"  # type: ignore[attr-defined]
     events = ok(client.get(f"{API}/registrations/{raised['registration_code']}"))["events"]

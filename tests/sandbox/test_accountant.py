@@ -106,3 +106,16 @@ def test_workers_run_under_the_configured_memory_limit(sandbox_keys: None) -> No
 
     settings = get_settings()
     assert get_pool(settings).call("ping", {})["memory_limit"] == settings.query_memory_mb * 1024 * 1024
+
+
+def test_re_uploading_identical_data_does_not_reopen_re_asking(client: TestClient) -> None:
+    from tests.flow import upload_csv
+
+    world = World(client)
+    headers = world.enterprise()
+    licence = world.active_licence(headers)
+    first = ok(_ask(client, headers, licence["id"], "SELECT COUNT(*) AS n FROM people"), 201)
+    second_version = upload_csv(client, world.provider, "people", world.frame)
+    assert second_version["version"] == 2 and second_version["sha256"] == world.dataset["sha256"]
+    again = ok(_ask(client, headers, licence["id"], "SELECT COUNT(*) AS n FROM people"), 201)
+    assert again["cached"] is True and again["rows"] == first["rows"]

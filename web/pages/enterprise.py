@@ -1,0 +1,175 @@
+"""Enterprise pages: my licences, apply, pay by bank transfer, the query console, results and receipts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from core.auth import Principal
+from core.errors import DomainError, NotFound
+from licensing.schemas import CheckoutCreate, LicenseCreate, LicenseRead, LicenseRenew
+from licensing.service import license_service, payments
+from licensing.stripe.client import configured as stripe_configured
+from market.schemas import CatalogEntry
+from market.service import listings
+from sandbox.schemas import QueryCreate, QueryResult
+from sandbox.service import queries
+from web.forms import validated
+from web.pages.render import attempt, redirect, render
+from web.session import EnterprisePage, PageSession, check_csrf
+
+router = APIRouter(prefix="/enterprise", include_in_schema=False, dependencies=[Depends(check_csrf)])
+
+
+def _entry(session: Session, listing_id: int) -> CatalogEntry | None:
+    """The listing a licence is for, as the catalog shows it (None once it is no longer published)."""
+    try:
+        return listings.catalog_entry(session, listing_id)
+    except NotFound:
+        return None
+
+
+@router.get("", response_class=HTMLResponse)
+def my_licences(request: Request, session: PageSession, who: EnterprisePage) -> Response:
+    """Every licence of the enterprise with its status, term, ε gauge and quota."""
+    page = license_service.list(session, who, None, 200, 0)
+    titles = {lic.listing_id: _entry(session, lic.listing_id) for lic in page.items}
+    return render(request, "enterprise/licences.html", {"page": page, "entries": titles,
+                                                        "welcome": request.query_params.get("welcome")})
+
+
+@router.post("/licences", response_class=HTMLResponse)
+def apply(request: Request, session: PageSession, who: EnterprisePage, listing_id: Annotated[int, Form()],
+          offer_id: Annotated[int, Form()], purpose: Annotated[str, Form()] = "") -> Response:
+    """Apply for a licence on one offer of a listing."""
+    body = validated(LicenseCreate, {"listing_id": listing_id, "offer_id": offer_id, "purpose": purpose})
+    done = body if isinstance(body, DomainError) else attempt(session, partial(license_service.apply, session, who,
+                                                                               body))
+    if isinstance(done, DomainError):
+        entry = listings.catalog_entry(session, listing_id)
+        return render(request, "public/listing.html", {"entry": entry, "error": done, "purpose": purpose},
+                      status=done.status)
+    return redirect(f"/enterprise/licences/{done.id}")
+
+
+@router.get("/licences/{license_id}", response_class=HTMLResponse)
+def licence_page(request: Request, license_id: int, session: PageSession, who: EnterprisePage) -> Response:
+    """One licence: what to do next (wait, pay, or query) and its recent queries."""
+    licence = license_service.get(session, who, license_id)
+    history = queries.history(session, who, license_id, 20, 0)
+    return render(request, "enterprise/licence.html", {
+        "lic": licence, "entry": _entry(session, licence.listing_id), "history": history,
+        "card_payments": stripe_configured(), "payment": request.query_params.get("payment")})
+
+
+@router.post("/licences/{license_id}/checkout", response_class=HTMLResponse)
+def checkout(request: Request, license_id: int, session: PageSession, who: EnterprisePage,
+             method: Annotated[Literal["bank_transfer", "stripe"], Form()] = "bank_transfer") -> Response:
+    """Pay: bank transfer shows the reference and account (asking again gives the same reference); card payment
+    sends the payer to Stripe Checkout."""
+    paid = payments.checkout(session, who, license_id, CheckoutCreate(method=method))
+    return render(request, "enterprise/checkout.html", {"pay": paid, "license_id": license_id})
+
+
+@router.post("/licences/{license_id}/renew", response_class=HTMLResponse)
+def renew(request: Request, license_id: int, session: PageSession, who: EnterprisePage) -> Response:
+    """A new licence on the same offer, with a new term and budget."""
+    renewed = license_service.renew(session, who, license_id, LicenseRenew())
+    return redirect(f"/enterprise/licences/{renewed.id}")
+
+
+def _console(request: Request, session: PageSession, who: Principal, licence: LicenseRead,
+             extra: dict[str, Any], status: int = 200) -> Response:
+    entry = _entry(session, licence.listing_id)
+    if entry is None:
+        raise NotFound(f"The listing of licence {licence.id} is no longer published")
+    policy = entry.dp_policy
+    context = {"lic": licence, "entry": entry, "sql": f"SELECT COUNT(*) AS n FROM {entry.dataset_name}",
+               "epsilon": policy.get("default_epsilon") or policy.get("max_epsilon_per_query"),
+               "history": queries.history(session, who, licence.id, 10, 0), **extra}
+    return render(request, "enterprise/console.html", context, status=status)
+
+
+@router.get("/licences/{license_id}/console", response_class=HTMLResponse)
+def console(request: Request, license_id: int, session: PageSession, who: EnterprisePage,
+            sql: str | None = None, epsilon: float | None = None) -> Response:
+    """The SQL editor with the dataset's columns beside it."""
+    licence = license_service.get(session, who, license_id)
+    extra: dict[str, Any] = {k: v for k, v in (("sql", sql), ("epsilon", epsilon)) if v}
+    return _console(request, session, who, licence, extra)
+
+
+def _query_body(license_id: int, sql: str, epsilon: str) -> QueryCreate | DomainError:
+    return validated(QueryCreate, {"license_id": license_id, "sql": sql, "epsilon": epsilon.strip() or None})
+
+
+@router.post("/licences/{license_id}/preview", response_class=HTMLResponse)
+def preview(request: Request, license_id: int, session: PageSession, who: EnterprisePage,
+            sql: Annotated[str, Form()], epsilon: Annotated[str, Form()] = "") -> Response:
+    """What the query would cost and how accurate it would be (htmx fragment); nothing runs."""
+    body = _query_body(license_id, sql, epsilon)
+    shown = body if isinstance(body, DomainError) else attempt(session, partial(queries.preview, session, who, body))
+    status = shown.status if isinstance(shown, DomainError) else 200
+    return render(request, "enterprise/_preview.html", {"preview": shown}, status=status)
+
+
+@router.post("/licences/{license_id}/queries", response_class=HTMLResponse)
+def run(request: Request, license_id: int, session: PageSession, who: EnterprisePage,
+        sql: Annotated[str, Form()], epsilon: Annotated[str, Form()] = "") -> Response:
+    """Run the query in the sandbox; show the refusal in the console if it is not allowed."""
+    body = _query_body(license_id, sql, epsilon)
+    done = body if isinstance(body, DomainError) else attempt(session, partial(queries.run, session, who, body))
+    if isinstance(done, DomainError):
+        licence = license_service.get(session, who, license_id)
+        return _console(request, session, who, licence, {"sql": sql, "epsilon": epsilon, "error": done},
+                        status=done.status)
+    return redirect(f"/enterprise/queries/{done.id}" + ("?cached=1" if done.cached else ""))
+
+
+@router.get("/queries/{query_id}", response_class=HTMLResponse)
+def result_page(request: Request, query_id: int, session: PageSession, who: EnterprisePage) -> Response:
+    """A released result: the table with ±, a bar chart with error bars, the budget, the receipt."""
+    result = queries.get(session, who, query_id)
+    licence = license_service.get(session, who, result.license_id)
+    return render(request, "enterprise/result.html", {
+        "result": result, "lic": licence, "charts": chart_series(result),
+        "cached": request.query_params.get("cached") == "1"})
+
+
+@router.get("/queries/{query_id}/receipt.json")
+def receipt(query_id: int, session: PageSession, who: EnterprisePage) -> Response:
+    """The whole result with its signed receipt, as a file `shuyu receipts verify` checks offline."""
+    result = queries.get(session, who, query_id)
+    body = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2)
+    return Response(body, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="shuyu-query-{query_id}-receipt.json"'})
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    labels: list[str]
+    values: list[float]
+    errors: list[float | None]
+
+
+def chart_series(result: QueryResult, limit: int = 4) -> list[Series]:
+    """One chart per released aggregate: the bars are the groups, the whiskers the ± at 95%."""
+    measures = [c for c in result.columns if c in result.accuracy]
+    groups = [i for i, c in enumerate(result.columns) if c not in result.accuracy]
+    labels = [" · ".join(str(row[i]) for i in groups) or "" for row in result.rows]
+    series = []
+    for name in measures[:limit]:
+        index = result.columns.index(name)
+        values = [row[index] for row in result.rows]
+        if not all(isinstance(v, int | float) for v in values):
+            continue
+        series.append(Series(name, [label or name for label in labels], values,
+                             [result.accuracy[name].plus_minus] * len(values)))
+    return series

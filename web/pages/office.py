@@ -1,0 +1,160 @@
+"""Data-office pages: the review queue, a listing's review, licence approvals and sanctions, the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session, col, func, select
+
+from core import audit
+from core.auth import Principal
+from core.errors import DomainError, NotFound
+from core.models import AuditEvent
+from licensing.schemas import LicenseAction, LicenseReview
+from licensing.service import license_service
+from market import reasons
+from market.schemas import GradeChange, ReviewCreate, TransitionCreate
+from market.service import listings
+from web.forms import minor_units, validated
+from web.pages.render import attempt, redirect, render
+from web.session import OfficePage, PageSession, check_csrf
+
+router = APIRouter(prefix="/office", include_in_schema=False, dependencies=[Depends(check_csrf)])
+AUDIT_PAGE = 50
+REVIEW_DECISIONS = ("approve", "request_changes", "reject")
+TRANSITIONS = ("suspend", "resume", "pause_ordering", "resume_ordering", "retire")
+LICENCE_ACTIONS = {"suspend": license_service.suspend, "resume": license_service.resume,
+                   "revoke": license_service.revoke}
+
+
+def _titles(session: Session, who: Principal, listing_ids: set[int]) -> dict[int, Any]:
+    return {i: listings.detail(session, who, i) for i in listing_ids}
+
+
+@router.get("", response_class=HTMLResponse)
+def home(request: Request, session: PageSession, who: OfficePage) -> Response:
+    """What waits for the data office: listings to review, and licences on important data with their purpose."""
+    queue = listings.list(session, who, None, True, 200, 0)
+    pending = license_service.list(session, who, "pending_approval", 200, 0)
+    return render(request, "office/home.html", {
+        "queue": queue, "pending": pending, "entries": _titles(session, who, {lic.listing_id for lic in pending.items}),
+        "done": request.query_params.get("done")})
+
+
+@router.get("/listings", response_class=HTMLResponse)
+def all_listings(request: Request, session: PageSession, who: OfficePage, status: str | None = None) -> Response:
+    """Every listing past draft, filtered by status."""
+    page = listings.list(session, who, status or None, False, 500, 0)
+    return render(request, "office/listings.html", {"page": page, "status": status or ""})
+
+
+def _review_page(request: Request, session: Session, who: Principal, listing_id: int, extra: dict[str, Any],
+                 status: int = 200) -> Response:
+    detail = listings.detail(session, who, listing_id)
+    return render(request, "office/review.html", {
+        "listing": detail, "decisions": REVIEW_DECISIONS, "transitions": TRANSITIONS,
+        "codes": {action: reasons.codes_for(action) for action in (*REVIEW_DECISIONS, *TRANSITIONS,
+                                                                   "raise_grade", "lower_grade")},
+        "done": request.query_params.get("done"), **extra}, status=status)
+
+
+@router.get("/listings/{listing_id}", response_class=HTMLResponse)
+def review_page(request: Request, listing_id: int, session: PageSession, who: OfficePage) -> Response:
+    """A listing under review: what changed, the checks' flags, its dictionary, offers, reviews and history."""
+    return _review_page(request, session, who, listing_id, {})
+
+
+def _decided(request: Request, session: Session, who: Principal, listing_id: int, call: Any) -> Response:
+    done = attempt(session, call)
+    if isinstance(done, DomainError):
+        return _review_page(request, session, who, listing_id, {"error": done}, status=done.status)
+    return redirect(f"/office/listings/{listing_id}?done={done.status}")
+
+
+@router.post("/listings/{listing_id}/review", response_class=HTMLResponse)
+def review_listing(request: Request, listing_id: int, session: PageSession, who: OfficePage,
+                   decision: Annotated[str, Form()], grade: Annotated[str, Form()] = "",
+                   reason_code: Annotated[str, Form()] = "", comment: Annotated[str, Form()] = "",
+                   ceiling_price: Annotated[str, Form()] = "", sector: Annotated[str, Form()] = "") -> Response:
+    """Record a review decision with its grade, reason code and comment."""
+    def decide() -> Any:
+        body = _built(ReviewCreate, {
+            "decision": decision, "grade": grade or None, "reason_code": reason_code.strip() or None,
+            "comment": comment, "sector": sector.strip() or None,
+            "ceiling_price_minor": minor_units(ceiling_price, "Ceiling price") if ceiling_price.strip() else None})
+        return listings.review(session, who, listing_id, body)
+
+    return _decided(request, session, who, listing_id, decide)
+
+
+@router.post("/listings/{listing_id}/transition", response_class=HTMLResponse)
+def transition(request: Request, listing_id: int, session: PageSession, who: OfficePage,
+               action: Annotated[str, Form()], reason_code: Annotated[str, Form()] = "",
+               comment: Annotated[str, Form()] = "") -> Response:
+    """Suspend, resume, pause or resume ordering, or retire a live listing."""
+    body = {"action": action, "reason_code": reason_code, "comment": comment}
+    return _decided(request, session, who, listing_id,
+                    lambda: listings.transition(session, who, listing_id, _built(TransitionCreate, body)))
+
+
+@router.post("/listings/{listing_id}/grade", response_class=HTMLResponse)
+def change_grade(request: Request, listing_id: int, session: PageSession, who: OfficePage,
+                 grade: Annotated[str, Form()], reason_code: Annotated[str, Form()] = "",
+                 comment: Annotated[str, Form()] = "") -> Response:
+    """Raise a live listing's grade at once, or open a review to lower it."""
+    body = {"grade": grade, "reason_code": reason_code, "comment": comment}
+    return _decided(request, session, who, listing_id,
+                    lambda: listings.change_grade(session, who, listing_id, _built(GradeChange, body)))
+
+
+def _built(model: Any, data: dict[str, Any]) -> Any:
+    built = validated(model, data)
+    if isinstance(built, DomainError):
+        raise built
+    return built
+
+
+@router.get("/licences", response_class=HTMLResponse)
+def licences(request: Request, session: PageSession, who: OfficePage, status: str | None = None) -> Response:
+    """Every licence, with suspend, resume and revoke."""
+    page = license_service.list(session, who, status or None, 500, 0)
+    return render(request, "office/licences.html", {
+        "page": page, "status": status or "", "entries": _titles(session, who, {lic.listing_id for lic in page.items}),
+        "done": request.query_params.get("done")})
+
+
+@router.post("/licences/{license_id}/review", response_class=HTMLResponse)
+def review_licence(request: Request, license_id: int, session: PageSession, who: OfficePage,
+                   decision: Annotated[str, Form()], comment: Annotated[str, Form()] = "") -> Response:
+    """Approve or reject a licence on important data."""
+    license_service.review(session, who, license_id, _built(LicenseReview, {"decision": decision, "comment": comment}))
+    return redirect(f"/office?done={license_id}")
+
+
+@router.post("/licences/{license_id}/{action}", response_class=HTMLResponse)
+def sanction(request: Request, license_id: int, action: str, session: PageSession, who: OfficePage,
+             reason: Annotated[str, Form()]) -> Response:
+    """Suspend, resume or revoke a licence, with the reason the enterprise will read."""
+    if action not in LICENCE_ACTIONS:
+        raise NotFound(f"No licence action {action!r}")
+    LICENCE_ACTIONS[action](session, who, license_id, _built(LicenseAction, {"reason": reason}))
+    return redirect(f"/office/licences?done={license_id}")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_log(request: Request, session: PageSession, who: OfficePage,
+              offset: Annotated[int, Query(ge=0)] = 0, verify: bool = False) -> Response:
+    """The audit log, newest first, and (on request) the verification of the whole hash chain."""
+    events, total = _events(session, offset)
+    verdict = audit.verify(session) if verify else None
+    return render(request, "office/audit.html", {"events": events, "total": total, "offset": offset,
+                                                 "limit": AUDIT_PAGE, "verdict": verdict})
+
+
+def _events(session: Session, offset: int) -> tuple[list[AuditEvent], int]:
+    # A read of core's append-only log; core.audit offers only `record` and `verify`.
+    total = session.exec(select(func.count()).select_from(AuditEvent)).one()
+    rows = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).offset(offset).limit(AUDIT_PAGE))
+    return list(rows.all()), int(total)

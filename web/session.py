@@ -1,0 +1,154 @@
+"""Browser sessions: the sign-in cookie, CSRF tokens, and who is looking at a page.
+
+The session cookie holds an ordinary bearer token (`core.auth.issue_credential`), so `core.auth` reads it
+like an `Authorization` header. It is HttpOnly and SameSite=Lax (Secure in production). Every form carries
+a CSRF token: an HMAC of a random per-browser cookie under a key derived from the master key, so a page on
+another site can neither read nor forge it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from sqlmodel import Session, select
+
+from core.auth import (
+    SESSION_COOKIE,
+    Principal,
+    Role,
+    SessionDep,
+    authenticate_password,
+    authenticate_secret,
+    issue_credential,
+    principal_for,
+)
+from core.config import Settings, get_settings
+from core.errors import DomainError, Forbidden, NotAuthenticated
+from core.models import Credential
+
+CSRF_COOKIE = "shuyu_csrf"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+
+
+# The same unit of work as the API's: it commits before the response leaves, so a browser following a
+# redirect always reads the form's change.
+PageSession = SessionDep
+
+
+class CsrfRejected(DomainError):
+    status = 403
+    type = "csrf-failed"
+    title = "The form expired"
+
+
+class SignInRequired(NotAuthenticated):
+    """A page needs a signed-in user; the page handler answers with a redirect to the sign-in form."""
+
+
+def _cookie_flags(settings: Settings) -> dict[str, object]:
+    return {"httponly": True, "samesite": "lax", "secure": settings.env == "production", "path": "/"}
+
+
+def sign_in(session: Session, email: str, password: str) -> tuple[str, Principal]:
+    """Check the password and issue a session token (the cookie's value)."""
+    user = authenticate_password(session, email, password)
+    _, secret = issue_credential(session, user, "token")
+    return secret, principal_for(session, user)
+
+
+def sign_out(session: Session, secret: str | None) -> None:
+    """Revoke the session's token, so a copied cookie stops working too."""
+    if not secret:
+        return
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    credential = session.exec(select(Credential).where(Credential.secret_sha256 == digest)).first()
+    if credential is not None and credential.kind == "token":
+        credential.revoked = True
+        session.add(credential)
+
+
+def set_session_cookie(response: Response, secret: str) -> None:
+    settings = get_settings()
+    response.set_cookie(SESSION_COOKIE, secret, max_age=settings.token_ttl_hours * 3600,
+                        **_cookie_flags(settings))  # type: ignore[arg-type]
+
+
+def clear_session_cookie(response: Response) -> None:
+    settings = get_settings()
+    response.delete_cookie(SESSION_COOKIE, **_cookie_flags(settings))  # type: ignore[arg-type]
+
+
+def _csrf_key() -> bytes:
+    return hmac.new(get_settings().master_key_bytes(), b"shuyu web csrf v1", hashlib.sha256).digest()
+
+
+def _sign(value: str) -> str:
+    return hmac.new(_csrf_key(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token(request: Request) -> str:
+    """The token for this browser's forms; creates the browser's CSRF cookie on its first page."""
+    value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_cookie", None)
+    if not value:
+        value = secrets.token_urlsafe(32)
+        request.state.new_csrf_cookie = value
+    return _sign(value)
+
+
+def store_csrf_cookie(request: Request, response: Response) -> None:
+    """Send the CSRF cookie created while rendering (if any) with the response."""
+    value = getattr(request.state, "new_csrf_cookie", None)
+    if value:
+        response.set_cookie(CSRF_COOKIE, value, **_cookie_flags(get_settings()))  # type: ignore[arg-type]
+
+
+async def check_csrf(request: Request) -> None:
+    """Dependency for every page that changes something: the form (or header) must carry this browser's token."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    cookie = request.cookies.get(CSRF_COOKIE)
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        form = await request.form()
+        field = form.get(CSRF_FIELD)
+        sent = field if isinstance(field, str) else None
+    if not cookie or not sent or not hmac.compare_digest(sent, _sign(cookie)):
+        raise CsrfRejected("The form expired: reload the page and send it again")
+
+
+def viewer(request: Request, session: PageSession) -> Principal | None:
+    """Who is looking, or None. A stale cookie counts as signed out rather than as an error."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    principal = None
+    if secret:
+        try:
+            principal = authenticate_secret(session, secret)
+        except NotAuthenticated:
+            principal = None
+    request.state.viewer = principal
+    return principal
+
+
+def page_role(*roles: Role) -> Callable[[Principal | None], Principal]:
+    def dependency(who: Annotated[Principal | None, Depends(viewer)]) -> Principal:
+        if who is None:
+            raise SignInRequired("Sign in to see this page")
+        if who.role not in roles:
+            raise Forbidden(f"This page is for the role {', '.join(r.value for r in roles)}; "
+                            f"you are signed in as {who.role.value}")
+        return who
+
+    return dependency
+
+
+Viewer = Annotated[Principal | None, Depends(viewer)]
+EnterprisePage = Annotated[Principal, Depends(page_role(Role.enterprise))]
+ProviderPage = Annotated[Principal, Depends(page_role(Role.provider))]
+OfficePage = Annotated[Principal, Depends(page_role(Role.data_office))]
+FinancePage = Annotated[Principal, Depends(page_role(Role.finance))]
