@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from core.models import AuditEvent, AuditHead, utcnow
 
@@ -78,6 +78,13 @@ def record(
     session.add(event)
     session.execute(text("UPDATE audit_head SET head_hash = :h WHERE id = 1"), {"h": event.hash})
     return event
+
+
+def recent(session: Session, limit: int, offset: int) -> tuple[list[AuditEvent], int]:
+    """A page of the log, newest first, and the log's length."""
+    total = session.exec(select(func.count()).select_from(AuditEvent)).one()
+    rows = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).offset(offset).limit(limit))
+    return list(rows.all()), int(total)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,14 @@ def issue_credential(session: Session, user: User, kind: str, name: str = "") ->
     return cred, secret
 
 
+def revoke_token(session: Session, secret: str) -> None:
+    """Revoke a sign-in token (never an API key: those are revoked on purpose, one by one)."""
+    cred = session.exec(select(Credential).where(Credential.secret_sha256 == _sha256(secret))).first()
+    if cred is not None and cred.kind == "token":
+        cred.revoked = True
+        session.add(cred)
+
+
 @dataclass(frozen=True)
 class Principal:
     """The authenticated caller."""

@@ -31,6 +31,7 @@ class License(SQLModel, table=True):
     term_days: int
     epsilon_budget: float
     epsilon_spent: float = 0.0
+    delta_spent: float = 0.0  # δ of queries grouping by non-public keys; capped by the listing's delta_budget
     query_quota: int
     queries_used: int = 0
     activated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -53,6 +53,7 @@ class LicenseRead(BaseModel):
     epsilon_budget: float
     epsilon_spent: float
     epsilon_remaining: float
+    delta_spent: float = 0.0
     queries_used: int
     query_quota: int
     activated_at: datetime | None

@@ -127,6 +127,9 @@ class DpPolicy(BaseModel):
     unknown_keys_delta: float | None = Field(
         default=None, gt=0, lt=1e-3,
         description="δ that lets queries group by dimensions without public keys (general grade only)")
+    delta_budget: float | None = Field(
+        default=None, gt=0, lt=1e-2,
+        description="total δ one licence may spend on such queries (default: 10 × unknown_keys_delta)")
     enterprise_epsilon_cap: float = Field(default=20.0, gt=0,
                                           description="ε one enterprise may spend on the dataset across all its "
                                                       "licences: buying more licences never buys unlimited loss")

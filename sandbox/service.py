@@ -131,7 +131,7 @@ class QueryService:
         try:
             released = get_pool(get_settings()).call("run", prepared.payload())
         except WorkerError as exc:
-            self._refund(who, license_id, run_id, prepared.compiled.epsilon_cost, exc)
+            self._refund(who, license_id, run_id, prepared.compiled, exc)
             raise QueryFailed(_failure_sentence(exc)) from None
         released["accuracy_note"] = prepared.compiled.accuracy_note
         run = self._store(who, run_id, prepared.target, released)
@@ -149,7 +149,7 @@ class QueryService:
         try:
             with unit_of_work() as uow:
                 self._clear_refunded(uow, who.organization_id, fingerprint)
-                license_service.reserve(uow, licence.id or 0, compiled.epsilon_cost)
+                license_service.reserve(uow, licence.id or 0, compiled.epsilon_cost, compiled.delta_cost)
                 run = QueryRun(license_id=licence.id or 0, organization_id=who.organization_id, user_id=who.user_id,
                                dataset_version_id=target.dataset_version_id, sql=body.sql,
                                normalized_sql=spec.normalized_sql, fingerprint=fingerprint,
@@ -157,7 +157,8 @@ class QueryService:
                 uow.add(run)
                 uow.flush()
                 record(uow, who.actor, "query.charged", "query", run.id,
-                       {"license_id": licence.id, "epsilon": compiled.epsilon_cost, "sql": spec.normalized_sql})
+                       {"license_id": licence.id, "epsilon": compiled.epsilon_cost, "delta": compiled.delta_cost,
+                        "sql": spec.normalized_sql})
                 return run.id or 0
         except IntegrityError:
             raise QueryInProgress("The same query is running right now; ask again in a moment") from None
@@ -172,9 +173,10 @@ class QueryService:
             uow.add(old)
             uow.flush()
 
-    def _refund(self, who: Principal, license_id: int, run_id: int, epsilon: float, exc: WorkerError) -> None:
+    def _refund(self, who: Principal, license_id: int, run_id: int, compiled: Compiled, exc: WorkerError) -> None:
+        epsilon = compiled.epsilon_cost
         with unit_of_work() as uow:
-            license_service.refund(uow, license_id, epsilon)
+            license_service.refund(uow, license_id, epsilon, compiled.delta_cost)
             run = uow.get(QueryRun, run_id)
             assert run is not None
             run.status, run.error, run.finished_at, run.epsilon_charged = "refunded", str(exc)[:2000], utcnow(), 0.0

@@ -143,3 +143,22 @@ def browser() -> Iterator[object]:
             yield instance
         finally:
             instance.close()
+
+
+@pytest.fixture
+def fake_stripe(db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A fake Stripe on 127.0.0.1 (a free port) with Shuyu configured to use it; it stops with the test."""
+    from core.config import get_settings
+    from tests.fake_stripe import FakeStripe
+
+    fake = FakeStripe().start()
+    monkeypatch.setenv("SHUYU_STRIPE_SECRET_KEY", fake.api_key)
+    monkeypatch.setenv("SHUYU_STRIPE_WEBHOOK_SECRET", fake.webhook_secret)
+    monkeypatch.setenv("SHUYU_STRIPE_API_BASE", fake.base)
+    get_settings.cache_clear()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+        monkeypatch.undo()
+        get_settings.cache_clear()

@@ -77,7 +77,8 @@ def listing_body(dataset_id: int, grade: str = "general", price_minor: int = 50_
 class World:
     """A platform with one published listing and the staff to act on it."""
 
-    def __init__(self, client: TestClient, frame: pl.DataFrame | None = None, grade: str = "general") -> None:
+    def __init__(self, client: TestClient, frame: pl.DataFrame | None = None, grade: str = "general",
+                 dictionary: dict[str, Any] | None = None, dp_policy: dict[str, Any] | None = None) -> None:
         self.client = client
         self.frame = frame if frame is not None else people()
         self.provider = staff(client, "provider@gov.test", Role.provider, "统计局 Statistics Bureau")
@@ -85,10 +86,11 @@ class World:
         self.office2 = staff(client, "office2@gov.test", Role.data_office)
         self.finance = staff(client, "finance@gov.test", Role.finance)
         self.dataset = upload_csv(client, self.provider, "people", self.frame)
-        ok(client.put(f"/api/v1/datasets/{self.dataset['id']}/dictionary", json=PEOPLE_DICTIONARY,
+        ok(client.put(f"/api/v1/datasets/{self.dataset['id']}/dictionary", json=dictionary or PEOPLE_DICTIONARY,
                       headers=self.provider))
-        self.listing = ok(client.post("/api/v1/listings", json=listing_body(self.dataset["id"], grade),
-                                      headers=self.provider), 201)
+        body = listing_body(self.dataset["id"], grade)
+        body["dp_policy"] |= dp_policy or {}
+        self.listing = ok(client.post("/api/v1/listings", json=body, headers=self.provider), 201)
         ok(client.post(f"/api/v1/listings/{self.listing['id']}/submit", headers=self.provider))
         review = {"decision": "approve", "grade": grade, "reason_code": "meets-standard"}
         for office in (self.office, self.office2)[: 2 if grade == "important" else 1]:

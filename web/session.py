@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from core.auth import (
     SESSION_COOKIE,
@@ -26,10 +26,10 @@ from core.auth import (
     authenticate_secret,
     issue_credential,
     principal_for,
+    revoke_token,
 )
 from core.config import Settings, get_settings
 from core.errors import DomainError, Forbidden, NotAuthenticated
-from core.models import Credential
 
 CSRF_COOKIE = "shuyu_csrf"
 CSRF_FIELD = "csrf"
@@ -64,13 +64,8 @@ def sign_in(session: Session, email: str, password: str) -> tuple[str, Principal
 
 def sign_out(session: Session, secret: str | None) -> None:
     """Revoke the session's token, so a copied cookie stops working too."""
-    if not secret:
-        return
-    digest = hashlib.sha256(secret.encode()).hexdigest()
-    credential = session.exec(select(Credential).where(Credential.secret_sha256 == digest)).first()
-    if credential is not None and credential.kind == "token":
-        credential.revoked = True
-        session.add(credential)
+    if secret:
+        revoke_token(session, secret)
 
 
 def set_session_cookie(response: Response, secret: str) -> None:

@@ -49,19 +49,29 @@ def _ensure_rows(session: Session, organization_id: int, dataset_id: int) -> Non
         session.execute(insert(EpsilonCap).values(**row).on_conflict_do_nothing(index_elements=["scope_key"]))
 
 
-def _charge_licence(session: Session, license_id: int, epsilon: float) -> bool:
+def _charge_licence(session: Session, license_id: int, epsilon: float, delta: float, delta_budget: float) -> bool:
     result = session.execute(update(License).where(
         col(License.id) == license_id, col(License.status) == "active", col(License.expires_at) > utcnow(),
         col(License.epsilon_spent) + epsilon <= col(License.epsilon_budget) + EPS_TOLERANCE,
+        col(License.delta_spent) + delta <= delta_budget * (1 + EPS_TOLERANCE),
         col(License.queries_used) < col(License.query_quota),
-    ).values(epsilon_spent=col(License.epsilon_spent) + epsilon, queries_used=col(License.queries_used) + 1))
+    ).values(epsilon_spent=col(License.epsilon_spent) + epsilon, delta_spent=col(License.delta_spent) + delta,
+             queries_used=col(License.queries_used) + 1))
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _give_back_licence(session: Session, license_id: int, epsilon: float) -> None:
+def _give_back_licence(session: Session, license_id: int, epsilon: float, delta: float = 0.0) -> None:
     session.execute(update(License).where(col(License.id) == license_id).values(
         epsilon_spent=_floor_zero(session, col(License.epsilon_spent) - epsilon),
+        delta_spent=_floor_zero(session, col(License.delta_spent) - delta),
         queries_used=col(License.queries_used) - 1))
+
+
+def delta_budget_of(policy: dict[str, Any]) -> float:
+    """The δ one licence may spend in all: the policy's delta_budget, else 10 queries' worth, else none."""
+    if policy.get("delta_budget"):
+        return float(policy["delta_budget"])
+    return 10 * float(policy.get("unknown_keys_delta") or 0.0)
 
 
 def _charge_cap(session: Session, key: str, epsilon: float, cap: float | None) -> bool:
@@ -90,25 +100,25 @@ def caps_of(policy: dict[str, Any]) -> tuple[float, float | None]:
     return (float(enterprise) if enterprise else DEFAULT_ENTERPRISE_CAP), (float(everyone) if everyone else None)
 
 
-def reserve(session: Session, license_id: int, epsilon: float) -> None:
-    """Charge ε and one query on the licence, the enterprise's cap and the dataset's cap, or none of them."""
+def reserve(session: Session, license_id: int, epsilon: float, delta: float = 0.0) -> None:
+    """Charge ε (and δ) and one query on the licence, the enterprise's cap and the dataset's cap, or none of them."""
     licence = _licence(session, license_id)
     target = listing_service.query_target(session, licence.listing_id)
     dataset_id = licence.dataset_id or target.dataset_id
-    if not _charge_licence(session, license_id, epsilon):
-        _explain_licence_refusal(session, license_id, epsilon)
+    if not _charge_licence(session, license_id, epsilon, delta, delta_budget_of(target.dp_policy)):
+        _explain_licence_refusal(session, license_id, epsilon, delta, delta_budget_of(target.dp_policy))
     enterprise_key, global_key = _keys(licence.organization_id, dataset_id)
     enterprise_cap, global_cap = caps_of(target.dp_policy)
     _ensure_rows(session, licence.organization_id, dataset_id)
     if not _charge_cap(session, enterprise_key, epsilon, enterprise_cap):
-        _give_back_licence(session, license_id, epsilon)
+        _give_back_licence(session, license_id, epsilon, delta)
         left = max(0.0, enterprise_cap - _spent(session, enterprise_key))
         raise BudgetExhausted(
             f"This query costs ε={epsilon:.4g} but your organization has only ε={left:.4g} left of its cap of "
             f"ε={enterprise_cap:g} on this dataset across all its licences; more licences do not raise it",
             epsilon_remaining=left, cap="enterprise")
     if not _charge_cap(session, global_key, epsilon, global_cap):
-        _give_back_licence(session, license_id, epsilon)
+        _give_back_licence(session, license_id, epsilon, delta)
         _give_back_cap(session, enterprise_key, epsilon)
         left = max(0.0, (global_cap or 0.0) - _spent(session, global_key))
         raise BudgetExhausted(
@@ -123,7 +133,8 @@ def _licence(session: Session, license_id: int) -> License:
     return licence
 
 
-def _explain_licence_refusal(session: Session, license_id: int, epsilon: float) -> None:
+def _explain_licence_refusal(session: Session, license_id: int, epsilon: float, delta: float,
+                             delta_budget: float) -> None:
     from licensing.service.licenses import effective_status
 
     licence = _licence(session, license_id)
@@ -133,16 +144,21 @@ def _explain_licence_refusal(session: Session, license_id: int, epsilon: float) 
         raise LicenseNotActive(f"Licence {license_id} is {status}; queries need an active licence")
     if licence.queries_used >= licence.query_quota:
         raise QuotaExhausted(f"All {licence.query_quota} queries of this licence are used")
+    if licence.delta_spent + delta > delta_budget * (1 + EPS_TOLERANCE):
+        raise BudgetExhausted(
+            f"This query groups by keys that are not public and costs δ={delta:.2g}, but the licence has spent "
+            f"δ={licence.delta_spent:.2g} of its δ={delta_budget:.2g}: group by dimensions with public keys instead",
+            cap="delta")
     left = max(0.0, licence.epsilon_budget - licence.epsilon_spent)
     raise BudgetExhausted(f"This query costs ε={epsilon:.4g} but only ε={left:.4g} of the licence's budget is left",
                           epsilon_remaining=left, cap="licence")
 
 
-def refund(session: Session, license_id: int, epsilon: float) -> None:
+def refund(session: Session, license_id: int, epsilon: float, delta: float = 0.0) -> None:
     """Give back a reservation whose query failed before any noisy value existed: on every budget it used.
 
     Never fails on the listing's state (it may have been suspended meanwhile): the dataset is on the licence."""
-    _give_back_licence(session, license_id, epsilon)
+    _give_back_licence(session, license_id, epsilon, delta)
     licence = _licence(session, license_id)
     dataset_id = licence.dataset_id or listing_service.query_target(session, licence.listing_id).dataset_id
     for key in _keys(licence.organization_id, dataset_id):

@@ -225,13 +225,13 @@ class LicenseService:
         Raising a grade applies to existing licences at once, not only to new applications."""
         return licence.approved_by is None and listing_service.grade_of(session, licence.listing_id) == "important"
 
-    def reserve(self, session: Session, license_id: int, epsilon: float) -> None:
-        """Charge ε and one query atomically on the licence, the enterprise's cap and the dataset's global cap."""
-        budget.reserve(session, license_id, epsilon)
+    def reserve(self, session: Session, license_id: int, epsilon: float, delta: float = 0.0) -> None:
+        """Charge ε (and δ) and one query atomically on the licence, the enterprise's cap and the global cap."""
+        budget.reserve(session, license_id, epsilon, delta)
 
-    def refund(self, session: Session, license_id: int, epsilon: float) -> None:
+    def refund(self, session: Session, license_id: int, epsilon: float, delta: float = 0.0) -> None:
         """Give back a reservation whose query failed before any noisy value existed (on every budget)."""
-        budget.refund(session, license_id, epsilon)
+        budget.refund(session, license_id, epsilon, delta)
 
     def budget(self, session: Session, license_id: int) -> tuple[float, float]:
         """The licence's ε budget and ε spent, fresh from the database."""

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.append_only import drop_append_only, make_append_only
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -79,19 +81,6 @@ def _tables() -> None:
     )
 
 
-def _append_only() -> None:
-    """A listing's history and its public registration events are records: never edited (0001's function)."""
-    postgres = op.get_bind().dialect.name == "postgresql"
-    for table in APPEND_ONLY:
-        if postgres:
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                       "FOR EACH ROW EXECUTE FUNCTION shuyu_refuse_change()")
-            continue
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END")
-
-
 def _index_existing() -> None:
     """Fill the search table for listings that exist already (new ones are indexed by the service)."""
     from market.search import document_terms
@@ -119,14 +108,12 @@ def _json(value: object) -> object:
 def upgrade() -> None:
     _listings()
     _tables()
-    _append_only()
+    make_append_only(APPEND_ONLY)
     _index_existing()
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in APPEND_ONLY:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+    drop_append_only(APPEND_ONLY)
     for table in ("registration_events", "registrations", "listing_search_terms", "listing_transitions"):
         op.drop_table(table)
     with op.batch_alter_table("dataset_versions") as batch:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.append_only import make_append_only
+
 revision: str = "0003"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -105,24 +107,11 @@ def _tables() -> None:
     )
 
 
-def _append_only() -> None:
-    """Refunds and remittances are money facts: like postings, never edited (shuyu_refuse_change is 0001's)."""
-    postgres = op.get_bind().dialect.name == "postgresql"
-    for table in APPEND_ONLY:
-        if postgres:
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                       "FOR EACH ROW EXECUTE FUNCTION shuyu_refuse_change()")
-            continue
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END")
-
-
 def upgrade() -> None:
     _licenses()
     _payments()
     _tables()
-    _append_only()
+    make_append_only(APPEND_ONLY)
     accounts = sa.table("ledger_accounts", sa.column("code"), sa.column("name"), sa.column("name_zh"),
                         sa.column("type"))
     op.bulk_insert(accounts, [dict(zip(("code", "name", "name_zh", "type"), a, strict=True)) for a in NEW_ACCOUNTS])

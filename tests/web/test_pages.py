@@ -314,27 +314,13 @@ def test_the_data_office_suspends_a_listing_and_a_licence_from_their_pages(clien
 
 
 @pytest.fixture
-def card_payments(db: str) -> Any:
-    """Shuyu configured with a local fake Stripe (see tests/fake_stripe.py)."""
-    import os
-
+def card_payments(fake_stripe: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Shuyu configured with the local fake Stripe, sending payers back to the test client's host."""
     from core.config import get_settings
-    from tests.fake_stripe import FakeStripe
 
-    fake = FakeStripe().start()
-    env = {"SHUYU_STRIPE_SECRET_KEY": fake.api_key, "SHUYU_STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
-           "SHUYU_STRIPE_API_BASE": fake.base, "SHUYU_BASE_URL": "http://testserver"}
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
+    monkeypatch.setenv("SHUYU_BASE_URL", "http://testserver")
     get_settings.cache_clear()
-    yield fake
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    get_settings.cache_clear()
-    fake.stop()
+    return fake_stripe
 
 
 def test_with_stripe_configured_an_enterprise_pays_by_card_and_comes_back(client: TestClient,

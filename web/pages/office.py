@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
 from core import audit
 from core.auth import Principal
 from core.errors import DomainError, NotFound
-from core.models import AuditEvent
 from licensing.schemas import LicenseAction, LicenseReview
 from licensing.service import license_service
 from market import reasons
@@ -147,14 +146,9 @@ def sanction(request: Request, license_id: int, action: str, session: PageSessio
 def audit_log(request: Request, session: PageSession, who: OfficePage,
               offset: Annotated[int, Query(ge=0)] = 0, verify: bool = False) -> Response:
     """The audit log, newest first, and (on request) the verification of the whole hash chain."""
-    events, total = _events(session, offset)
+    events, total = audit.recent(session, AUDIT_PAGE, offset)
     verdict = audit.verify(session) if verify else None
     return render(request, "office/audit.html", {"events": events, "total": total, "offset": offset,
                                                  "limit": AUDIT_PAGE, "verdict": verdict})
 
 
-def _events(session: Session, offset: int) -> tuple[list[AuditEvent], int]:
-    # A read of core's append-only log; core.audit offers only `record` and `verify`.
-    total = session.exec(select(func.count()).select_from(AuditEvent)).one()
-    rows = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc()).offset(offset).limit(AUDIT_PAGE))
-    return list(rows.all()), int(total)
