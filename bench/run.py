@@ -5,7 +5,7 @@ path (encrypted, sealed for the sandbox), licenses it, then times each query sha
 computing the same exact aggregate from a Parquet scan, the sandbox service (`queries.run`: charge,
 worker, OpenDP release, receipt, store), and HTTP (`POST /api/v1/queries` to uvicorn on 127.0.0.1).
 Every DP query is a new one (a fresh alias), so no stored answer is reused. Results: medians and
-ratios, printed and written to bench/results.md.
+ratios, printed and written to bench/results.md (not committed; bench/README.md keeps the curated table).
 
     python -m bench.run [--sizes 100000,1000000] [--repeats 15]
 """
