@@ -15,19 +15,40 @@ def check_character(first17: str) -> str:
     return ALPHABET[(31 - total % 31) % 31]
 
 
-def problem(code: str) -> str | None:
-    """Why `code` is not a valid credit code, as a sentence; None when it is valid."""
-    code = code.strip().upper()
+# Each reason in English and Chinese: people type their code on pages in either language.
+REASONS = {
+    "length": ("A unified social credit code has 18 characters; this one has {n}",
+               "统一社会信用代码应为 18 位，这个是 {n} 位"),
+    "character": ("The character {ch!r} cannot appear in a unified social credit code (I, O, S, V, Z never do)",
+                  "统一社会信用代码中不能出现字符「{ch}」（不使用 I、O、S、V、Z）"),
+    "region": ("Characters 3 to 8 of a unified social credit code are the region code and must be digits",
+               "统一社会信用代码第 3 至 8 位是登记管理机关行政区划码，必须是数字"),
+    "check": ("The check character is wrong: for {first17} it must be {expected!r}, not {got!r}",
+              "校验码错误：前 17 位为 {first17} 时，第 18 位应为「{expected}」，而不是「{got}」"),
+}
+
+
+def problem(code: str, locale: str = "en") -> str | None:
+    """Why `code` is not a valid credit code, as a sentence (English, or Chinese for zh-CN); None when valid."""
+    found = _reason(code.strip().upper())
+    if found is None:
+        return None
+    key, values = found
+    english, chinese = REASONS[key]
+    return (chinese if locale.startswith("zh") else english).format(**values)
+
+
+def _reason(code: str) -> tuple[str, dict[str, object]] | None:
     if len(code) != 18:
-        return f"A unified social credit code has 18 characters; this one has {len(code)}"
+        return "length", {"n": len(code)}
     bad = [ch for ch in code if ch not in ALPHABET]
     if bad:
-        return f"The character {bad[0]!r} cannot appear in a unified social credit code (I, O, S, V, Z never do)"
+        return "character", {"ch": bad[0]}
     if not code[2:8].isdigit():
-        return "Characters 3 to 8 of a unified social credit code are the region code and must be digits"
+        return "region", {}
     expected = check_character(code[:17])
     if code[17] != expected:
-        return f"The check character is wrong: for {code[:17]} it must be {expected!r}, not {code[17]!r}"
+        return "check", {"first17": code[:17], "expected": expected, "got": code[17]}
     return None
 
 

@@ -27,3 +27,10 @@ def test_malformed_codes_say_what_is_wrong(code: str, words: str) -> None:
 def test_check_character_follows_gb32100_weights() -> None:
     assert check_character("91350100M000100Y4") == "3"
     assert check_character("91110000600037341") == "L"
+
+
+def test_reasons_are_said_in_chinese_too() -> None:
+    assert problem("91350100M000100Y44", "zh-CN") == (
+        "校验码错误：前 17 位为 91350100M000100Y4 时，第 18 位应为「3」，而不是「4」")
+    assert problem("9135", "zh-CN") == "统一社会信用代码应为 18 位，这个是 4 位"
+    assert problem("91350100M000100Y43", "zh-CN") is None

@@ -110,6 +110,7 @@ def test_a_form_without_this_browsers_token_is_refused(client: TestClient) -> No
 
 
 def test_registration_checks_the_credit_code_as_you_type_and_on_submit(client: TestClient) -> None:
+    client.headers["Accept-Language"] = "en"
     typed = client.get("/register/credit-code", params={"credit_code": "91350100M000100Y44"})
     assert "check character is wrong" in typed.text and 'data-valid="false"' in typed.text
     assert 'data-valid="true"' in client.get("/register/credit-code", params={"credit_code": "91350100M000100Y43"}).text
@@ -355,3 +356,16 @@ def test_finance_reconciles_with_stripe_and_sees_the_difference_highlighted(clie
     assert exported.status_code == 200 and "adjustment" in exported.text
     listed = client.get("/finance/reconciliations", headers={"Accept-Language": "en"}).text
     assert 'class="bad-row"' in listed
+
+
+def test_the_credit_code_check_speaks_the_viewers_language(client: TestClient) -> None:
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    typed = client.get("/register/credit-code", params={"credit_code": "91350100M000100Y44"}, headers=zh)
+    assert "校验码错误" in typed.text and "应为「3」" in typed.text
+    short = client.get("/register/credit-code", params={"credit_code": "9135"}, headers=zh)
+    assert "应为 18 位" in short.text
+    token = csrf_of(client.get("/register", headers=zh).text)
+    refused = client.post("/register", headers=zh, data={
+        "name": "坏公司", "credit_code": "91350100M000100Y44", "email": "a@bad.test", "password": PASSWORD,
+        "csrf": token})
+    assert refused.status_code == 422 and "校验码错误" in refused.text

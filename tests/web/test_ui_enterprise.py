@@ -49,7 +49,7 @@ def _register(page: Any, server: str) -> None:
     page.goto(server + "/register")
     page.fill("#name", "闽数科技 Minshu Data")
     page.locator("#credit_code").press_sequentially("91350100M000100Y44")
-    expect(page.locator("#credit-code-check [data-valid=false]")).to_contain_text("check character is wrong")
+    expect(page.locator("#credit-code-check [data-valid=false]")).to_contain_text("校验码错误")
     page.fill("#credit_code", "91350100M000100Y43")
     expect(page.locator("#credit-code-check [data-valid=true]")).to_contain_text("代码有效")
     page.fill("#email", "analyst@minshu.test")

@@ -20,7 +20,7 @@ from licensing.service import registrations
 from market.service import listings
 from web import i18n
 from web.forms import validated
-from web.pages.render import attempt, redirect, render, safe_next
+from web.pages.render import attempt, locale_of, redirect, render, safe_next
 from web.session import PageSession, Viewer, check_csrf, clear_session_cookie, set_session_cookie, sign_in, sign_out
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
@@ -97,7 +97,7 @@ def register_form(request: Request, who: Viewer) -> Response:
 def check_credit_code(request: Request, credit_code_value: Annotated[str, Query(alias="credit_code")] = "") -> Response:
     """The htmx check as the code is typed: the same check the registration itself makes."""
     code = credit_code_value.strip()
-    problem = credit_code.problem(code) if code else None
+    problem = credit_code.problem(code, locale_of(request)) if code else None
     return render(request, "public/_credit_code.html", {"problem": problem, "checked": bool(code)})
 
 
@@ -111,6 +111,8 @@ def register(request: Request, session: PageSession, name: Annotated[str, Form()
     done = body if isinstance(body, DomainError) else attempt(session, partial(registrations.register, session, body))
     if isinstance(done, DomainError):
         form = {"name": name, "credit_code": credit_code_value, "email": email}
+        if done.type == "invalid-credit-code":  # the same check, said in the viewer's language
+            done.detail = credit_code.problem(credit_code_value, locale_of(request)) or done.detail
         return render(request, "public/register.html", {"form": form, "error": done}, status=done.status)
     secret, _ = sign_in(session, email, password)
     response = redirect("/enterprise?welcome=1")
