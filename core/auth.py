@@ -99,12 +99,12 @@ def principal_for(session: Session, user: User) -> Principal:
 def authenticate_secret(session: Session, secret: str) -> Principal:
     cred = session.exec(select(Credential).where(Credential.secret_sha256 == _sha256(secret))).first()
     if cred is None or cred.revoked:
-        raise NotAuthenticated("The token is unknown or revoked: sign in again")
+        raise NotAuthenticated("The token is unknown or revoked: sign in again", zh="登录凭证无效或已注销，请重新登录")
     if cred.expires_at is not None and _aware(cred.expires_at) < utcnow():
-        raise NotAuthenticated("The token has expired: sign in again")
+        raise NotAuthenticated("The token has expired: sign in again", zh="登录已过期，请重新登录")
     user = session.get(User, cred.user_id)
     if user is None or not user.is_active:
-        raise NotAuthenticated("This account is disabled")
+        raise NotAuthenticated("This account is disabled", zh="该账号已停用")
     return principal_for(session, user)
 
 
@@ -115,7 +115,7 @@ def _aware(at: datetime) -> datetime:
 def authenticate_password(session: Session, email: str, password: str) -> User:
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None or not verify_password(password, user.password_hash) or not user.is_active:
-        raise NotAuthenticated("Wrong email or password")
+        raise NotAuthenticated("Wrong email or password", zh="邮箱或密码错误")
     return user
 
 
@@ -149,7 +149,8 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
     def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in roles:
             allowed = ", ".join(r.value for r in roles)
-            raise Forbidden(f"This needs the role {allowed}; you are signed in as {principal.role.value}")
+            raise Forbidden(f"This needs the role {allowed}; you are signed in as {principal.role.value}",
+                            zh=f"此操作需要角色 {allowed}；您当前的角色是 {principal.role.value}")
         return principal
 
     return dependency

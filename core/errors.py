@@ -11,7 +11,9 @@ names the cause, a short title and a sentence the person can act on:
     └── InvalidInput           422 invalid-input
 
 Domains subclass these with their own slugs (`budget-exhausted`, `query-not-allowed`, ...). Services
-raise them; one handler renders them; nothing else builds an error body.
+raise them; one handler renders them; nothing else builds an error body. Where a person meets the error
+in the browser, the service also gives the sentence in Chinese (`zh=`): pages show it to zh-CN viewers,
+and the API sends it as `detail_zh`.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ class DomainError(Exception):
     type: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
 
-    def __init__(self, detail: str, **extra: Any) -> None:
+    def __init__(self, detail: str, *, zh: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.detail_zh = zh
         self.extra = extra
 
     def problem(self) -> dict[str, Any]:
-        return {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail, **self.extra}
+        body = {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail, **self.extra}
+        return body | ({"detail_zh": self.detail_zh} if self.detail_zh else {})
 
 
 class NotAuthenticated(DomainError):

@@ -106,7 +106,8 @@ class QueryService:
         cap = float(target.dp_policy.get("max_epsilon_per_query") or 1.0)
         epsilon = asked if asked is not None else float(target.dp_policy.get("default_epsilon") or cap / 2)
         if epsilon > cap + 1e-12:
-            raise EpsilonNotAllowed(f"This listing allows at most ε={cap:g} per query; you asked for ε={epsilon:g}")
+            raise EpsilonNotAllowed(f"This listing allows at most ε={cap:g} per query; you asked for ε={epsilon:g}",
+                                    zh=f"该数据产品每次查询的 ε 上限为 {cap:g}，您申请的是 ε={epsilon:g}")
         return epsilon
 
     def preview(self, session: Session, who: Principal, body: QueryCreate) -> QueryPreview:
@@ -132,7 +133,7 @@ class QueryService:
             released = get_pool(get_settings()).call("run", prepared.payload())
         except WorkerError as exc:
             self._refund(who, license_id, run_id, prepared.compiled, exc)
-            raise QueryFailed(_failure_sentence(exc)) from None
+            raise QueryFailed(_failure_sentence(exc), zh=_FAILURE_ZH[exc.kind]) from None
         released["accuracy_note"] = prepared.compiled.accuracy_note
         run = self._store(who, run_id, prepared.target, released)
         return self._result(run, license_id, charged=run.epsilon_charged, cached=False)
@@ -141,7 +142,8 @@ class QueryService:
         run = session.exec(select(QueryRun).where(QueryRun.organization_id == organization_id,
                                                   QueryRun.fingerprint == fingerprint)).first()
         if run is not None and run.status == "reserved":
-            raise QueryInProgress("The same query is running right now; ask again in a moment for its stored answer")
+            raise QueryInProgress("The same query is running right now; ask again in a moment for its stored answer",
+                                  zh="相同的查询正在运行，请稍后再试以获取其保存的结果")
         return run if run is not None and run.status == "succeeded" else None
 
     def _reserve(self, who: Principal, prepared: Prepared, body: QueryCreate, fingerprint: str) -> int:
@@ -161,7 +163,8 @@ class QueryService:
                         "sql": spec.normalized_sql})
                 return run.id or 0
         except IntegrityError:
-            raise QueryInProgress("The same query is running right now; ask again in a moment") from None
+            raise QueryInProgress("The same query is running right now; ask again in a moment",
+                                  zh="相同的查询正在运行，请稍后再试") from None
 
     def _clear_refunded(self, uow: Session, organization_id: int, fingerprint: str) -> None:
         """A refunded attempt released nothing, so the same query may be asked again: retire its key."""
@@ -249,6 +252,13 @@ def _failure_note(run: QueryRun) -> str | None:
     if run.status != "refunded":
         return None
     return "The sandbox failed before releasing anything; the ε was refunded"
+
+
+_FAILURE_ZH = {
+    "timeout": "查询运行超时，已被终止，未扣除任何预算。请缩小查询范围后重试",
+    "died": "沙箱进程在运行查询时意外退出，未扣除任何预算。请重试",
+    "error": "沙箱无法计算该查询，未扣除任何预算",
+}
 
 
 def _failure_sentence(exc: WorkerError) -> str:

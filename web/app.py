@@ -34,7 +34,7 @@ def problem(status: int, type_: str, title: str, detail: str, **extra: object) -
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if wants_page(request):
-        return error_page(request, exc.status, exc.title, exc.detail)
+        return error_page(request, exc.status, exc.title, exc.detail, exc.detail_zh)
     return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
 
 

@@ -116,6 +116,8 @@ def reserve(session: Session, license_id: int, epsilon: float, delta: float = 0.
         raise BudgetExhausted(
             f"This query costs ε={epsilon:.4g} but your organization has only ε={left:.4g} left of its cap of "
             f"ε={enterprise_cap:g} on this dataset across all its licences; more licences do not raise it",
+            zh=f"本次查询需 ε={epsilon:.4g}，但贵单位在该数据集上的 ε 总上限为 {enterprise_cap:g}（跨所有许可），"
+               f"仅剩 ε={left:.4g}；增购许可不会提高该上限",
             epsilon_remaining=left, cap="enterprise")
     if not _charge_cap(session, global_key, epsilon, global_cap):
         _give_back_licence(session, license_id, epsilon, delta)
@@ -123,7 +125,9 @@ def reserve(session: Session, license_id: int, epsilon: float, delta: float = 0.
         left = max(0.0, (global_cap or 0.0) - _spent(session, global_key))
         raise BudgetExhausted(
             f"This query costs ε={epsilon:.4g} but only ε={left:.4g} is left of the dataset's global cap of "
-            f"ε={global_cap:g} shared by all licensees", epsilon_remaining=left, cap="global")
+            f"ε={global_cap:g} shared by all licensees",
+            zh=f"本次查询需 ε={epsilon:.4g}，但该数据集所有被许可方共用的 ε 总上限 {global_cap:g} 仅剩 ε={left:.4g}",
+            epsilon_remaining=left, cap="global")
 
 
 def _licence(session: Session, license_id: int) -> License:
@@ -141,16 +145,21 @@ def _explain_licence_refusal(session: Session, license_id: int, epsilon: float, 
     session.refresh(licence)
     status = effective_status(licence)
     if status != "active":
-        raise LicenseNotActive(f"Licence {license_id} is {status}; queries need an active licence")
+        raise LicenseNotActive(f"Licence {license_id} is {status}; queries need an active licence",
+                               zh=f"许可 {license_id} 当前状态为 {status}，只有生效中的许可才能查询")
     if licence.queries_used >= licence.query_quota:
-        raise QuotaExhausted(f"All {licence.query_quota} queries of this licence are used")
+        raise QuotaExhausted(f"All {licence.query_quota} queries of this licence are used",
+                             zh=f"该许可的 {licence.query_quota} 次查询额度已用完")
     if licence.delta_spent + delta > delta_budget * (1 + EPS_TOLERANCE):
         raise BudgetExhausted(
             f"This query groups by keys that are not public and costs δ={delta:.2g}, but the licence has spent "
             f"δ={licence.delta_spent:.2g} of its δ={delta_budget:.2g}: group by dimensions with public keys instead",
+            zh=f"按非公开取值分组的查询需 δ={delta:.2g}，该许可已用 δ={licence.delta_spent:.2g}（上限 "
+               f"{delta_budget:.2g}）：请改按有公开取值的维度分组",
             cap="delta")
     left = max(0.0, licence.epsilon_budget - licence.epsilon_spent)
     raise BudgetExhausted(f"This query costs ε={epsilon:.4g} but only ε={left:.4g} of the licence's budget is left",
+                          zh=f"本次查询需 ε={epsilon:.4g}，但该许可的隐私预算仅剩 ε={left:.4g}",
                           epsilon_remaining=left, cap="licence")
 
 

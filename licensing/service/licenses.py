@@ -213,10 +213,13 @@ class LicenseService:
         licence = self._own(session, who, license_id)
         status = effective_status(licence)
         if status != "active":
-            raise LicenseNotActive(f"Licence {license_id} is {status}; queries need an active licence")
+            raise LicenseNotActive(f"Licence {license_id} is {status}; queries need an active licence",
+                                   zh=f"许可 {license_id} 当前状态为 {status}，只有生效中的许可才能查询")
         if self.needs_approval(session, licence):
             raise LicenseNotActive(f"The data behind licence {license_id} is now graded important: the data office "
-                                   "must approve this licence before it can be queried again")
+                                   "must approve this licence before it can be queried again",
+                                   zh=f"许可 {license_id} 对应的数据已调整为重要数据，"
+                                      "须经数据主管部门审批后才能继续查询")
         return licence
 
     def needs_approval(self, session: Session, licence: License) -> bool:

@@ -69,7 +69,8 @@ class ListingService:
     def create(self, session: Session, who: Principal, body: ListingCreate) -> ListingRead:
         """Draft a listing over one of the provider's datasets."""
         if body.proposed_grade == "core":
-            raise CoreGradeRefused("Core data (核心数据) cannot be listed: the platform never publishes it")
+            raise CoreGradeRefused("Core data (核心数据) cannot be listed: the platform never publishes it",
+                                   zh="核心数据不得上架，平台从不发布核心数据")
         dataset, version = datasets.own_dataset(session, who, body.dataset_id)
         for offer in body.offers:
             _check_free(offer)

@@ -64,7 +64,8 @@ class ReviewService:
         code = reasons.check(body.decision, body.reason_code)
         grade = self._grade(listing, kind, body)
         if body.decision == "approve" and grade == "core":
-            raise CoreGradeRefused("Core data (核心数据) can never be published; reject the listing instead")
+            raise CoreGradeRefused("Core data (核心数据) can never be published; reject the listing instead",
+                                   zh="核心数据一律不得发布，请驳回该数据产品")
         session.add(ListingReview(listing_id=listing.id or 0, reviewer_id=who.user_id, decision=body.decision,
                                   grade=grade, reason_code=code, comment=body.comment))
         if kind == "initial":
@@ -86,10 +87,12 @@ class ReviewService:
 
     def _check_reviewer(self, session: Session, listing: Listing, who: Principal) -> None:
         if who.user_id in (listing.submitted_by, listing.created_by):
-            raise SelfReview("You submitted this listing; another data-office user must review it")
+            raise SelfReview("You submitted this listing; another data-office user must review it",
+                             zh="您提交了该数据产品，须由其他数据主管部门用户审核")
         if listing.approvals > 0 and repo.approved_since(session, listing.id or 0, who.user_id,
                                                          listing.submitted_at or utcnow()):
-            raise SelfReview("You approved this submission already; a second, different reviewer must approve")
+            raise SelfReview("You approved this submission already; a second, different reviewer must approve",
+                             zh="您已审核通过本次提交，须由另一位审核人再次通过")
 
     def _grade(self, listing: Listing, kind: str, body: ReviewCreate) -> str:
         if kind == "initial":

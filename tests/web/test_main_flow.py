@@ -88,6 +88,7 @@ def test_the_whole_path_keeps_every_promise(client: TestClient, data_dir: Path) 
                                                  "sql": "SELECT SUM(age) AS s2 FROM people"}, headers=enterprise)
     assert last.status_code == 201 and over.status_code == 409
     assert over.json()["type"] == "budget-exhausted" and "left" in over.json()["detail"]
+    assert "隐私预算仅剩" in over.json()["detail_zh"]  # the same sentence for Chinese clients
     after = ok(client.get(f"/api/v1/licenses/{licence['id']}", headers=enterprise))
     assert after["epsilon_spent"] == pytest.approx(before + 0.5) == pytest.approx(3.0)
     assert after["epsilon_spent"] == pytest.approx(charged + last.json()["epsilon_charged"])

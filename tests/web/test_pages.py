@@ -96,6 +96,9 @@ def test_a_wrong_password_is_a_sentence_on_the_form(client: TestClient) -> None:
                            headers={"Accept-Language": "en"})
     assert response.status_code == 401 and "Wrong email or password" in response.text
     assert SESSION_COOKIE not in client.cookies
+    zh = client.post("/signin", data={"email": "finance@gov.test", "password": "nope", "csrf": token},
+                     headers={"Accept-Language": "zh-CN"})
+    assert zh.status_code == 401 and "邮箱或密码错误" in zh.text and "Wrong email" not in zh.text
 
 
 def test_a_form_without_this_browsers_token_is_refused(client: TestClient) -> None:

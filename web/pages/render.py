@@ -73,11 +73,13 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return default
 
 
-def error_page(request: Request, status: int, title: str, detail: str) -> Response:
+def error_page(request: Request, status: int, title: str, detail: str, detail_zh: str | None = None) -> Response:
     """An error as a page: its title and the sentence that says what to do, never a trace."""
     if status == 401:  # after signing in, come back here (a form's address cannot be revisited by a GET)
         back = request.url.path if request.method == "GET" else ""
         return redirect("/signin" + (f"?next={quote(back)}" if back else ""))
+    if detail_zh and locale_of(request) == "zh-CN":
+        detail = detail_zh
     return render(request, "error.html", {"status": status, "title": title, "detail": detail}, status=status)
 
 
