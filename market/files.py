@@ -36,7 +36,8 @@ class Table:
 def read_table(data: bytes, filename: str, encoding: str | None = None) -> Table:
     """Parse an uploaded CSV or Parquet file; a 422 naming the problem's line otherwise."""
     if not data.strip():
-        raise InvalidDataset("The file is empty: upload a CSV with a header line and at least one row")
+        raise InvalidDataset("The file is empty: upload a CSV with a header line and at least one row",
+                             zh="文件为空：请上传包含表头行和至少一行数据的 CSV")
     if data[:4] == b"PAR1" or filename.lower().endswith(".parquet"):
         return Table(_parquet(data), None)
     text, used = decode(data, encoding)
@@ -49,7 +50,7 @@ def _parquet(data: bytes) -> pl.DataFrame:
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InvalidDataset(f"The Parquet file could not be read: {str(exc).splitlines()[0]}") from None
     if frame.width == 0 or frame.height == 0:
-        raise InvalidDataset("The file has no rows")
+        raise InvalidDataset("The file has no rows", zh="文件中没有数据行")
     return frame
 
 
@@ -68,10 +69,14 @@ def decode(data: bytes, encoding: str | None) -> tuple[str, str]:
         text = data.decode("gb18030")
     except UnicodeDecodeError:
         raise InvalidDataset("The file is neither UTF-8 nor GBK/GB18030 text: say its encoding "
-                             "(the `encoding` field, e.g. big5 or latin-1)") from None
+                             "(the `encoding` field, e.g. big5 or latin-1)",
+                             zh="文件既不是 UTF-8 也不是 GBK/GB18030 文本："
+                                "请注明其编码（encoding 字段，如 big5）") from None
     if not _looks_chinese(text):
         raise InvalidDataset("The file is not UTF-8, and read as GBK it does not look like Chinese text: say its "
-                             "encoding (the `encoding` field: gbk to insist, or big5, latin-1, ...)")
+                             "encoding (the `encoding` field: gbk to insist, or big5, latin-1, ...)",
+                             zh="文件不是 UTF-8，按 GBK 读取也不像中文文本：请注明其编码"
+                                "（encoding 字段：确为 gbk 请填 gbk，或 big5、latin-1 等）")
     return text, "gb18030"
 
 
@@ -82,7 +87,8 @@ def _strict(data: bytes, name: str) -> str:
         raise InvalidDataset(f"Unknown encoding {name!r}: use utf-8, gbk, gb18030, big5, latin-1, ...") from None
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
-        raise InvalidDataset(f"Line {line} is not valid {name} (byte {exc.start}): check the file's encoding") from None
+        raise InvalidDataset(f"Line {line} is not valid {name} (byte {exc.start}): check the file's encoding",
+                             zh=f"第 {line} 行不是有效的 {name} 文本（第 {exc.start} 字节）：请检查文件编码") from None
     return text
 
 
@@ -104,19 +110,22 @@ def _csv(text: str) -> pl.DataFrame:
     try:
         frame = pl.read_csv(text.encode(), infer_schema_length=0)
     except pl.exceptions.NoDataError:
-        raise InvalidDataset("The file is empty: upload a CSV with a header line and at least one row") from None
+        raise InvalidDataset("The file is empty: upload a CSV with a header line and at least one row",
+                             zh="文件为空：请上传包含表头行和至少一行数据的 CSV") from None
     except pl.exceptions.PolarsError as exc:
         ragged = _ragged(text)
-        detail = ragged or f"The file could not be parsed as CSV: {str(exc).splitlines()[0]}"
-        raise InvalidDataset(detail) from None
+        if ragged:
+            raise InvalidDataset(ragged[0], zh=ragged[1]) from None
+        raise InvalidDataset(f"The file could not be parsed as CSV: {str(exc).splitlines()[0]}",
+                             zh="文件无法按 CSV 解析：请检查分隔符、引号和编码") from None
     blank = pl.all_horizontal(pl.all().is_null())  # blank lines (and lines of empty fields)
     if not _fields_add_up(text, frame.width, frame.height - int(frame.select(blank.sum()).item())):
         ragged = _ragged(text, frame.width)
         if ragged:
-            raise InvalidDataset(ragged)
+            raise InvalidDataset(ragged[0], zh=ragged[1])
     frame = frame.filter(~blank)
     if frame.height == 0:
-        raise InvalidDataset("The file has a header line but no rows")
+        raise InvalidDataset("The file has a header line but no rows", zh="文件只有表头行，没有数据行")
     return frame.with_columns([_typed(frame[name], text) for name in frame.columns])
 
 
@@ -126,8 +135,8 @@ def _fields_add_up(text: str, width: int, rows: int) -> bool:
     return '"' not in text and text.count(",") == (width - 1) * (rows + 1)
 
 
-def _ragged(text: str, width: int | None = None) -> str | None:
-    """The first line whose number of fields differs from the header's, as a sentence.
+def _ragged(text: str, width: int | None = None) -> tuple[str, str] | None:
+    """The first line whose number of fields differs from the header's, as a sentence (English, Chinese).
 
     Polars fills short rows with nulls without a word, so this is checked on every upload: by counting
     commas per line in Polars when nothing is quoted, with Python's csv reader otherwise."""
@@ -136,7 +145,9 @@ def _ragged(text: str, width: int | None = None) -> str | None:
         return None
     line, fields, width = found
     return (f"Line {line} has {fields} field{'s' * (fields != 1)} but the header has {width}: fix that row "
-            "(a missing or stray comma, or a value with a comma that needs quotes)")
+            "(a missing or stray comma, or a value with a comma that needs quotes)",
+            f"第 {line} 行有 {fields} 个字段，而表头有 {width} 个：请修正该行"
+            "（缺少或多出逗号，或含逗号的值需要加引号）")
 
 
 def _ragged_plain(text: str, width: int | None) -> tuple[int, int, int] | None:
@@ -180,8 +191,11 @@ def _typed(column: pl.Series, text: str) -> pl.Series:
     if filled >= MIN_NUMERIC_VALUES and 1 - failed.sum() / filled >= NUMBER_SHARE and _typos(values.filter(failed)):
         row = int(failed.arg_true()[0])
         hint = " (remove the thousands separators)" if parsed[row] is not None else ""
+        hint_zh = "（请去掉千位分隔符）" if hint else ""
         raise InvalidDataset(f"{_where(row, text)}, column {column.name!r}: {values[row]!r} is not a number"
-                             f"{hint}; fix it, or leave the field empty if the value is missing")
+                             f"{hint}; fix it, or leave the field empty if the value is missing",
+                             zh=f"{_where_zh(row, text)}，列「{column.name}」：「{values[row]}」不是数字{hint_zh}；"
+                                "请修正，缺失的值可留空")
     return column
 
 
@@ -205,3 +219,7 @@ def _has_leading_zeros(values: pl.Series) -> bool:
 def _where(row: int, text: str) -> str:
     # Without quoted fields every record is one line, so the line number is exact.
     return f"Line {row + 2}" if '"' not in text else f"Data row {row + 1}"
+
+
+def _where_zh(row: int, text: str) -> str:
+    return f"第 {row + 2} 行" if '"' not in text else f"第 {row + 1} 条数据"

@@ -63,7 +63,8 @@ async def upload_dataset(
     limit = get_settings().max_upload_mb * 1024 * 1024
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it")
+        raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it",
+                             zh=f"文件不能超过 {get_settings().max_upload_mb} MB：请拆分或压缩后再上传")
     return datasets.upload(session, who, name, file.filename or "", data, encoding or None)
 
 

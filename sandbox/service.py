@@ -99,7 +99,9 @@ class QueryService:
             compiled = compile_query(spec, table, policy, epsilon)
         except sql_parser.QueryNotAllowed as exc:
             self._audit_refusal(who, licence, body, exc.detail)
-            raise QueryRefused(exc.detail) from None
+            # The construct and its position are SQL either way; the Chinese sentence frames it.
+            zh = f"查询不被允许（只接受单条聚合查询，不返回原始数据）：{exc.detail}"
+            raise QueryRefused(exc.detail, zh=zh) from None
         return Prepared(licence, target, table, policy, spec, epsilon, compiled)
 
     def _epsilon(self, target: DatasetTarget, asked: float | None) -> float:

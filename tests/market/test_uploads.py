@@ -112,3 +112,11 @@ def test_files_over_the_size_limit_are_refused(client: TestClient, provider: dic
     big = b"a,b\n" + b"1,2\n" * 300_000
     response = _upload(client, provider, big)
     assert response.status_code == 413 and response.json()["type"] == "upload-too-large"
+
+
+def test_upload_refusals_also_say_why_in_chinese(client: TestClient) -> None:
+    provider = staff(client, "zh@gov.test", Role.provider, "统计局")
+    for content, words in ((b"", "文件为空"), (b"a,b\n1,2\n3,4,5\n", "第 3 行有 3 个字段")):
+        response = client.post("/api/v1/datasets", headers=provider, data={"name": "bad"},
+                               files={"file": ("bad.csv", content, "text/csv")})
+        assert response.status_code == 422 and words in response.json()["detail_zh"], response.text

@@ -81,6 +81,7 @@ def test_the_whole_path_keeps_every_promise(client: TestClient, data_dir: Path) 
         assert refused.status_code == 422, sql
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["type"] == "query-not-allowed" and refused.json()["detail"]
+        assert refused.json()["detail_zh"].startswith("查询不被允许")
     # 2.5 of 3.0 spent: a query at 0.5 fits exactly, the next one does not.
     last = client.post("/api/v1/queries", json={"license_id": licence["id"], "epsilon": 0.5,
                                                 "sql": "SELECT SUM(age) AS s FROM people"}, headers=enterprise)
