@@ -41,6 +41,13 @@ def _session_of(fake: FakeStripe) -> str:
     return str(sessions[0]["id"])
 
 
+def _paid(world: World, headers: dict[str, str], licence_id: int, fake: FakeStripe) -> dict[str, Any]:
+    """Check out, pay on Stripe's page, and deliver the completion event once; returns the checkout."""
+    pay = _checkout(world, headers, licence_id)
+    ok(deliver(world.client, fake, fake.pay(_session_of(fake))))
+    return pay
+
+
 def _licence(world: World, headers: dict[str, str], licence_id: int) -> dict[str, Any]:
     return dict(ok(world.client.get(f"/api/v1/licenses/{licence_id}", headers=headers)))
 
@@ -180,8 +187,7 @@ def test_a_stripe_refund_is_booked_once_even_when_its_webhook_follows(
     shop: tuple[World, dict[str, str], dict[str, Any]], fake_stripe: FakeStripe,
 ) -> None:
     world, enterprise, licence = shop
-    pay = _checkout(world, enterprise, licence["id"])
-    ok(deliver(world.client, fake_stripe, fake_stripe.pay(_session_of(fake_stripe))))
+    pay = _paid(world, enterprise, licence["id"], fake_stripe)
     refunded = ok(world.client.post(f"/api/v1/payments/{pay['payment_id']}/refund",
                                     json={"amount_minor": 20_000, "reason": "service not as described"},
                                     headers=world.finance))
@@ -202,8 +208,7 @@ def test_a_refund_made_in_the_stripe_dashboard_is_booked_from_its_webhook(
     shop: tuple[World, dict[str, str], dict[str, Any]], fake_stripe: FakeStripe,
 ) -> None:
     world, enterprise, licence = shop
-    pay = _checkout(world, enterprise, licence["id"])
-    ok(deliver(world.client, fake_stripe, fake_stripe.pay(_session_of(fake_stripe))))
+    pay = _paid(world, enterprise, licence["id"], fake_stripe)
     charge = fake_stripe.of_type("charge")[0]["id"]
     ok(deliver(world.client, fake_stripe, fake_stripe.refund(charge, PRICE)))
     payment = ok(world.client.get(f"/api/v1/payments/{pay['payment_id']}", headers=world.finance))
@@ -215,8 +220,7 @@ def test_a_payout_moves_stripe_clearing_to_the_bank_once(
     shop: tuple[World, dict[str, str], dict[str, Any]], fake_stripe: FakeStripe,
 ) -> None:
     world, enterprise, licence = shop
-    _checkout(world, enterprise, licence["id"])
-    ok(deliver(world.client, fake_stripe, fake_stripe.pay(_session_of(fake_stripe))))
+    _paid(world, enterprise, licence["id"], fake_stripe)
     payout = fake_stripe.payout()
     for _ in range(2):
         ok(deliver(world.client, fake_stripe, payout))
