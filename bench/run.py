@@ -97,12 +97,13 @@ class Platform:
                 {"name": "region", "role": "dimension", "keys": KEYS},
                 {"name": "amount", "role": "measure", "bounds": [0, 1000]},
                 {"name": "age", "role": "measure", "bounds": [0, 120]}]}))
+            # The most a general listing may lose in all (100): enough for the timed repeats at ε = 0.5.
             policy = {"max_epsilon_per_query": 1.0, "default_epsilon": 0.5, "min_group_size": 0,
-                      "enterprise_epsilon_cap": 1e9}
+                      "global_epsilon_cap": 100, "enterprise_epsilon_cap": 100}
             listing = listings.create(s, self.provider, ListingCreate.model_validate({
                 "dataset_id": ds.id, "title": name, "proposed_grade": "general", "dp_policy": policy,
                 "offers": [{"name": "bench", "scenario": "public_welfare", "price_minor": 0, "term_days": 30,
-                            "epsilon_budget": 1000, "query_quota": 10**6}]}))
+                            "epsilon_budget": 100, "query_quota": 10**6}]}))
             listings.submit(s, self.provider, listing.id)
             listings.review(s, self.office, listing.id, ReviewCreate(decision="approve", grade="general"))
             licence = license_service.apply(s, self.enterprise, LicenseCreate(

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 from core.auth import Principal, Role, SessionDep, require
 from core.models import utcnow
 from licensing.models import License, Payment
+from market.policy import epsilon_of
 from market.schemas import ListingRead
 from market.service import listings as listing_service
 
@@ -203,8 +204,9 @@ class DisclosureService:
             listing_id=listing.id, title=listing.title, status=listing.status, licences=len(licences),
             licences_by_status=dict(by_status), licences_by_scenario=dict(by_scenario),
             queries_used=sum(lic.queries_used for lic in licences),
-            epsilon_spent=round(sum(lic.epsilon_spent for lic in licences), 9),
-            epsilon_budget=round(sum(lic.epsilon_budget for lic in licences), 9), revenue=_money(_tally(payments)))
+            epsilon_spent=epsilon_of(sum(lic.epsilon_spent_micro for lic in licences)),
+            epsilon_budget=epsilon_of(sum(lic.epsilon_budget_micro for lic in licences)),
+            revenue=_money(_tally(payments)))
 
 
 CSV_COLUMNS = ("year", "registration_code", "listing_id", "title", "provider", "grade", "sector", "status",

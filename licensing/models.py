@@ -5,17 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, DateTime, Text
 from sqlmodel import Field, SQLModel
 
 import market.models  # noqa: F401  (listings and offers, targets of foreign keys)
 from core.models import ts_column
+from market.policy import delta_of, epsilon_of
+
+
+def _units() -> Any:
+    return Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
 
 
 class License(SQLModel, table=True):
     __tablename__ = "licenses"
     __table_args__ = (
-        CheckConstraint("epsilon_spent <= epsilon_budget + 1e-9", name="ck_license_budget"),
+        CheckConstraint("epsilon_spent_micro <= epsilon_budget_micro", name="ck_license_budget_exact"),
         CheckConstraint("queries_used <= query_quota", name="ck_license_quota"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -29,9 +34,10 @@ class License(SQLModel, table=True):
     price_minor: int = 0  # fen, fixed from the offer when applied for
     currency: str = Field(default="CNY", max_length=3)
     term_days: int
-    epsilon_budget: float
-    epsilon_spent: float = 0.0
-    delta_spent: float = 0.0  # δ of queries grouping by non-public keys; capped by the listing's delta_budget
+    # ε in integer micro-units and δ in atto-units (see market.policy): sums stay exact on every database.
+    epsilon_budget_micro: int = _units()
+    epsilon_spent_micro: int = _units()
+    delta_spent_atto: int = _units()  # δ of queries grouping by non-public keys
     query_quota: int
     queries_used: int = 0
     activated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -48,21 +54,45 @@ class License(SQLModel, table=True):
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
     status_changed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
+    @property
+    def epsilon_budget(self) -> float:
+        return epsilon_of(self.epsilon_budget_micro)
+
+    @property
+    def epsilon_spent(self) -> float:
+        return epsilon_of(self.epsilon_spent_micro)
+
+    @property
+    def epsilon_remaining(self) -> float:
+        return epsilon_of(max(0, self.epsilon_budget_micro - self.epsilon_spent_micro))
+
+    @property
+    def delta_spent(self) -> float:
+        return delta_of(self.delta_spent_atto)
+
 
 class EpsilonCap(SQLModel, table=True):
-    """ε spent on one dataset by one enterprise (scope `enterprise`) or by everyone (scope `global`).
+    """ε and δ spent on one dataset version by one enterprise (scope `enterprise`) or by everyone (`global`).
 
-    `spent` only moves through conditional UPDATEs in `licensing.service.budget`; the cap itself comes
-    from the listing's current DP policy at each reservation, so a tightened policy applies at once."""
+    Counted per *budget version* (the first version holding the same data): a new version gets a fresh
+    budget only when its data changed. The amounts only move through conditional UPDATEs in
+    `licensing.service.budget`; the caps come from the listing's policy in force at each reservation, so a
+    tightened policy applies at once."""
 
     __tablename__ = "epsilon_caps"
-    __table_args__ = (CheckConstraint("spent >= 0", name="ck_epsilon_cap_nonnegative"),)
+    __table_args__ = (CheckConstraint("spent_micro >= 0 AND delta_spent_atto >= 0", name="ck_epsilon_cap_units"),)
     id: int | None = Field(default=None, primary_key=True)
-    scope_key: str = Field(unique=True, max_length=60)  # enterprise:<org>:<dataset> | global:<dataset>
+    scope_key: str = Field(unique=True, max_length=60)  # enterprise:<org>:<dataset>:<bv> | global:<dataset>:<bv>
     scope: str = Field(max_length=10)
     dataset_id: int = Field(foreign_key="datasets.id", index=True)
+    budget_version_id: int | None = Field(default=None, foreign_key="dataset_versions.id")
     organization_id: int | None = Field(default=None, foreign_key="organizations.id")
-    spent: float = 0.0
+    spent_micro: int = _units()  # ε in micro-units
+    delta_spent_atto: int = _units()  # δ in atto-units
+
+    @property
+    def spent(self) -> float:
+        return epsilon_of(self.spent_micro)
 
 
 class Payment(SQLModel, table=True):

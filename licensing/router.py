@@ -14,6 +14,7 @@ from licensing.ledger.service import ledger
 from licensing.schemas import (
     CheckoutCreate,
     CheckoutRead,
+    DatasetBudgetRead,
     LicenseAction,
     LicenseCreate,
     LicensePage,
@@ -37,6 +38,7 @@ from licensing.schemas import (
     WebhookAck,
 )
 from licensing.service import (
+    budget,
     license_service,
     payments,
     reconciliations,
@@ -234,3 +236,10 @@ def trial_balance(session: SessionDep, who: FinanceUser) -> dict[str, Any]:
 def ledger_entries(session: SessionDep, who: FinanceUser, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     """Journal entries with their postings, newest first."""
     return ledger.entries(session, limit, offset)
+
+
+@router.get("/listings/{listing_id}/budget", response_model=DatasetBudgetRead)
+def dataset_budget(listing_id: int, session: SessionDep, who: DataOffice) -> DatasetBudgetRead:
+    """The odometer of a listing's dataset version (data office): ε spent by all licensees against the global
+    cap, what is left, and what each enterprise spent. When nothing is left, ordering and queries stop."""
+    return budget.odometer(session, listing_id)

@@ -240,3 +240,27 @@ class ReconciliationPage(BaseModel):
 class WebhookAck(BaseModel):
     id: str
     status: str
+
+
+class EnterpriseUsage(BaseModel):
+    organization_id: int
+    organization: str
+    epsilon_spent: float
+    delta_spent: float
+
+
+class DatasetBudgetRead(BaseModel):
+    """A dataset version's odometer: the privacy loss spent by every licensee against its global cap."""
+
+    listing_id: int
+    dataset_id: int
+    budget_version_id: int = Field(description="The first version holding the same data: a new version gets a "
+                                               "fresh budget only when its data changed")
+    global_epsilon_cap: float
+    epsilon_spent: float = Field(description="Including queries in flight (reserved before they run)")
+    epsilon_remaining: float
+    exhausted: bool = Field(description="When true, ordering is closed and queries are refused")
+    enterprise_epsilon_cap: float
+    delta_spent: float
+    global_delta_cap: float
+    by_enterprise: list[EnterpriseUsage]

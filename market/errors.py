@@ -52,3 +52,18 @@ class ListingUnavailable(Conflict):
 class KeysNotConfirmed(InvalidInput):
     type = "keys-not-confirmed"
     title = "Keys taken from the data need the provider's confirmation"
+
+
+class PolicyInvalid(InvalidInput):
+    type = "invalid-dp-policy"
+    title = "The DP policy's caps contradict each other"
+
+
+class OfferAboveCap(InvalidInput):
+    type = "offer-above-cap"
+    title = "An offer carries more ε than the listing's caps allow"
+
+
+class DatasetBudgetSpent(Conflict):
+    type = "budget-exhausted"
+    title = "The dataset's privacy budget is spent"

@@ -33,6 +33,16 @@ def latest_version(session: Session, dataset_id: int) -> DatasetVersion | None:
     ).first()
 
 
+def budget_version_id(session: Session, version: DatasetVersion) -> int:
+    """The first version of the dataset holding the same data (same plaintext digest) as this one.
+
+    The privacy budget is counted per budget version: a new upload with unchanged data keeps spending the
+    old budget, since re-querying the same rows under a fresh budget would leak."""
+    first = session.exec(select(func.min(DatasetVersion.id)).where(
+        DatasetVersion.dataset_id == version.dataset_id, DatasetVersion.sha256 == version.sha256)).one()
+    return int(first or version.id or 0)
+
+
 def versions_of(session: Session, dataset_id: int) -> Sequence[DatasetVersion]:
     return session.exec(select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id)
                         .order_by(col(DatasetVersion.version).desc())).all()

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from market.policy import DpPolicy as DpPolicy  # re-exported: the API schema of a listing's policy
+
 Grade = Literal["core", "important", "general"]
 Role = Literal["dimension", "measure", "identifier", "excluded"]
 Scenario = Literal["public_welfare", "industry"]
@@ -119,29 +121,13 @@ class Dictionary(BaseModel):
     columns: list[DictionaryColumn]
 
 
-class DpPolicy(BaseModel):
-    max_epsilon_per_query: float = Field(default=1.0, gt=0, le=10)
-    default_epsilon: float | None = Field(default=None, gt=0, le=10)
-    min_group_size: int = Field(default=0, ge=0)
-    global_epsilon_cap: float | None = Field(default=None, gt=0, description="ε across all licensees of the dataset")
-    unknown_keys_delta: float | None = Field(
-        default=None, gt=0, lt=1e-3,
-        description="δ that lets queries group by dimensions without public keys (general grade only)")
-    delta_budget: float | None = Field(
-        default=None, gt=0, lt=1e-2,
-        description="total δ one licence may spend on such queries (default: 10 × unknown_keys_delta)")
-    enterprise_epsilon_cap: float = Field(default=20.0, gt=0,
-                                          description="ε one enterprise may spend on the dataset across all its "
-                                                      "licences: buying more licences never buys unlimited loss")
-
-
 class OfferCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     scenario: Literal["public_welfare", "industry"]
     price_minor: int = Field(default=0, ge=0, description="Price in minor units (fen) of `currency`")
     currency: str = Field(default="CNY", pattern="^[A-Z]{3}$")
     term_days: int = Field(gt=0, le=3660)
-    epsilon_budget: float = Field(gt=0, le=1000)
+    epsilon_budget: float = Field(gt=0, le=1000, description="At most the listing's ε cap per enterprise")
     query_quota: int = Field(gt=0)
 
 
@@ -220,7 +206,7 @@ class ListingRead(BaseModel):
     proposed_grade: str
     grade: str | None
     provider: str
-    dp_policy: dict[str, Any]
+    dp_policy: DpPolicy = Field(description="The policy in force: every ε cap a number (by grade unless set)")
     ceiling_price_minor: int | None
     offers: list[OfferRead]
     approvals: int
@@ -234,6 +220,8 @@ class ListingRead(BaseModel):
 
 class CatalogEntry(ListingRead):
     dictionary: Dictionary | None = None
+    dataset_epsilon_remaining: float | None = Field(
+        default=None, description="ε left of the dataset version's global cap, shared by every licensee")
     columns: list[ColumnRead] = Field(default=[], description="The table's columns and their types")
 
 

@@ -63,11 +63,9 @@ def table_info(target: DatasetTarget) -> TableInfo:
 
 
 def policy_of(target: DatasetTarget) -> Policy:
-    """Grouping by keys that are not public needs a δ, and is never allowed on important data."""
-    delta = float(target.dp_policy.get("unknown_keys_delta") or 0.0)
-    unknown_keys = target.grade == "general" and delta > 0
-    return Policy(min_group_size=int(target.dp_policy.get("min_group_size") or 0),
-                  allow_unknown_keys=unknown_keys, delta=delta if unknown_keys else 0.0)
+    """Grouping by keys that are not public needs a δ (at most 1/(10·n)), and is never allowed on important data."""
+    delta = target.dp_policy.delta_per_query(target.grade, target.row_bound)
+    return Policy(min_group_size=target.dp_policy.min_group_size, allow_unknown_keys=delta > 0, delta=delta)
 
 
 @dataclass(frozen=True)
@@ -105,9 +103,9 @@ class QueryService:
         return Prepared(licence, target, table, policy, spec, epsilon, compiled)
 
     def _epsilon(self, target: DatasetTarget, asked: float | None) -> float:
-        cap = float(target.dp_policy.get("max_epsilon_per_query") or 1.0)
-        epsilon = asked if asked is not None else float(target.dp_policy.get("default_epsilon") or cap / 2)
-        if epsilon > cap + 1e-12:
+        policy = target.dp_policy
+        epsilon, cap = policy.epsilon_for(asked), policy.max_epsilon_per_query
+        if not policy.allows_epsilon(epsilon):
             raise EpsilonNotAllowed(f"This listing allows at most ε={cap:g} per query; you asked for ε={epsilon:g}",
                                     zh=f"该数据产品每次查询的 ε 上限为 {cap:g}，您申请的是 ε={epsilon:g}")
         return epsilon
@@ -116,7 +114,7 @@ class QueryService:
         """Cost and expected accuracy of a query, without running or charging anything."""
         prepared = self._prepare(session, who, body)
         licence, compiled = prepared.licence, prepared.compiled
-        left = licence.epsilon_budget - licence.epsilon_spent
+        left = licence.epsilon_remaining
         return QueryPreview(epsilon_cost=compiled.epsilon_cost, accuracy=_accuracy(compiled.accuracy),
                             epsilon_remaining_after=max(0.0, left - compiled.epsilon_cost),
                             accuracy_note=compiled.accuracy_note)

@@ -514,4 +514,19 @@ ZH: dict[str, str] = {
     "Download CSV": "下载 CSV",
     "Recent payments": "近期付款",
     "Method": "方式",
+    # --- p-policy ---
+    "ε the dataset may lose in all": "该数据集 ε 总上限",
+    "ε left for everyone": "所有企业剩余 ε",
+    ("Every query spends some of this dataset's privacy budget, shared by all licensees; when it is spent, no "
+     "more licences are sold and no more queries run on this version of the data."):
+        "每次查询都会消耗该数据集的隐私预算，所有被许可方共用；预算用尽后，将停止订购，该版本数据也不再接受查询。",
+    "This dataset's privacy budget is spent: ordering is closed.": "该数据集的隐私预算已用尽，已停止订购。",
+    "Privacy budget of the dataset": "数据集隐私预算",
+    "ε spent {spent} of {cap}, {left} left": "ε 已用 {spent}，总上限 {cap}，剩余 {left}",
+    "Spent: ordering is closed and queries are refused.": "已用尽：停止订购，查询一律拒绝。",
+    ("Spent includes queries in flight. Each enterprise may spend at most ε {cap} across its licences. A new "
+     "version gets a fresh budget only if its data changed."):
+        "已用量包含正在运行的查询。每个企业在全部许可中最多可用 ε {cap}。新版本仅在数据内容变化时才获得新的预算。",
+    "Enterprise": "企业",
+    "δ spent": "已用 δ",
 }

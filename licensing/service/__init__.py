@@ -1,5 +1,6 @@
 """Licensing rules, one module per use case; the services other code uses are re-exported here."""
 
+from licensing.service import budget
 from licensing.service.licenses import LicenseService, effective_status, license_service
 from licensing.service.payments import TREASURY_ACCOUNT, PaymentService, payments
 from licensing.service.reconciliation import reconciliations
@@ -7,12 +8,16 @@ from licensing.service.registration import RegistrationService, registrations
 from licensing.service.reports import reports
 from licensing.service.stripe_payments import stripe_payments
 from licensing.service.treasury import treasury
+from market.service.listings import read_budget_with
+
+read_budget_with(budget.dataset_remaining)  # the catalog shows how much of a dataset's budget is left
 
 __all__ = [
     "TREASURY_ACCOUNT",
     "LicenseService",
     "PaymentService",
     "RegistrationService",
+    "budget",
     "effective_status",
     "license_service",
     "payments",

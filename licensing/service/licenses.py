@@ -26,6 +26,7 @@ from licensing.errors import LicenseNotActive, LicenseStateConflict, PriceAboveC
 from licensing.models import License
 from licensing.schemas import LicenseAction, LicenseCreate, LicensePage, LicenseRead, LicenseRenew, LicenseReview
 from licensing.service import budget
+from market.policy import epsilon_units
 from market.service import listings as listing_service
 
 if TYPE_CHECKING:
@@ -63,13 +64,15 @@ class LicenseService:
         """Apply for a licence on an offer; important data waits for the data office, priced waits for payment."""
         listing, offer = listing_service.offer(session, body.listing_id, body.offer_id)
         check_offer_price(listing, offer)
+        budget.check_open(session, who.organization_id, listing.id or 0, offer.name, offer.epsilon_budget)
         if listing.grade == "important" and not body.purpose.strip():
             raise InvalidInput("Important data needs a stated purpose for the data office to review")
         licence = License(
             listing_id=listing.id or 0, offer_id=offer.id or 0, organization_id=who.organization_id,
             applicant_id=who.user_id, purpose=body.purpose.strip(), status="pending_approval",
             scenario=offer.scenario, price_minor=offer.price_minor, currency=offer.currency,
-            term_days=offer.term_days, epsilon_budget=offer.epsilon_budget, query_quota=offer.query_quota,
+            term_days=offer.term_days, epsilon_budget_micro=epsilon_units(offer.epsilon_budget, up=False),
+            query_quota=offer.query_quota,
             provider_org_id=listing.provider_org_id, dataset_id=listing.dataset_id, listing_title=listing.title,
             offer_name=offer.name,
             renews_license_id=renews.id if renews else None,
@@ -205,8 +208,9 @@ class LicenseService:
     def read(self, licence: License) -> LicenseRead:
         """The API view of a licence, with its effective status and ε left."""
         return LicenseRead.model_validate({
-            **licence.model_dump(), "status": effective_status(licence),
-            "epsilon_remaining": max(0.0, licence.epsilon_budget - licence.epsilon_spent)})
+            **licence.model_dump(), "status": effective_status(licence), "epsilon_budget": licence.epsilon_budget,
+            "epsilon_spent": licence.epsilon_spent, "epsilon_remaining": licence.epsilon_remaining,
+            "delta_spent": licence.delta_spent})
 
     def usable(self, session: Session, who: Principal, license_id: int) -> License:
         """The caller's licence, if it can be queried right now (expiry is checked here, not by a job)."""

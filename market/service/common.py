@@ -13,26 +13,41 @@ from core.errors import NotFound
 from core.models import Organization
 from market import repository as repo
 from market import search
+from market.errors import OfferAboveCap
 from market.models import Dataset, DatasetVersion, Listing, ListingTransition
-from market.schemas import DpPolicy, ListingRead, OfferRead, RevisionRead
+from market.policy import GRADE_RULES, DpPolicy
+from market.schemas import ListingRead, OfferRead, RevisionRead
 
 LIVE = ("published", "ordering_paused", "suspended")  # approved once, not retired: licences may exist
 GRADE_RANK = {"general": 0, "important": 1, "core": 2}
 APPROVALS_NEEDED = {"general": 1, "important": 2}
-# The data office's floor per grade: important data gets a lower ε cap and a minimum group size.
-POLICY_FLOOR = {"general": {"max_epsilon_per_query": 2.0, "min_group_size": 0},
-                "important": {"max_epsilon_per_query": 0.5, "min_group_size": 10}}
+# The data office's floor per grade (the full rules, with the default caps, are `market.policy.GRADE_RULES`).
+POLICY_FLOOR = {grade: {"max_epsilon_per_query": rules.max_epsilon_per_query, "min_group_size": rules.min_group_size}
+                for grade, rules in GRADE_RULES.items()}
 
 
 def policy_for(grade: str, requested: DpPolicy) -> dict[str, Any]:
-    """The requested DP policy, tightened to the grade's floor (core data keeps its policy: it never runs)."""
-    if grade not in POLICY_FLOOR:
-        return requested.model_dump()
-    floor = POLICY_FLOOR[grade]
-    cap = min(requested.max_epsilon_per_query, float(floor["max_epsilon_per_query"]))
-    default = min(requested.default_epsilon or cap / 2, cap)
-    return {**requested.model_dump(), "max_epsilon_per_query": cap, "default_epsilon": default,
-            "min_group_size": max(requested.min_group_size, int(floor["min_group_size"]))}
+    """The requested DP policy as stored, once checked at the grade. Caps left empty stay empty: they are
+    filled from the grade whenever the policy is read (`policy_of`), so a raised grade lowers them at once."""
+    requested.check(grade)
+    return requested.model_dump()
+
+
+def policy_of(listing: Listing) -> DpPolicy:
+    """The policy in force on a listing: its stored policy resolved at its grade (the proposed one before review)."""
+    return DpPolicy.model_validate(listing.dp_policy).for_grade(listing.grade or listing.proposed_grade)
+
+
+def check_offer_epsilon(name: str, epsilon_budget: float, policy: DpPolicy) -> None:
+    """An offer's ε may not exceed what one enterprise may spend on the dataset (nor, so, the global cap)."""
+    cap = policy.largest_offer()
+    if epsilon_budget > cap:
+        raise OfferAboveCap(
+            f"The offer {name!r} carries ε={epsilon_budget:g}, more than one enterprise may spend on this dataset "
+            f"in all (ε={cap:g}; the dataset's total is ε={policy.global_cap:g}): lower its ε budget",
+            zh=f"报价“{name}”的 ε 预算为 {epsilon_budget:g}，超过单个企业在该数据集上的 ε 总上限 {cap:g}"
+               f"（数据集总上限 {policy.global_cap:g}），请调低",
+            epsilon_cap=cap)
 
 
 def higher(a: str | None, b: str) -> str:
@@ -86,7 +101,8 @@ def read(session: Session, listing: Listing) -> ListingRead:
     offers = [OfferRead.model_validate(o, from_attributes=True) for o in repo.offers_of(session, listing.id or 0)]
     registration = repo.registration_of(session, listing.id or 0)
     return ListingRead.model_validate({
-        **listing.model_dump(), "dataset_name": dataset.name, "provider": provider_name(session, listing),
+        **listing.model_dump(), "dp_policy": policy_of(listing), "dataset_name": dataset.name,
+        "provider": provider_name(session, listing),
         "offers": offers, "dataset_version": version.version, "revision": _revision(session, listing),
         "registration_code": registration.code if registration else None})
 

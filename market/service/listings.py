@@ -4,6 +4,7 @@ other domains ask of a listing (an offer to license, the sandbox's view of the d
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from market.errors import (
     OrderingPaused,
 )
 from market.models import Dataset, DatasetVersion, Listing, Offer
+from market.policy import DpPolicy
 from market.profile import dictionary_changes, findings
 from market.schemas import (
     CatalogEntry,
@@ -41,7 +43,7 @@ from market.schemas import (
     TransitionRead,
 )
 from market.service import catalog as catalog_service
-from market.service.common import LIVE, get_listing, move, read, reindex
+from market.service.common import LIVE, check_offer_epsilon, get_listing, move, policy_of, read, reindex
 from market.service.datasets import datasets
 from market.service.registrations import registrations
 from market.service.review import reviews
@@ -62,7 +64,17 @@ class DatasetTarget:
     dictionary: dict[str, Any]
     row_bound: int
     grade: str
-    dp_policy: dict[str, Any]
+    dp_policy: DpPolicy  # the policy in force (resolved at the grade): every cap a number
+    budget_version_id: int  # whose ε/δ counters this version draws on: the first version with the same data
+
+
+@dataclass(frozen=True)
+class BudgetScope:
+    dataset_id: int
+    budget_version_id: int
+    policy: DpPolicy
+    grade: str
+    row_bound: int
 
 
 class ListingService:
@@ -72,8 +84,10 @@ class ListingService:
             raise CoreGradeRefused("Core data (核心数据) cannot be listed: the platform never publishes it",
                                    zh="核心数据不得上架，平台从不发布核心数据")
         dataset, version = datasets.own_dataset(session, who, body.dataset_id)
+        body.dp_policy.check(body.proposed_grade)
         for offer in body.offers:
             _check_free(offer)
+            check_offer_epsilon(offer.name, offer.epsilon_budget, body.dp_policy.for_grade(body.proposed_grade))
         listing = Listing(
             dataset_id=dataset.id or 0, dataset_version_id=version.id or 0, provider_org_id=who.organization_id,
             created_by=who.user_id, title=body.title, description=body.description, keywords=body.keywords,
@@ -136,6 +150,7 @@ class ListingService:
         if listing.status in ("retired", "rejected"):
             raise ListingStateConflict(f"A {listing.status} listing takes no new offers")
         _check_free(body)
+        check_offer_epsilon(body.name, body.epsilon_budget, policy_of(listing))
         if body.scenario not in listing.scenarios:
             raise InvalidInput(f"The data office permits only {', '.join(listing.scenarios)} on this listing")
         ceiling = listing.ceiling_price_minor
@@ -241,8 +256,19 @@ class ListingService:
             dataset_version_id=version.id or 0, dataset_sha256=version.sha256, storage_key=version.storage_key,
             sealed_key=version.sealed_key, columns=version.columns,
             dictionary=listing.dictionary or version.dictionary or {}, row_bound=_row_bound(version.row_count),
-            grade=listing.grade, dp_policy=listing.dp_policy,
+            grade=listing.grade, dp_policy=policy_of(listing),
+            budget_version_id=repo.budget_version_id(session, version),
         )
+
+    def budget_scope(self, session: Session, listing_id: int) -> BudgetScope:
+        """What a listing's privacy budget counts against, in any state of the listing (for refunds, the
+        odometer and the catalog): the dataset, its budget version and the policy in force."""
+        listing = get_listing(session, listing_id)
+        version = session.get(DatasetVersion, listing.dataset_version_id)
+        assert version is not None
+        return BudgetScope(dataset_id=listing.dataset_id, budget_version_id=repo.budget_version_id(session, version),
+                           policy=policy_of(listing), grade=listing.grade or listing.proposed_grade,
+                           row_bound=_row_bound(version.row_count))
 
     def catalog(
         self, session: Session, q: str | None = None, sector: str | None = None, grade: str | None = None,
@@ -257,8 +283,16 @@ class ListingService:
         listing = self.get_published(session, listing_id)
         dictionary = Dictionary.model_validate(listing.dictionary) if listing.dictionary else None
         version = session.get(DatasetVersion, listing.dataset_version_id)
+        remaining = self.remaining_budget(session, listing_id) if _budget_reader is not None else None
         return CatalogEntry.model_validate({**read(session, listing).model_dump(), "dictionary": dictionary,
-                                            "columns": version.columns if version else []})
+                                            "columns": version.columns if version else [],
+                                            "dataset_epsilon_remaining": remaining})
+
+    def remaining_budget(self, session: Session, listing_id: int) -> float:
+        """ε left of the listing's dataset-version cap (the budget is counted by licensing, which registers
+        its reader with `read_budget_with`: market does not import licensing)."""
+        assert _budget_reader is not None, "licensing registers the budget reader at import"
+        return _budget_reader(session, listing_id)
 
     def preview(self, session: Session, listing_id: int, rows: int = 10) -> PreviewRead:
         """Synthetic rows made from the public dictionary only."""
@@ -271,6 +305,16 @@ class ListingService:
     def of_provider(self, session: Session, organization_id: int) -> builtins.list[ListingRead]:
         """Every listing of one provider organization."""
         return [read(session, listing) for listing in repo.listings_of_provider(session, organization_id)]
+
+
+BudgetReader = Callable[[Session, int], float]
+_budget_reader: BudgetReader | None = None
+
+
+def read_budget_with(reader: BudgetReader) -> None:
+    """Licensing counts the privacy budget; it hands market the one read the catalog needs (ε left)."""
+    global _budget_reader
+    _budget_reader = reader
 
 
 def _check_free(offer: OfferCreate) -> None:

@@ -22,16 +22,19 @@ from market import reasons
 from market import repository as repo
 from market.errors import CoreGradeRefused, ListingStateConflict, OfferAboveCeiling, SelfReview
 from market.models import Listing, ListingReview
-from market.schemas import DpPolicy, GradeChange, ListingRead, ReviewCreate, TransitionCreate
+from market.policy import DpPolicy
+from market.schemas import GradeChange, ListingRead, ReviewCreate, TransitionCreate
 from market.service.common import (
     APPROVALS_NEEDED,
     GRADE_RANK,
     LIVE,
+    check_offer_epsilon,
     clear_revision,
     get_listing,
     higher,
     move,
     policy_for,
+    policy_of,
     read,
     reindex,
 )
@@ -135,8 +138,9 @@ class ReviewService:
 
     def _check_offers(self, session: Session, listing: Listing) -> None:
         offers = [o for o in repo.offers_of(session, listing.id or 0) if o.active]
-        ceiling = listing.ceiling_price_minor
+        ceiling, policy = listing.ceiling_price_minor, policy_of(listing)
         for offer in offers:
+            check_offer_epsilon(offer.name, offer.epsilon_budget, policy)
             if offer.scenario == "industry" and ceiling is not None and offer.price_minor > ceiling:
                 raise OfferAboveCeiling(f"The offer {offer.name!r} costs {offer.price_minor} fen, above the ceiling "
                                         f"of {ceiling}: request changes (price-above-ceiling) or raise the ceiling")
@@ -205,8 +209,7 @@ class ReviewService:
 
     def _raise(self, session: Session, who: Principal, listing: Listing, grade: str, code: str, comment: str) -> None:
         before = listing.grade
-        listing.grade = grade
-        listing.dp_policy = policy_for(grade, DpPolicy.model_validate(listing.dp_policy))
+        listing.grade = grade  # the policy's floors and default caps follow the grade when it is read
         if listing.revision_kind == "grade":  # a pending lowering is moot once the grade goes up
             clear_revision(listing)
         # Core data is never available: raising to core takes the listing out of service at once.

@@ -48,9 +48,9 @@ def _caps() -> dict[str, float]:
 
 @pytest.fixture
 def capped(client: TestClient) -> tuple[World, dict[str, str], dict[str, Any]]:
-    """A listing whose enterprise cap (2.0) is below what two of its licences hold together (2 × 3.0)."""
+    """A listing whose enterprise cap (2.0) is below what two of its licences hold together (2 × 1.5)."""
     world = World(client)
-    listing = publish(world, dp_policy={"enterprise_epsilon_cap": 2.0}, epsilon_budget=3.0)
+    listing = publish(world, dp_policy={"enterprise_epsilon_cap": 2.0}, epsilon_budget=1.5)
     return world, world.enterprise(), listing
 
 
@@ -71,19 +71,20 @@ def test_the_sandbox_refuses_a_query_over_the_enterprise_cap_and_charges_nothing
 ) -> None:
     world, enterprise, listing = capped
     first, second = _active(world, enterprise, listing), _active(world, enterprise, listing)
-    for n in range(2):
+    for n, (licence, epsilon) in enumerate([(first, 1.0), (first, 0.5), (second, 0.5)]):
         ok(world.client.post("/api/v1/queries", headers=enterprise, json={
-            "license_id": first, "sql": f"SELECT SUM(age) AS s{n} FROM people", "epsilon": 1.0}), 201)
+            "license_id": licence, "sql": f"SELECT SUM(age) AS s{n} FROM people", "epsilon": epsilon}), 201)
     refused = world.client.post("/api/v1/queries", headers=enterprise, json={
         "license_id": second, "sql": "SELECT COUNT(*) AS n FROM people", "epsilon": 0.5})
     assert refused.status_code == 409 and refused.json()["type"] == "budget-exhausted"
     assert "across all its licences" in refused.json()["detail"] and refused.json()["epsilon_remaining"] == 0
-    assert _spent(second) == 0 and _caps()["enterprise"] == pytest.approx(2.0)
+    assert _spent(second) == 0.5 and _caps()["enterprise"] == 2.0
 
 
 def test_the_global_cap_is_shared_by_every_licensee(client: TestClient) -> None:
     world = World(client)
-    listing = publish(world, dp_policy={"global_epsilon_cap": 1.0})
+    listing = publish(world, dp_policy={"global_epsilon_cap": 1.0, "enterprise_epsilon_cap": 1.0},
+                      epsilon_budget=1.0)
     one = world.enterprise()
     two = world.enterprise("第二公司 Second Co", CODE_B, "second@co.test")
     a, b = _active(world, one, listing), _active(world, two, listing)
@@ -109,7 +110,7 @@ def test_a_refund_gives_back_the_licence_the_enterprise_and_the_global_budget(
 def test_a_licence_refusal_leaves_every_cap_untouched(client: TestClient) -> None:
     world = World(client)
     enterprise = world.enterprise()
-    licence = world.active_licence(enterprise)  # budget 3.0, default enterprise cap 20
+    licence = world.active_licence(enterprise)  # budget 3.0, default enterprise cap 10 (general: 40 / 4)
     assert _try_reserve(licence["id"], 2.5) == "charged"
     assert _try_reserve(licence["id"], 1.0) == "licence"
     assert _caps()["enterprise"] == pytest.approx(2.5) and _spent(licence["id"]) == pytest.approx(2.5)

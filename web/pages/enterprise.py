@@ -89,9 +89,8 @@ def _console(request: Request, session: PageSession, who: Principal, licence: Li
     entry = _entry(session, licence.listing_id)
     if entry is None:
         raise NotFound(f"The listing of licence {licence.id} is no longer published")
-    policy = entry.dp_policy
     context = {"lic": licence, "entry": entry, "sql": f"SELECT COUNT(*) AS n FROM {entry.dataset_name}",
-               "epsilon": policy.get("default_epsilon") or policy.get("max_epsilon_per_query"),
+               "epsilon": entry.dp_policy.epsilon_for(None),
                "history": queries.history(session, who, licence.id, 10, 0), **extra}
     return render(request, "enterprise/console.html", context, status=status)
 

@@ -12,7 +12,7 @@ from core import audit
 from core.auth import Principal
 from core.errors import DomainError, NotFound
 from licensing.schemas import LicenseAction, LicenseReview
-from licensing.service import license_service
+from licensing.service import budget, license_service
 from market import reasons
 from market.schemas import GradeChange, ReviewCreate, TransitionCreate
 from market.service import listings
@@ -52,8 +52,9 @@ def all_listings(request: Request, session: PageSession, who: OfficePage, status
 def _review_page(request: Request, session: Session, who: Principal, listing_id: int, extra: dict[str, Any],
                  status: int = 200) -> Response:
     detail = listings.detail(session, who, listing_id)
+    odometer = budget.odometer(session, listing_id) if detail.published_at is not None else None
     return render(request, "office/review.html", {
-        "listing": detail, "decisions": REVIEW_DECISIONS, "transitions": TRANSITIONS,
+        "listing": detail, "odometer": odometer, "decisions": REVIEW_DECISIONS, "transitions": TRANSITIONS,
         "codes": {action: reasons.codes_for(action) for action in (*REVIEW_DECISIONS, *TRANSITIONS,
                                                                    "raise_grade", "lower_grade")},
         "done": request.query_params.get("done"), **extra}, status=status)
