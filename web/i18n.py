@@ -529,4 +529,6 @@ ZH: dict[str, str] = {
         "已用量包含正在运行的查询。每个企业在全部许可中最多可用 ε {cap}。新版本仅在数据内容变化时才获得新的预算。",
     "Enterprise": "企业",
     "δ spent": "已用 δ",
+    "Leave empty for the grade's defaults (general 40 and 10, important 12 and 3).":
+        "留空则按分级默认值（一般数据 40 和 10，重要数据 12 和 3）。",
 }

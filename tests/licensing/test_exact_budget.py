@@ -179,3 +179,37 @@ def test_a_new_version_gets_a_fresh_budget_only_when_its_data_changed(client: Te
     changed = _upload(world, people(seed=2))
     assert listing_id in changed["listings_moved"]
     assert ok(client.get(f"/api/v1/catalog/{listing_id}"))["dataset_epsilon_remaining"] == 40.0
+
+
+def test_pages_show_the_odometer_to_the_data_office_and_a_spent_budget_to_the_public(client: TestClient) -> None:
+    from tests.web.test_pages import browser_sign_in
+
+    world = World(client)
+    listing = publish(world, dp_policy={"global_epsilon_cap": 0.5, "enterprise_epsilon_cap": 0.5},
+                      epsilon_budget=0.5)
+    licence = _active(world, world.enterprise(), listing)
+    assert _try(licence, 0.5) == "charged"
+    public = client.get(f"/listings/{listing['id']}", headers={"Accept-Language": "zh-CN"}).text
+    assert 'id="budget-spent"' in public and "已停止订购" in public and 'id="apply-button"' not in public
+    browser_sign_in(client, "office@gov.test")
+    office = client.get(f"/office/listings/{listing['id']}", headers={"Accept-Language": "en"}).text
+    assert 'id="odometer"' in office and "ε spent 0.5 of 0.5, 0 left" in office
+    assert "数据公司 Data Co" in office and "ordering is closed" in office
+
+
+def test_the_data_office_sets_the_datasets_total_on_the_review_page(client: TestClient) -> None:
+    from tests.web.test_pages import browser_sign_in, csrf_of
+
+    world = World(client)
+    body = listing_body(world.dataset["id"])
+    body["title"] = "Reviewed on the page"
+    listing = ok(client.post("/api/v1/listings", json=body, headers=world.provider), 201)
+    ok(client.post(f"/api/v1/listings/{listing['id']}/submit", headers=world.provider))
+    browser_sign_in(client, "office@gov.test")
+    page = client.get(f"/office/listings/{listing['id']}").text
+    decided = client.post(f"/office/listings/{listing['id']}/review", follow_redirects=False, data={
+        "csrf": csrf_of(page), "decision": "approve", "grade": "general", "reason_code": "meets-standard",
+        "global_epsilon_cap": "60"})
+    assert decided.status_code == 303, decided.text
+    policy = ok(client.get(f"/api/v1/catalog/{listing['id']}"))["dp_policy"]
+    assert (policy["global_epsilon_cap"], policy["enterprise_epsilon_cap"]) == (60.0, 15.0)

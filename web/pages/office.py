@@ -77,12 +77,18 @@ def _decided(request: Request, session: Session, who: Principal, listing_id: int
 def review_listing(request: Request, listing_id: int, session: PageSession, who: OfficePage,
                    decision: Annotated[str, Form()], grade: Annotated[str, Form()] = "",
                    reason_code: Annotated[str, Form()] = "", comment: Annotated[str, Form()] = "",
-                   ceiling_price: Annotated[str, Form()] = "", sector: Annotated[str, Form()] = "") -> Response:
-    """Record a review decision with its grade, reason code and comment."""
+                   ceiling_price: Annotated[str, Form()] = "", sector: Annotated[str, Form()] = "",
+                   global_epsilon_cap: Annotated[str, Form()] = "",
+                   enterprise_epsilon_cap: Annotated[str, Form()] = "") -> Response:
+    """Record a review decision with its grade, reason code, comment and (if given) the dataset's ε caps."""
     def decide() -> Any:
+        caps = {"global_epsilon_cap": global_epsilon_cap.strip() or None,
+                "enterprise_epsilon_cap": enterprise_epsilon_cap.strip() or None}
+        policy = ({**listings.detail(session, who, listing_id).dp_policy.model_dump(), **caps}
+                  if any(caps.values()) else None)
         body = _built(ReviewCreate, {
             "decision": decision, "grade": grade or None, "reason_code": reason_code.strip() or None,
-            "comment": comment, "sector": sector.strip() or None,
+            "comment": comment, "sector": sector.strip() or None, "dp_policy": policy,
             "ceiling_price_minor": minor_units(ceiling_price, "Ceiling price") if ceiling_price.strip() else None})
         return listings.review(session, who, listing_id, body)
 
