@@ -52,3 +52,8 @@ class ListingUnavailable(Conflict):
 class KeysNotConfirmed(InvalidInput):
     type = "keys-not-confirmed"
     title = "Keys taken from the data need the provider's confirmation"
+
+
+class PrivacyUnitRequired(InvalidInput):
+    type = "privacy-unit-required"
+    title = "A person with several rows needs a privacy unit"

@@ -514,4 +514,17 @@ ZH: dict[str, str] = {
     "Download CSV": "下载 CSV",
     "Recent payments": "近期付款",
     "Method": "方式",
+    # --- p-unit ---
+    "What ε protects": "ε 保护的对象",
+    "Public row bound: at most {n} rows.": "公开的行数上限：至多 {n} 行。",
+}
+
+# --- p-unit --- (finding codes of the privacy-unit checks)
+LABELS["finding"] |= {
+    "privacy-unit-required": ("标识字段取值重复，须以个人为隐私单位",
+                              "An identifier repeats: a person must be the unit"),
+    "row-bound-too-small": ("数据行数超过公开的行数上限", "The data has more rows than the public row bound"),
+    "bounds-reveal-extremes": ("取值范围等于数据的最小值/最大值，会泄露它们",
+                               "Bounds equal the observed min/max, which reveals them"),
+    "rows-truncated": ("部分个人的记录超过每人上限，将被截断", "Some persons have more rows than k: truncated"),
 }

@@ -15,6 +15,7 @@ from core.auth import Principal, Role
 from core.errors import InvalidInput, NotFound
 from core.models import utcnow
 from market import repository as repo
+from market import unit as privacy_unit
 from market.errors import (
     CoreGradeRefused,
     ListingStateConflict,
@@ -60,7 +61,7 @@ class DatasetTarget:
     sealed_key: str
     columns: list[dict[str, Any]]
     dictionary: dict[str, Any]
-    row_bound: int
+    row_bound: int  # public: declared in the dictionary (or the platform default), never counted from the data
     grade: str
     dp_policy: dict[str, Any]
 
@@ -183,9 +184,15 @@ class ListingService:
         flags = [Flag(column=f.column, code=f.code, severity=f.severity)
                  for f in findings(listing.proposed_dictionary, proposed.profile if proposed else None)
                  if f.severity != "info"]
+        shown = listing.proposed_dictionary or listing.dictionary
+        version = proposed or session.get(DatasetVersion, listing.dataset_version_id)
+        unit = Dictionary.model_validate(shown) if shown else None
         return ListingDetail.model_validate({
             **read(session, listing).model_dump(), "dictionary": listing.dictionary,
             "proposed_dictionary": listing.proposed_dictionary, "flags": flags,
+            "privacy_unit": privacy_unit.summary(unit) if unit else None,
+            "person_rows": privacy_unit.person_rows(version.profile if version else None,
+                                                    unit.privacy_unit.column if unit else None),
             "changes": dictionary_changes(listing.dictionary, listing.proposed_dictionary)
             if listing.proposed_dictionary else [],
             "reviews": [ReviewRead.model_validate(r, from_attributes=True)
@@ -236,11 +243,12 @@ class ListingService:
         version = session.get(DatasetVersion, listing.dataset_version_id)
         dataset = session.get(Dataset, listing.dataset_id)
         assert version is not None and dataset is not None and listing.grade is not None
+        dictionary = listing.dictionary or version.dictionary or {"columns": []}
         return DatasetTarget(
             listing_id=listing.id or 0, dataset_id=dataset.id or 0, dataset_name=dataset.name,
             dataset_version_id=version.id or 0, dataset_sha256=version.sha256, storage_key=version.storage_key,
             sealed_key=version.sealed_key, columns=version.columns,
-            dictionary=listing.dictionary or version.dictionary or {}, row_bound=_row_bound(version.row_count),
+            dictionary=dictionary, row_bound=privacy_unit.row_bound(Dictionary.model_validate(dictionary)),
             grade=listing.grade, dp_policy=listing.dp_policy,
         )
 
@@ -258,6 +266,7 @@ class ListingService:
         dictionary = Dictionary.model_validate(listing.dictionary) if listing.dictionary else None
         version = session.get(DatasetVersion, listing.dataset_version_id)
         return CatalogEntry.model_validate({**read(session, listing).model_dump(), "dictionary": dictionary,
+                                            "privacy_unit": privacy_unit.summary(dictionary) if dictionary else None,
                                             "columns": version.columns if version else []})
 
     def preview(self, session: Session, listing_id: int, rows: int = 10) -> PreviewRead:
@@ -276,13 +285,6 @@ class ListingService:
 def _check_free(offer: OfferCreate) -> None:
     if offer.scenario == "public_welfare" and offer.price_minor != 0:
         raise InvalidInput(f"The offer {offer.name!r} is for public welfare, which is always free")
-
-
-def _row_bound(rows: int) -> int:
-    """A public upper bound on the row count: the next power of two, which reveals only its rough size.
-
-    OpenDP trusts this bound, and the noise on float sums grows with it, so it is kept tight."""
-    return 1 << max(rows, 16).bit_length()
 
 
 listings = ListingService()
