@@ -122,9 +122,10 @@ class DatasetService:
         listing.dataset_version_id = version.id or 0
         move(session, who, listing, "move_version", listing.status, "new-version",
              f"Moved to version {version.version}: the public dictionary is unchanged", version=version.version)
+        # The registration is public: it names the version, never a hash of the data (a plain hash would let
+        # anyone who can guess the rows confirm them).
         registrations.change(session, who, listing, "new-version",
-                             {"dataset_version": version.version, "previous_version_id": old,
-                              "sha256": version.sha256})
+                             {"dataset_version": version.version, "previous_version_id": old})
 
     def _read(self, dataset: Dataset, version: DatasetVersion, encoding: str | None = None,
               checked: list[Finding] | None = None, moved: list[int] | None = None) -> DatasetRead:
@@ -236,7 +237,8 @@ def _frequent(version: DatasetVersion, body: KeysConfirm, keys: list[Any], unit:
 
 def _working(version: DatasetVersion) -> Dictionary:
     if not version.dictionary:
-        raise InvalidDictionary("Write the data dictionary first (PUT /datasets/{id}/dictionary)")
+        raise InvalidDictionary("Write the data dictionary first (PUT /datasets/{id}/dictionary)",
+                                zh="请先编写数据字典（PUT /datasets/{id}/dictionary）")
     return Dictionary.model_validate(version.dictionary)
 
 
@@ -245,12 +247,15 @@ def _confirmable(version: DatasetVersion, body: KeysConfirm) -> list[Any]:
     values = seen.get("values") if seen else None
     if not values:
         raise InvalidDictionary(f"No values of {body.column!r} were kept at upload (too many distinct values, or "
-                                "it looks like an identifier): type its keys in the dictionary instead")
+                                "it looks like an identifier): type its keys in the dictionary instead",
+                                zh=f"上传时没有保留 {body.column} 的取值（不同取值太多，或疑似标识字段）："
+                                   "请在数据字典中自行填写其公开取值")
     if body.keys is None:
         return list(values)
     unseen = [k for k in body.keys if k not in values]
     if unseen:
-        raise InvalidDictionary(f"These keys were not seen in the data: {unseen}; confirm only values it holds")
+        raise InvalidDictionary(f"These keys were not seen in the data: {unseen}; confirm only values it holds",
+                                zh=f"这些取值在数据中未出现：{unseen}；只能确认数据中存在的取值")
     return list(body.keys)
 
 

@@ -207,3 +207,21 @@ def test_bounds_equal_to_the_observed_extremes_warn_provider_and_reviewer(client
     ok(_put(client, provider, dataset["id"], trips_dictionary()))  # [0, 10]: public limits, no warning
     checks = ok(client.get(f"{API}/datasets/{dataset['id']}/checks", headers=provider))["items"]
     assert "bounds-reveal-extremes" not in {f["code"] for f in checks}
+
+
+def test_a_new_version_moves_only_within_the_row_bound_and_its_registration_carries_no_hash(
+        client: TestClient) -> None:
+    provider = staff(client, "p@gov.test", Role.provider, "统计局")
+    office = staff(client, "o@gov.test", Role.data_office)
+    dataset = upload_csv(client, provider, "people", people(300))
+    ok(_put(client, provider, dataset["id"], {**PEOPLE_DICTIONARY, "row_bound": 400}))
+    listing = _publish(client, provider, office, dataset["id"])
+    second = upload_csv(client, provider, "people", people(350, seed=2))
+    assert second["listings_moved"] == [listing["id"]]
+    code = listing["registration_code"] or ok(client.get(f"{API}/catalog/{listing['id']}"))["registration_code"]
+    record = json.dumps(ok(client.get(f"{API}/registrations/{code}")))
+    assert second["sha256"] not in record and "sha256" not in record
+    third = upload_csv(client, provider, "people", people(500, seed=3))
+    assert third["listings_moved"] == []
+    assert ("row-bound-too-small", "error") in {(f["code"], f["severity"]) for f in third["findings"]}
+    assert "行数上限" in next(f["message_zh"] for f in third["findings"] if f["code"] == "row-bound-too-small")
