@@ -46,8 +46,8 @@ def profile(frame: pl.DataFrame, columns: list[ColumnProfile]) -> dict[str, Any]
 
 def per_person(series: pl.Series) -> dict[str, Any]:
     """Rows per distinct value of `series`: quantiles, maximum, and what each candidate k would keep."""
-    present = series.drop_nulls()
-    counts = present.value_counts(name="n")["n"].cast(pl.Int64)
+    present = series.drop_nulls().rename("value")  # any column name, even "count", works
+    counts = present.value_counts(name="rows")["rows"].cast(pl.Int64)
     persons, rows = counts.len(), int(counts.sum())
     out: dict[str, Any] = {"persons": persons, "rows": rows, "null_rows": series.len() - present.len()}
     if persons == 0:
@@ -64,12 +64,14 @@ def per_person(series: pl.Series) -> dict[str, Any]:
 
 
 def _key_counts(frame: pl.DataFrame, column: str, values: list[Any] | None, ids: list[str]) -> dict[str, Any]:
-    persons = [pl.col(i).drop_nulls().n_unique().alias(i) for i in ids if i != column]
-    grouped = frame.group_by(column).agg(pl.len().alias("__rows"), *persons)
-    by_value = {row[column]: row for row in grouped.iter_rows(named=True)}
+    others = [i for i in ids if i != column]
+    # Positional names: a column called like a result column must not collide with it.
+    grouped = frame.group_by(pl.col(column).alias("key")).agg(
+        pl.len().alias("rows"), *[pl.col(i).drop_nulls().n_unique().alias(f"p{j}") for j, i in enumerate(others)])
+    by_value = {row["key"]: row for row in grouped.iter_rows(named=True)}
     ordered = [by_value.get(v, {}) for v in values or []]
-    return {"rows": [int(r.get("__rows", 0)) for r in ordered],
-            "persons": {i: [int(r.get(i, 0)) for r in ordered] for i in ids if i != column}}
+    return {"rows": [int(r.get("rows", 0)) for r in ordered],
+            "persons": {i: [int(r.get(f"p{j}", 0)) for r in ordered] for j, i in enumerate(others)}}
 
 
 def rare_keys(profile: dict[str, Any] | None, column: str, keys: list[Any], unit: str | None) -> list[Any]:

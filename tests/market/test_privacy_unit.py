@@ -225,3 +225,16 @@ def test_a_new_version_moves_only_within_the_row_bound_and_its_registration_carr
     assert third["listings_moved"] == []
     assert ("row-bound-too-small", "error") in {(f["code"], f["severity"]) for f in third["findings"]}
     assert "行数上限" in next(f["message_zh"] for f in third["findings"] if f["code"] == "row-bound-too-small")
+
+
+def test_rows_per_person_are_counted_whatever_the_columns_are_called() -> None:
+    from market.contributions import profile as person_profile
+    from market.profile import column_profile
+
+    frame = pl.DataFrame({"rows": ["a", "a", "b"] * 10 + [f"x{i}" for i in range(30)],
+                          "key": ["k1", "k2"] * 30, "p0": list(range(60))})
+    columns = [column_profile(frame[c], "string" if c != "p0" else "int") for c in frame.columns]
+    measured = person_profile(frame, columns)
+    assert measured["per_person"]["rows"]["max"] == 20 and measured["per_person"]["rows"]["persons"] == 32
+    assert measured["key_counts"]["key"]["rows"] == [30, 30]
+    assert measured["key_counts"]["key"]["persons"]["rows"] == [17, 17]  # a, b and 15 of the x values each
