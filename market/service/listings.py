@@ -244,11 +244,17 @@ class ListingService:
         dataset = session.get(Dataset, listing.dataset_id)
         assert version is not None and dataset is not None and listing.grade is not None
         dictionary = listing.dictionary or version.dictionary or {"columns": []}
+        bound = privacy_unit.row_bound(Dictionary.model_validate(dictionary))
+        if version.row_count > bound:
+            # OpenDP trusts the public bound; a listing approved before bounds were declared may break it. Refusing
+            # says only that the provider must act, never the count.
+            raise ListingUnavailable("The provider must update this listing's data dictionary before queries run "
+                                     "on it", zh="供数单位须先更新该数据产品的数据字典，之后才能查询")
         return DatasetTarget(
             listing_id=listing.id or 0, dataset_id=dataset.id or 0, dataset_name=dataset.name,
             dataset_version_id=version.id or 0, dataset_sha256=version.sha256, storage_key=version.storage_key,
             sealed_key=version.sealed_key, columns=version.columns,
-            dictionary=dictionary, row_bound=privacy_unit.row_bound(Dictionary.model_validate(dictionary)),
+            dictionary=dictionary, row_bound=bound,
             grade=listing.grade, dp_policy=listing.dp_policy,
         )
 

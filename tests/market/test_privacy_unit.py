@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
 from core.auth import Role
 from core.db import unit_of_work
 from core.models import AuditEvent
+from market.errors import ListingUnavailable
 from market.service import listings
 from sandbox.plan import compile_query
 from sandbox.service import policy_of, table_info
@@ -238,3 +240,18 @@ def test_rows_per_person_are_counted_whatever_the_columns_are_called() -> None:
     assert measured["per_person"]["rows"]["max"] == 20 and measured["per_person"]["rows"]["persons"] == 32
     assert measured["key_counts"]["key"]["rows"] == [30, 30]
     assert measured["key_counts"]["key"]["persons"]["rows"] == [17, 17]  # a, b and 15 of the x values each
+
+
+def test_a_listing_whose_data_outgrew_the_public_bound_runs_no_query(client: TestClient,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listing approved before bounds were declared (here: a default lowered under it) is refused, not run
+    under a false bound, and the refusal does not say the count."""
+    provider = staff(client, "p@gov.test", Role.provider, "统计局")
+    office = staff(client, "o@gov.test", Role.data_office)
+    dataset = upload_csv(client, provider, "people", people(300))
+    ok(_put(client, provider, dataset["id"], PEOPLE_DICTIONARY))
+    listing = _publish(client, provider, office, dataset["id"])
+    monkeypatch.setattr("market.unit.DEFAULT_ROW_BOUND", 256)
+    with unit_of_work() as session, pytest.raises(ListingUnavailable) as refused:
+        listings.query_target(session, listing["id"])
+    assert "300" not in refused.value.detail and "数据字典" in (refused.value.detail_zh or "")
