@@ -40,14 +40,23 @@ def candidates(columns: list[ColumnProfile]) -> list[str]:
 def profile(frame: pl.DataFrame, columns: list[ColumnProfile]) -> dict[str, Any]:
     """The `per_person` and `key_counts` parts of an upload's profile (JSON-ready)."""
     ids = candidates(columns)
-    return {"per_person": {name: per_person(frame[name]) for name in ids},
-            "key_counts": {c.name: _key_counts(frame, c.name, c.values, ids) for c in columns if c.values}}
+    categories = [c for c in columns if c.values]
+    # Counting 64-bit hashes is several times faster than counting strings; a collision can only merge two
+    # persons, which overstates rows per person (the cautious direction).
+    hashed = frame.select(*[pl.when(pl.col(i).is_null()).then(None).otherwise(pl.col(i).hash(seed=0)).alias(i)
+                            for i in ids], *[pl.col(c.name) for c in categories if c.name not in ids])
+    per = {name: per_person(hashed[name]) for name in ids}
+    # Where every value is on one row (and none is missing), the persons behind a key are its rows.
+    repeating = [i for i in ids if per[i].get("max", 0) > 1 or per[i]["null_rows"]]
+    return {"per_person": per, "key_counts": {c.name: _key_counts(hashed, c.name, c.values, ids, repeating)
+                                              for c in categories}}
 
 
 def per_person(series: pl.Series) -> dict[str, Any]:
     """Rows per distinct value of `series`: quantiles, maximum, and what each candidate k would keep."""
-    present = series.drop_nulls().rename("value")  # any column name, even "count", works
-    counts = present.value_counts(name="rows")["rows"].cast(pl.Int64)
+    present = series.drop_nulls()
+    # Run lengths of the sorted values are the rows per value (about 3× faster than a hash group-by here).
+    counts = present.sort().rle().struct.field("len").cast(pl.Int64)
     persons, rows = counts.len(), int(counts.sum())
     out: dict[str, Any] = {"persons": persons, "rows": rows, "null_rows": series.len() - present.len()}
     if persons == 0:
@@ -63,15 +72,17 @@ def per_person(series: pl.Series) -> dict[str, Any]:
     return out | {"max": top, "keep": keep}
 
 
-def _key_counts(frame: pl.DataFrame, column: str, values: list[Any] | None, ids: list[str]) -> dict[str, Any]:
-    others = [i for i in ids if i != column]
+def _key_counts(frame: pl.DataFrame, column: str, values: list[Any] | None, ids: list[str],
+                repeating: list[str]) -> dict[str, Any]:
+    others = [i for i in repeating if i != column]
     # Positional names: a column called like a result column must not collide with it.
     grouped = frame.group_by(pl.col(column).alias("key")).agg(
         pl.len().alias("rows"), *[pl.col(i).drop_nulls().n_unique().alias(f"p{j}") for j, i in enumerate(others)])
     by_value = {row["key"]: row for row in grouped.iter_rows(named=True)}
     ordered = [by_value.get(v, {}) for v in values or []]
-    return {"rows": [int(r.get("rows", 0)) for r in ordered],
-            "persons": {i: [int(r.get(f"p{j}", 0)) for r in ordered] for j, i in enumerate(others)}}
+    rows = [int(r.get("rows", 0)) for r in ordered]
+    persons = {i: [int(r.get(f"p{j}", 0)) for r in ordered] for j, i in enumerate(others)}
+    return {"rows": rows, "persons": {i: persons.get(i, rows) for i in ids if i != column}}
 
 
 def rare_keys(profile: dict[str, Any] | None, column: str, keys: list[Any], unit: str | None) -> list[Any]:
