@@ -532,8 +532,6 @@ ZH: dict[str, str] = {
     "The row bound is published: a round number above any version's rows (e.g. 1,000,000), never the exact count. "
     "Blank: the platform's default of {n} rows.":
         "行数上限会公开：请填写高于各版本行数的整数（如 1,000,000），切勿填写确切行数。留空则使用平台默认值 {n} 行。",
-    "Under each k: the share of persons kept whole / the share of rows kept.":
-        "每个 k 下：全部记录被保留的人数占比 / 保留的记录占比。",
     "Without your statement, only values seen in at least {rows} rows of at least {persons} persons are used; "
     "the statement is recorded.":
         "若不声明，只采用在数据中至少出现 {rows} 行、至少涉及 {persons} 人的取值；声明会被记录在案。",
