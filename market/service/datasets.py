@@ -186,6 +186,10 @@ class DatasetService:
         record(session, who.actor, "dataset.dictionary_set", "dataset", dataset.id, {"version": version.version})
         return checked
 
+    def check_unit(self, version: DatasetVersion) -> None:
+        """Refuse a dictionary whose privacy unit or row bound does not hold for this version's data (422)."""
+        _check_unit(_working(version), version.profile)
+
     def confirm_keys(self, session: Session, who: Principal, dataset_id: int, body: KeysConfirm) -> Dictionary:
         """Make values seen in the data a dimension's public keys, once the provider vouches they are public."""
         dataset, version = self.own_dataset(session, who, dataset_id)

@@ -96,6 +96,7 @@ class ListingService:
         version = repo.latest_version(session, listing.dataset_id)
         if version is None or not version.dictionary:
             raise ListingStateConflict("Write the data dictionary (PUT /datasets/{id}/dictionary) before submitting")
+        datasets.check_unit(version)  # a new version may have brought people with several rows
         if listing.status in ("draft", "changes_requested"):
             self._submit_first(session, who, listing, version)
         elif listing.status in LIVE:

@@ -255,3 +255,20 @@ def test_a_listing_whose_data_outgrew_the_public_bound_runs_no_query(client: Tes
     with unit_of_work() as session, pytest.raises(ListingUnavailable) as refused:
         listings.query_target(session, listing["id"])
     assert "300" not in refused.value.detail and "数据字典" in (refused.value.detail_zh or "")
+
+
+def test_a_version_that_brings_repeated_identifiers_cannot_be_submitted_under_a_row_unit(
+        client: TestClient) -> None:
+    provider = staff(client, "p@gov.test", Role.provider, "统计局")
+    dataset = upload_csv(client, provider, "people", people(300))
+    ok(_put(client, provider, dataset["id"], PEOPLE_DICTIONARY))
+    listing = ok(client.post(f"{API}/listings", headers=provider, json={
+        "dataset_id": dataset["id"], "title": "人口", "proposed_grade": "general",
+        "offers": [{"name": "Research", "scenario": "public_welfare", "price_minor": 0, "term_days": 30,
+                    "epsilon_budget": 1.0, "query_quota": 5}]}), 201)
+    upload_csv(client, provider, "people", pl.concat([people(300), people(300)]))
+    refused = client.post(f"{API}/listings/{listing['id']}/submit", headers=provider)
+    assert refused.status_code == 422 and refused.json()["type"] == "privacy-unit-required"
+    ok(_put(client, provider, dataset["id"], {**PEOPLE_DICTIONARY, "privacy_unit": {
+        "column": "person_id", "max_contributions": 2}}))
+    assert ok(client.post(f"{API}/listings/{listing['id']}/submit", headers=provider))["status"] == "submitted"
