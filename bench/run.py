@@ -93,7 +93,8 @@ class Platform:
         frame.write_parquet(buffer)
         with unit_of_work() as s:
             ds = datasets.upload(s, self.provider, name, f"{name}.parquet", buffer.getvalue())
-            datasets.set_dictionary(s, self.provider, ds.id, Dictionary.model_validate({"columns": [
+            datasets.set_dictionary(s, self.provider, ds.id, Dictionary.model_validate({
+                "row_bound": 2 * frame.height, "columns": [
                 {"name": "region", "role": "dimension", "keys": KEYS},
                 {"name": "amount", "role": "measure", "bounds": [0, 1000]},
                 {"name": "age", "role": "measure", "bounds": [0, 120]}]}))

@@ -67,3 +67,8 @@ class OfferAboveCap(InvalidInput):
 class DatasetBudgetSpent(Conflict):
     type = "budget-exhausted"
     title = "The dataset's privacy budget is spent"
+
+
+class PrivacyUnitRequired(InvalidInput):
+    type = "privacy-unit-required"
+    title = "A person with several rows needs a privacy unit"

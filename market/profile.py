@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from market import contributions, unit
 from market.schemas import ColumnProfile, Finding
 
 KEY_LIMIT = 100  # category values kept per column
@@ -93,8 +94,9 @@ def _finite(value: Any) -> float | None:
 
 def profile_frame(frame: pl.DataFrame, dtypes: dict[str, str]) -> dict[str, Any]:
     """The stored profile of one upload (JSON)."""
-    return {"rows": frame.height,
-            "columns": [column_profile(frame[name], dtypes[name]).model_dump() for name in frame.columns]}
+    columns = [column_profile(frame[name], dtypes[name]) for name in frame.columns]
+    return {"rows": frame.height, "columns": [c.model_dump() for c in columns],
+            **contributions.profile(frame, columns)}
 
 
 def findings(dictionary: dict[str, Any] | None, profile: dict[str, Any] | None) -> list[Finding]:
@@ -110,7 +112,7 @@ def findings(dictionary: dict[str, Any] | None, profile: dict[str, Any] | None) 
         seen = columns.get(entry["name"])
         if seen is not None:
             out += _column_findings(entry, seen)
-    return out
+    return out + unit.findings(dictionary, profile)
 
 
 def _column_findings(entry: dict[str, Any], seen: ColumnProfile) -> list[Finding]:
@@ -133,10 +135,21 @@ def _bounds_findings(name: str, bounds: list[float] | None, seen: ColumnProfile)
         return []
     low, high = bounds
     if seen.min >= low and seen.max <= high:
-        return []
+        return _extremes_findings(name, low, high, seen)
     return [Finding(column=name, code="values-outside-bounds", severity="warning",
                     message=f"The data of {name!r} spans [{seen.min:g}, {seen.max:g}], outside its bounds "
                             f"[{low:g}, {high:g}]: values beyond them are clamped, which biases sums and means")]
+
+
+def _extremes_findings(name: str, low: float, high: float, seen: ColumnProfile) -> list[Finding]:
+    """Bounds are public: copied from the data's own minimum or maximum, they publish that value."""
+    if low != seen.min and high != seen.max:
+        return []
+    return [Finding(column=name, code="bounds-reveal-extremes", severity="warning",
+                    message=f"The bounds of {name!r} equal the observed min/max, which reveals them: widen them to "
+                            "public limits (e.g. the legal or physical range)",
+                    message_zh=f"{name} 的取值范围等于数据中实际出现的最小值/最大值，会泄露这些值：请放宽到公开的"
+                               "界限（如法定或物理上的范围）")]
 
 
 def _keys_findings(name: str, keys: list[Any] | None, seen: ColumnProfile) -> list[Finding]:

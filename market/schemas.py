@@ -27,6 +27,7 @@ class Finding(BaseModel):
     code: str
     severity: Severity
     message: str
+    message_zh: str | None = None
 
 
 class FindingPage(BaseModel):
@@ -86,26 +87,55 @@ class ColumnProfile(BaseModel):
                                                            "mobile_phone, unique_per_row")
 
 
+class KeepShare(BaseModel):
+    k: int
+    persons: float = Field(description="Share of persons all of whose rows k keeps")
+    rows: float = Field(description="Share of rows k keeps")
+
+
+class PersonRows(BaseModel):
+    """How many rows each person (distinct value of one column) has: raw-data facts for the provider and the
+    data office only, never for the catalog, enterprises or results."""
+
+    column: str
+    persons: int
+    rows: int
+    null_rows: int = 0
+    p50: int
+    p95: int
+    p99: int
+    max: int
+    keep: list[KeepShare]
+
+
 class ProfileRead(BaseModel):
     dataset_id: int
     version: int
     rows: int
     columns: list[ColumnProfile]
+    per_person: list[PersonRows] = Field(default=[], description="Rows per distinct value of each column that "
+                                                                 "may identify a person")
 
 
 class KeysConfirm(BaseModel):
     """Make keys seen in the data public, which only the provider can vouch for."""
 
     column: str
-    public_knowledge: bool = Field(description="I confirm these values are public knowledge (e.g. the list "
-                                               "of districts), not something the data reveals")
+    public_knowledge: bool = Field(description="I state these values are public knowledge (e.g. the list of "
+                                               "districts), not something the data reveals; the statement is "
+                                               "stored and audited. Without it, only values seen in at least 10 "
+                                               "rows of at least 5 persons can be confirmed")
     keys: list[str | int | bool] | None = Field(default=None, description="A subset of the values seen; "
                                                                           "all of them if omitted")
 
 
 class PrivacyUnit(BaseModel):
-    column: str | None = None
-    max_contributions: int = Field(default=1, ge=1, le=1000)
+    column: str | None = Field(default=None, description="The identifier column whose value is one person "
+                                                         "(null: a row is the unit, allowed only when no person "
+                                                         "has two rows)")
+    max_contributions: int = Field(default=1, ge=1, le=1000, description="k: rows kept per person (truncation)")
+    label_zh: str = Field(default="", max_length=20, description="What one unit is, e.g. 持卡人")
+    label_en: str = Field(default="", max_length=40, description="What one unit is, e.g. card holder")
 
 
 class DictionaryColumn(BaseModel):
@@ -114,11 +144,29 @@ class DictionaryColumn(BaseModel):
     bounds: tuple[float, float] | None = None
     keys: list[str | int | bool] | None = None
     description: str = ""
+    keys_public_knowledge: bool = Field(default=False, description="The provider stated the keys are public "
+                                                                   "knowledge (recorded in the audit log)")
 
 
 class Dictionary(BaseModel):
     privacy_unit: PrivacyUnit = PrivacyUnit()
     columns: list[DictionaryColumn]
+    row_label_zh: str = Field(default="", max_length=20, description="What one row is, e.g. 出行记录")
+    row_label_en: str = Field(default="", max_length=40, description="What one row is, e.g. trip")
+    row_bound: int | None = Field(default=None, ge=1, le=10**12, description=(
+        "A public upper bound on the number of rows, declared by the provider; without one the platform's "
+        "default (10,000,000) applies. It must cover every version's rows."))
+
+
+class PrivacyUnitRead(BaseModel):
+    """What ε protects, in words: the unit, its bound on rows, and the public bound on the table's rows."""
+
+    column: str | None
+    max_contributions: int
+    description_zh: str
+    description_en: str
+    row_bound: int
+
 
 
 class OfferCreate(BaseModel):
@@ -222,6 +270,7 @@ class CatalogEntry(ListingRead):
     dictionary: Dictionary | None = None
     dataset_epsilon_remaining: float | None = Field(
         default=None, description="ε left of the dataset version's global cap, shared by every licensee")
+    privacy_unit: PrivacyUnitRead | None = None
     columns: list[ColumnRead] = Field(default=[], description="The table's columns and their types")
 
 
@@ -259,6 +308,8 @@ class ListingDetail(CatalogEntry):
     proposed_dictionary: Dictionary | None = None
     changes: list[str] = Field(default=[], description="What the proposal changes, in sentences")
     flags: list[Flag] = []
+    person_rows: PersonRows | None = Field(default=None, description="Rows per person of the proposed (else the "
+                                                                     "approved) unit column, for the reviewer")
     reviews: list[ReviewRead] = []
     history: list[TransitionRead] = []
 

@@ -531,4 +531,47 @@ ZH: dict[str, str] = {
     "δ spent": "已用 δ",
     "Leave empty for the grade's defaults (general 40 and 10, important 12 and 3).":
         "留空则按分级默认值（一般数据 40 和 10，重要数据 12 和 3）。",
+    # --- p-unit ---
+    "What ε protects": "ε 保护的对象",
+    "Public row bound: at most {n} rows.": "公开的行数上限：至多 {n} 行。",
+    "(raw-data facts: staff only)": "（原始数据的事实：仅工作人员可见）",
+    "Counted at upload, for you alone (and the data office reviewing your listing): never shown to enterprises or "
+    "the public.": "上传时统计，仅您本人（以及审核您数据产品的数据局）可见：从不向企业或公众展示。",
+    "One row is (Chinese)": "一行是（中文）",
+    "One row is (English)": "一行是（英文）",
+    "One unit is (Chinese)": "一个单位是（中文）",
+    "One unit is (English)": "一个单位是（英文）",
+    "Persons kept whole": "全部记录被保留的人数占比",
+    "Privacy checklist": "隐私审核清单",
+    "Public row bound": "公开的行数上限",
+    "Rows kept": "保留的记录占比",
+    "Rows per person": "每人记录数",
+    "The row bound is published: a round number above any version's rows (e.g. 1,000,000), never the exact count. "
+    "Blank: the platform's default of {n} rows.":
+        "行数上限会公开：请填写高于各版本行数的整数（如 1,000,000），切勿填写确切行数。留空则使用平台默认值 {n} 行。",
+    "Without your statement, only values seen in at least {rows} rows of at least {persons} persons are used; "
+    "the statement is recorded.":
+        "若不声明，只采用在数据中至少出现 {rows} 行、至少涉及 {persons} 人的取值；声明会被记录在案。",
+    "k (rows kept per person)": "k（每人保留的记录数）",
+    "max": "最大值",
+    "none: cannot be grouped on": "无：不能按此字段分组",
+    "stated public knowledge by the provider": "供数单位已声明属于公开常识",
+    "typed, or seen often enough in the data": "人工填写，或在数据中出现次数足够多",
+    "unit": "单位",
+    "{n} keys": "{n} 个取值",
+    "{persons} distinct values, {rows} rows": "{persons} 个不同取值，{rows} 行",
+    "ε protects one unit: a person (or a firm, a vehicle). Wherever one person can have several rows, choose the "
+    "identifier column as the unit and bound the rows each person contributes.":
+        "ε 保护的是一个单位：一个人（或一家企业、一辆车）。只要一个人可能有多条记录，就应以标识字段为隐私单位，"
+        "并限定每人贡献的记录数。",
+}
+
+# --- p-unit --- (finding codes of the privacy-unit checks)
+LABELS["finding"] |= {
+    "privacy-unit-required": ("标识字段取值重复，须以个人为隐私单位",
+                              "An identifier repeats: a person must be the unit"),
+    "row-bound-too-small": ("数据行数超过公开的行数上限", "The data has more rows than the public row bound"),
+    "bounds-reveal-extremes": ("取值范围等于数据的最小值/最大值，会泄露它们",
+                               "Bounds equal the observed min/max, which reveals them"),
+    "rows-truncated": ("部分个人的记录超过每人上限，将被截断", "Some persons have more rows than k: truncated"),
 }

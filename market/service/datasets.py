@@ -17,8 +17,10 @@ from core.audit import record
 from core.auth import Principal
 from core.config import get_settings
 from core.errors import Forbidden, InvalidInput, NotFound
+from market import contributions
 from market import repository as repo
-from market.errors import InvalidDictionary, KeysNotConfirmed
+from market import unit as privacy_unit
+from market.errors import InvalidDictionary, KeysNotConfirmed, PrivacyUnitRequired
 from market.files import Table, read_table
 from market.models import Dataset, DatasetVersion, Listing
 from market.profile import findings, profile_frame
@@ -120,9 +122,10 @@ class DatasetService:
         listing.dataset_version_id = version.id or 0
         move(session, who, listing, "move_version", listing.status, "new-version",
              f"Moved to version {version.version}: the public dictionary is unchanged", version=version.version)
+        # The registration is public: it names the version, never a hash of the data (a plain hash would let
+        # anyone who can guess the rows confirm them).
         registrations.change(session, who, listing, "new-version",
-                             {"dataset_version": version.version, "previous_version_id": old,
-                              "sha256": version.sha256})
+                             {"dataset_version": version.version, "previous_version_id": old})
 
     def _read(self, dataset: Dataset, version: DatasetVersion, encoding: str | None = None,
               checked: list[Finding] | None = None, moved: list[int] | None = None) -> DatasetRead:
@@ -161,8 +164,10 @@ class DatasetService:
         """What the latest upload looked like (the provider's own data: nobody else sees this)."""
         dataset, version = self.own_dataset(session, who, dataset_id)
         profile = version.profile or {"rows": version.row_count, "columns": []}
+        per_person = [privacy_unit.person_rows(profile, name) for name in profile.get("per_person", {})]
         return ProfileRead(dataset_id=dataset.id or 0, version=version.version, rows=profile["rows"],
-                           columns=[ColumnProfile.model_validate(c) for c in profile["columns"]])
+                           columns=[ColumnProfile.model_validate(c) for c in profile["columns"]],
+                           per_person=[p for p in per_person if p is not None])
 
     def checks(self, session: Session, who: Principal, dataset_id: int) -> builtins.list[Finding]:
         """The working dictionary checked against the latest upload's profile."""
@@ -175,33 +180,69 @@ class DatasetService:
         This is the provider's working copy: a listing takes it only when it is submitted and approved."""
         dataset, version = self.own_dataset(session, who, dataset_id)
         checked = check_dictionary(dictionary, {c["name"]: c["dtype"] for c in version.columns})
+        _check_unit(checked, version.profile)
         version.dictionary = checked.model_dump(mode="json")
         session.add(version)
         record(session, who.actor, "dataset.dictionary_set", "dataset", dataset.id, {"version": version.version})
         return checked
 
+    def check_unit(self, version: DatasetVersion) -> None:
+        """Refuse a dictionary whose privacy unit or row bound does not hold for this version's data (422)."""
+        _check_unit(_working(version), version.profile)
+
     def confirm_keys(self, session: Session, who: Principal, dataset_id: int, body: KeysConfirm) -> Dictionary:
         """Make values seen in the data a dimension's public keys, once the provider vouches they are public."""
         dataset, version = self.own_dataset(session, who, dataset_id)
-        if not body.public_knowledge:
-            raise KeysNotConfirmed("Keys taken from the data become public only when you confirm they are public "
-                                   "knowledge: send public_knowledge: true, or type the keys in the dictionary")
         dictionary = _working(version)
         column = next((c for c in dictionary.columns if c.name == body.column), None)
         if column is None or column.role != "dimension":
-            raise InvalidDictionary(f"{body.column!r} is not a dimension in the dictionary: make it one first")
-        column.keys = _confirmable(version, body)
+            raise InvalidDictionary(f"{body.column!r} is not a dimension in the dictionary: make it one first",
+                                    zh=f"{body.column} 在数据字典中不是维度字段：请先将其设为维度")
+        keys = _confirmable(version, body)
+        if not body.public_knowledge:
+            keys = _frequent(version, body, keys, dictionary.privacy_unit.column)
+        column.keys, column.keys_public_knowledge = keys, body.public_knowledge
         checked = check_dictionary(dictionary, {c["name"]: c["dtype"] for c in version.columns})
         version.dictionary = checked.model_dump(mode="json")
         session.add(version)
         record(session, who.actor, "dataset.keys_confirmed", "dataset", dataset.id,
-               {"version": version.version, "column": body.column, "keys": len(column.keys)})
+               {"version": version.version, "column": body.column, "keys": len(keys),
+                "public_knowledge_statement": body.public_knowledge})
         return checked
+
+
+def _check_unit(dictionary: Dictionary, profile: dict[str, Any] | None) -> None:
+    """A row is the unit only when the upload showed no person with two rows; the rows fit the public bound."""
+    found = privacy_unit.findings(dictionary.model_dump(mode="json"), profile or {"rows": 0, "columns": []})
+    for finding in found:
+        if finding.code == "privacy-unit-required":
+            raise PrivacyUnitRequired(finding.message, zh=finding.message_zh, column=finding.column)
+        if finding.severity == "error":
+            raise InvalidDictionary(finding.message, zh=finding.message_zh)
+
+
+def _frequent(version: DatasetVersion, body: KeysConfirm, keys: list[Any], unit: str | None) -> list[Any]:
+    """Without the provider's statement, only keys seen often enough (rows and persons) may be confirmed."""
+    rare = contributions.rare_keys(version.profile, body.column, keys, unit)
+    if body.keys is None:  # "all of them": keep the frequent ones, if any
+        keys = [k for k in keys if k not in rare]
+        rare = [] if keys else rare
+    if rare:
+        listed = ", ".join(map(str, rare[:20]))
+        raise KeysNotConfirmed(
+            f"These values of {body.column!r} occur in fewer than {contributions.MIN_KEY_ROWS} rows or "
+            f"{contributions.MIN_KEY_PERSONS} persons, so listing them would reveal who is in the data: {listed}. "
+            "Leave them out, type public keys yourself, or state that the list is public knowledge",
+            zh=f"{body.column} 的这些取值出现不足 {contributions.MIN_KEY_ROWS} 行或不足 "
+               f"{contributions.MIN_KEY_PERSONS} 人，公开它们会暴露数据中有谁：{listed}。请去掉这些取值、自行填写"
+               "公开取值，或声明该列表属于公开常识")
+    return keys
 
 
 def _working(version: DatasetVersion) -> Dictionary:
     if not version.dictionary:
-        raise InvalidDictionary("Write the data dictionary first (PUT /datasets/{id}/dictionary)")
+        raise InvalidDictionary("Write the data dictionary first (PUT /datasets/{id}/dictionary)",
+                                zh="请先编写数据字典（PUT /datasets/{id}/dictionary）")
     return Dictionary.model_validate(version.dictionary)
 
 
@@ -210,12 +251,15 @@ def _confirmable(version: DatasetVersion, body: KeysConfirm) -> list[Any]:
     values = seen.get("values") if seen else None
     if not values:
         raise InvalidDictionary(f"No values of {body.column!r} were kept at upload (too many distinct values, or "
-                                "it looks like an identifier): type its keys in the dictionary instead")
+                                "it looks like an identifier): type its keys in the dictionary instead",
+                                zh=f"上传时没有保留 {body.column} 的取值（不同取值太多，或疑似标识字段）："
+                                   "请在数据字典中自行填写其公开取值")
     if body.keys is None:
         return list(values)
     unseen = [k for k in body.keys if k not in values]
     if unseen:
-        raise InvalidDictionary(f"These keys were not seen in the data: {unseen}; confirm only values it holds")
+        raise InvalidDictionary(f"These keys were not seen in the data: {unseen}; confirm only values it holds",
+                                zh=f"这些取值在数据中未出现：{unseen}；只能确认数据中存在的取值")
     return list(body.keys)
 
 
@@ -244,7 +288,11 @@ def check_dictionary(dictionary: Dictionary, dtypes: dict[str, str]) -> Dictiona
     if unit.column is not None:
         roles = {c.name: c.role for c in dictionary.columns}
         if roles.get(unit.column) != "identifier":
-            raise InvalidDictionary(f"The privacy unit {unit.column!r} must be a column with the role identifier")
+            raise InvalidDictionary(f"The privacy unit {unit.column!r} must be a column with the role identifier",
+                                    zh=f"隐私单位 {unit.column} 必须是角色为「标识」的字段")
+    if privacy_unit.row_bound(dictionary) < unit.max_contributions:
+        raise InvalidDictionary("The row bound must be at least the rows kept per person",
+                                zh="行数上限不得小于每人保留的记录数")
     missing = [n for n in dtypes if n not in seen]
     extra = [{"name": n, "role": "excluded", "description": ""} for n in missing]
     return Dictionary.model_validate({**dictionary.model_dump(), "columns": [

@@ -16,6 +16,7 @@ from core.auth import Principal, Role
 from core.errors import InvalidInput, NotFound
 from core.models import utcnow
 from market import repository as repo
+from market import unit as privacy_unit
 from market.errors import (
     CoreGradeRefused,
     ListingStateConflict,
@@ -62,7 +63,7 @@ class DatasetTarget:
     sealed_key: str
     columns: list[dict[str, Any]]
     dictionary: dict[str, Any]
-    row_bound: int
+    row_bound: int  # public: declared in the dictionary (or the platform default), never counted from the data
     grade: str
     dp_policy: DpPolicy  # the policy in force (resolved at the grade): every cap a number
     budget_version_id: int  # whose ε/δ counters this version draws on: the first version with the same data
@@ -109,6 +110,7 @@ class ListingService:
         version = repo.latest_version(session, listing.dataset_id)
         if version is None or not version.dictionary:
             raise ListingStateConflict("Write the data dictionary (PUT /datasets/{id}/dictionary) before submitting")
+        datasets.check_unit(version)  # a new version may have brought people with several rows
         if listing.status in ("draft", "changes_requested"):
             self._submit_first(session, who, listing, version)
         elif listing.status in LIVE:
@@ -198,9 +200,15 @@ class ListingService:
         flags = [Flag(column=f.column, code=f.code, severity=f.severity)
                  for f in findings(listing.proposed_dictionary, proposed.profile if proposed else None)
                  if f.severity != "info"]
+        shown = listing.proposed_dictionary or listing.dictionary
+        version = proposed or session.get(DatasetVersion, listing.dataset_version_id)
+        unit = Dictionary.model_validate(shown) if shown else None
         return ListingDetail.model_validate({
             **read(session, listing).model_dump(), "dictionary": listing.dictionary,
             "proposed_dictionary": listing.proposed_dictionary, "flags": flags,
+            "privacy_unit": privacy_unit.summary(unit) if unit else None,
+            "person_rows": privacy_unit.person_rows(version.profile if version else None,
+                                                    unit.privacy_unit.column if unit else None),
             "changes": dictionary_changes(listing.dictionary, listing.proposed_dictionary)
             if listing.proposed_dictionary else [],
             "reviews": [ReviewRead.model_validate(r, from_attributes=True)
@@ -251,12 +259,18 @@ class ListingService:
         version = session.get(DatasetVersion, listing.dataset_version_id)
         dataset = session.get(Dataset, listing.dataset_id)
         assert version is not None and dataset is not None and listing.grade is not None
+        dictionary = listing.dictionary or version.dictionary or {"columns": []}
+        bound = privacy_unit.row_bound(Dictionary.model_validate(dictionary))
+        if version.row_count > bound:
+            # OpenDP trusts the public bound; a listing approved before bounds were declared may break it. Refusing
+            # says only that the provider must act, never the count.
+            raise ListingUnavailable("The provider must update this listing's data dictionary before queries run "
+                                     "on it", zh="供数单位须先更新该数据产品的数据字典，之后才能查询")
         return DatasetTarget(
             listing_id=listing.id or 0, dataset_id=dataset.id or 0, dataset_name=dataset.name,
             dataset_version_id=version.id or 0, dataset_sha256=version.sha256, storage_key=version.storage_key,
             sealed_key=version.sealed_key, columns=version.columns,
-            dictionary=listing.dictionary or version.dictionary or {}, row_bound=_row_bound(version.row_count),
-            grade=listing.grade, dp_policy=policy_of(listing),
+            dictionary=dictionary, row_bound=bound, grade=listing.grade, dp_policy=policy_of(listing),
             budget_version_id=repo.budget_version_id(session, version),
         )
 
@@ -266,9 +280,10 @@ class ListingService:
         listing = get_listing(session, listing_id)
         version = session.get(DatasetVersion, listing.dataset_version_id)
         assert version is not None
+        dictionary = Dictionary.model_validate(listing.dictionary or version.dictionary or {"columns": []})
         return BudgetScope(dataset_id=listing.dataset_id, budget_version_id=repo.budget_version_id(session, version),
                            policy=policy_of(listing), grade=listing.grade or listing.proposed_grade,
-                           row_bound=_row_bound(version.row_count))
+                           row_bound=privacy_unit.row_bound(dictionary))
 
     def catalog(
         self, session: Session, q: str | None = None, sector: str | None = None, grade: str | None = None,
@@ -285,6 +300,7 @@ class ListingService:
         version = session.get(DatasetVersion, listing.dataset_version_id)
         remaining = self.remaining_budget(session, listing_id) if _budget_reader is not None else None
         return CatalogEntry.model_validate({**read(session, listing).model_dump(), "dictionary": dictionary,
+                                            "privacy_unit": privacy_unit.summary(dictionary) if dictionary else None,
                                             "columns": version.columns if version else [],
                                             "dataset_epsilon_remaining": remaining})
 
@@ -320,13 +336,6 @@ def read_budget_with(reader: BudgetReader) -> None:
 def _check_free(offer: OfferCreate) -> None:
     if offer.scenario == "public_welfare" and offer.price_minor != 0:
         raise InvalidInput(f"The offer {offer.name!r} is for public welfare, which is always free")
-
-
-def _row_bound(rows: int) -> int:
-    """A public upper bound on the row count: the next power of two, which reveals only its rough size.
-
-    OpenDP trusts this bound, and the noise on float sums grows with it, so it is kept tight."""
-    return 1 << max(rows, 16).bit_length()
 
 
 listings = ListingService()

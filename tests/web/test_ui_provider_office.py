@@ -77,6 +77,9 @@ def _write_dictionary(page: Any) -> None:
     page.locator("tr[data-column=fare_yuan] input[name^=lo_]").fill("0")
     page.locator("tr[data-column=fare_yuan] input[name^=hi_]").fill("2")
     page.locator("tr[data-column=district] input[name^=desc_]").fill("上车区 boarding district")
+    # A card holder has several trips: the card is the privacy unit, five trips each at most.
+    page.select_option("#privacy_column", "card_id")
+    page.fill("#max_contributions", "5")
     page.click("#save-dictionary")
     expect(page.locator("[role=status]")).to_contain_text("Dictionary saved")
     # The data is checked against the dictionary: fares above 2 yuan fall outside the bounds typed.

@@ -13,6 +13,8 @@ from core.auth import Principal
 from core.config import get_settings
 from core.errors import DomainError, InvalidInput
 from licensing.disclosure import disclosures
+from market import contributions
+from market import unit as privacy_unit
 from market.router import UploadTooLarge
 from market.schemas import Dictionary, KeysConfirm, ListingCreate
 from market.service import datasets, listings
@@ -71,12 +73,22 @@ def dataset_page(request: Request, dataset_id: int, session: PageSession, who: P
                     (version.dictionary or {}).get("privacy_unit") or {}, {"saved": request.query_params.get("saved")})
 
 
+def _described(dictionary: dict[str, Any] | None) -> tuple[str, str] | None:
+    """The unit sentence of the saved dictionary, as the catalog will show it."""
+    return privacy_unit.describe(Dictionary.model_validate(dictionary)) if dictionary else None
+
+
 def _dataset(request: Request, session: PageSession, who: Principal, dataset_id: int, rows: list[dict[str, Any]],
              unit: dict[str, Any], extra: dict[str, Any], status: int = 200) -> Response:
     dataset, version = datasets.own_dataset(session, who, dataset_id)
-    profile = {c.name: c for c in datasets.profile(session, who, dataset_id).columns}
+    read = datasets.profile(session, who, dataset_id)
+    profile = {c.name: c for c in read.columns}
+    facts = {k: (version.dictionary or {}).get(k) for k in ("row_label_zh", "row_label_en", "row_bound")}
     return render(request, "provider/dataset.html", {
         "dataset": dataset, "version": version, "rows": rows, "unit": unit, "profile": profile,
+        "per_person": read.per_person, "table_facts": facts, "described": _described(version.dictionary),
+        "default_row_bound": privacy_unit.DEFAULT_ROW_BOUND, "min_key_rows": contributions.MIN_KEY_ROWS,
+        "min_key_persons": contributions.MIN_KEY_PERSONS,
         "findings": datasets.checks(session, who, dataset_id), "detail": datasets.detail(session, who, dataset_id),
         **extra}, status=status)
 
@@ -108,8 +120,8 @@ async def save_dictionary(request: Request, dataset_id: int, session: PageSessio
         session, partial(datasets.set_dictionary, session, who, dataset_id, dictionary))
     if isinstance(done, DomainError):
         submitted = _editor_rows(version.columns, _dictionary_echo(form, version.columns))
-        unit = {"column": form.get("privacy_column") or None, "max_contributions": form.get("max_contributions")}
-        return _dataset(request, session, who, dataset_id, submitted, unit, {"error": done}, status=done.status)
+        return _dataset(request, session, who, dataset_id, submitted, _unit_from(form), {"error": done,
+                        "table_facts": _rows_from(form)}, status=done.status)
     return redirect(f"/provider/datasets/{dataset_id}?saved=1")
 
 
@@ -149,6 +161,21 @@ def _dictionary_echo(form: FormData, columns: list[dict[str, Any]]) -> dict[str,
     return {"columns": rows}
 
 
+def _unit_from(form: FormData) -> dict[str, Any]:
+    """The privacy unit as typed: its column, k, and what one unit is called."""
+    return {"column": str(form.get("privacy_column") or "") or None,
+            "max_contributions": str(form.get("max_contributions") or "1").strip() or "1",
+            "label_zh": str(form.get("unit_label_zh") or "").strip(),
+            "label_en": str(form.get("unit_label_en") or "").strip()}
+
+
+def _rows_from(form: FormData) -> dict[str, Any]:
+    """What one row is called, and the public bound on the number of rows (blank: the platform's default)."""
+    bound = str(form.get("row_bound") or "").replace(",", "").strip()
+    return {"row_label_zh": str(form.get("row_label_zh") or "").strip(),
+            "row_label_en": str(form.get("row_label_en") or "").strip(), "row_bound": bound or None}
+
+
 def _dictionary_from(form: FormData, columns: list[dict[str, Any]]) -> Dictionary:
     described = []
     for i, column in enumerate(columns):
@@ -161,10 +188,7 @@ def _dictionary_from(form: FormData, columns: list[dict[str, Any]]) -> Dictionar
         if role == "dimension" and keys:
             entry["keys"] = [_typed_key(k, column["dtype"]) for k in keys]
         described.append(entry)
-    unit_column = str(form.get("privacy_column") or "") or None
-    max_rows = str(form.get("max_contributions") or "1").strip() or "1"
-    built = validated(Dictionary, {"columns": described, "privacy_unit": {
-        "column": unit_column, "max_contributions": max_rows}})
+    built = validated(Dictionary, {"columns": described, "privacy_unit": _unit_from(form), **_rows_from(form)})
     if isinstance(built, DomainError):
         raise built
     return built
