@@ -187,8 +187,15 @@ def _stats(spec: QuerySpec, need_len: bool) -> tuple[Stat, ...]:
         wanted.extend(_stat_keys(agg))
     if need_len:
         wanted.append(("len", None, None, None))
-    unique = list(dict.fromkeys(wanted))
+    # One canonical order: queries asking the same statistics in another order build the same plan,
+    # so a stored release can answer them (see sandbox.cache).
+    unique = sorted(dict.fromkeys(wanted), key=_stat_order)
     return tuple(Stat(f"__dp{i}", *key) for i, key in enumerate(unique))
+
+
+def _stat_order(key: tuple[StatKind, str | None, tuple[float, float] | None, float | None]) -> tuple[Any, ...]:
+    kind, column, bounds, level = key
+    return (kind, column or "", tuple(float(b) for b in bounds or ()), level if level is not None else -1.0)
 
 
 def _stat_keys(agg: Aggregate) -> list[tuple[StatKind, str | None, tuple[float, float] | None, float | None]]:
@@ -438,13 +445,37 @@ def _accuracy_note(spec: QuerySpec, table: TableInfo, scale: float) -> str:
 # release
 
 
-def release(compiled: Compiled, data: pl.LazyFrame) -> tuple[list[str], list[list[Any]], dict[str, float | None]]:
+Answer = tuple[list[str], list[list[Any]], dict[str, float | None]]
+_DTYPES: dict[str, pl.DataType] = {str(t): t for t in (
+    pl.Int8(), pl.Int16(), pl.Int32(), pl.Int64(), pl.UInt8(), pl.UInt16(), pl.UInt32(), pl.UInt64(),
+    pl.Float32(), pl.Float64(), pl.String(), pl.Boolean(), pl.Null())}
+
+
+def release(compiled: Compiled, data: pl.LazyFrame) -> Answer:
     """Run the measurement on `data` (a lazy scan) and post-process the released values only.
 
     Returns the result columns (group columns first, then aggregates in SELECT order), JSON-ready
-    rows, and ± at 95% per aggregate column (None where no honest number exists, e.g. quantiles).
+    rows, and ± at 95% per aggregate column (None where no honest number exists).
+    """
+    return answer(compiled, measure(compiled, data))
+
+
+def measure(compiled: Compiled, data: pl.LazyFrame) -> dict[str, Any]:
+    """The DP measurement alone: every noisy statistic of the plan, per public key, JSON-ready.
+
+    This is the part that touches data and costs ε; everything `answer` does to it afterwards is
+    post-processing, so one stored measurement answers every query that differs only there.
     """
     released = compiled.measurement(_prepare(data, compiled.schema)).collect()
+    return {"columns": released.columns, "dtypes": [str(t) for t in released.dtypes],
+            "rows": [[_plain(v) for v in row] for row in released.iter_rows()]}
+
+
+def answer(compiled: Compiled, measured: Mapping[str, Any]) -> Answer:
+    """Post-process a stored measurement into this query's result (aliases, AVG, HAVING, ORDER BY, LIMIT)."""
+    schema = {name: _DTYPES.get(dtype, pl.Float64()) for name, dtype in zip(measured["columns"],
+                                                                            measured["dtypes"], strict=True)}
+    released = pl.DataFrame(measured["rows"], schema=schema, orient="row")
     frame = _post_process(released, compiled)
     columns = list(compiled.spec.columns)
     rows = [[_plain(v) for v in row] for row in frame.select(columns).iter_rows()]
