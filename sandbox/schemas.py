@@ -74,6 +74,7 @@ class QueryPreview(BaseModel):
     accuracy: dict[str, Accuracy]
     epsilon_remaining_after: float
     accuracy_note: str | None = None
+    cached: bool = Field(default=False, description="A stored release of yours already answers it: it costs nothing")
 
 
 class PublicKey(BaseModel):

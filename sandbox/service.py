@@ -122,10 +122,12 @@ class QueryService:
         """Cost and expected accuracy of a query, without running or charging anything."""
         prepared = self._prepare(session, who, body)
         licence, compiled = prepared.licence, prepared.compiled
+        paid = self._paid_for(session, who.organization_id, _cache_keys(prepared))
+        cost = 0.0 if paid else compiled.epsilon_cost
         left = licence.epsilon_budget - licence.epsilon_spent
-        return QueryPreview(epsilon_cost=compiled.epsilon_cost, accuracy=_accuracy(compiled.accuracy),
-                            epsilon_remaining_after=max(0.0, left - compiled.epsilon_cost),
-                            accuracy_note=compiled.accuracy_note)
+        return QueryPreview(epsilon_cost=cost, accuracy=_accuracy(compiled.accuracy),
+                            epsilon_remaining_after=max(0.0, left - cost),
+                            accuracy_note=compiled.accuracy_note, cached=paid)
 
     def run(self, session: Session, who: Principal, body: QueryCreate) -> QueryResult:
         """Run a query: answer it from a stored release if one fits, else reserve ε first, measure in a
@@ -155,6 +157,12 @@ class QueryService:
         if source.result.get("answer_key") == keys.answer:
             return source
         return self._derive(session, who, prepared, source, keys)
+
+    def _paid_for(self, session: Session, organization_id: int, keys: CacheKeys) -> bool:
+        """Whether a stored release already answers this query (so running it would cost nothing)."""
+        return session.exec(select(QueryRun.id).where(
+            QueryRun.organization_id == organization_id, QueryRun.status == "succeeded",
+            col(QueryRun.fingerprint).in_((keys.measurement, keys.answer)))).first() is not None
 
     def _stored(self, session: Session, organization_id: int, fingerprint: str) -> QueryRun | None:
         run = session.exec(select(QueryRun).where(QueryRun.organization_id == organization_id,

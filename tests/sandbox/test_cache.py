@@ -120,6 +120,10 @@ def test_ordering_limiting_filtering_and_renaming_a_release_cost_nothing(
     _, headers, licence = world
     first = _ask(client, headers, licence["id"], "SELECT region, COUNT(*) AS n FROM people GROUP BY region")
     counts = {row[0]: row[1] for row in first["rows"]}
+    preview = ok(client.post("/api/v1/queries/preview", headers=headers, json={
+        "license_id": licence["id"], "epsilon": 0.2,
+        "sql": "SELECT region, COUNT(*) AS trips FROM people GROUP BY region ORDER BY trips DESC"}))
+    assert preview["cached"] is True and preview["epsilon_cost"] == 0
     top = _ask(client, headers, licence["id"], "SELECT COUNT(1) AS trips, region FROM people GROUP BY region "
                                                "HAVING trips > 0 ORDER BY trips DESC LIMIT 2")
     assert top["cached"] is True and top["epsilon_charged"] == 0
