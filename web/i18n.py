@@ -514,4 +514,7 @@ ZH: dict[str, str] = {
     "Download CSV": "下载 CSV",
     "Recent payments": "近期付款",
     "Method": "方式",
+    # --- p-sandbox ---
+    "A stored release of yours already answers this query: running it costs nothing and returns the same values.":
+        "您已保存的发布结果可以回答此查询：运行它不会扣除预算，并返回相同的数值。",
 }
