@@ -1,9 +1,18 @@
-"""The platform's Ed25519 receipt key and canonical signing."""
+"""The platform's Ed25519 receipt key, canonical signing, and the opaque names receipts give datasets.
+
+A receipt names the dataset version it was computed on by `dataset_version`, a keyed HMAC under a
+secret derived from the master key. It was once the SHA-256 of the plaintext: a deterministic function
+of the raw data released without noise, which let anyone who knew all but one value recover it by
+hashing candidates. The HMAC is unique per version, binds the version's content for whoever holds
+the server's key (the data office can check a receipt against a stored version), and tells everyone
+else nothing about the data.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -31,6 +40,13 @@ def canonical(value: Any) -> bytes:
 
 def sha256_hex(value: Any) -> str:
     return hashlib.sha256(canonical(value)).hexdigest()
+
+
+def dataset_version(settings: Settings, version_id: int, content_digest: str) -> str:
+    """The opaque id of a dataset version on receipts: HMAC-SHA256 under a key derived from the master key."""
+    key = hmac.new(settings.master_key_bytes(), b"shuyu receipt dataset version v1", hashlib.sha256).digest()
+    mac = hmac.new(key, f"{version_id}:{content_digest}".encode(), hashlib.sha256).hexdigest()
+    return f"dv1-{mac[:32]}"
 
 
 def signing_key(settings: Settings) -> Ed25519PrivateKey:

@@ -9,10 +9,12 @@ An architecture test checks that nothing outside this module can reach the unsea
 from __future__ import annotations
 
 import base64
+import importlib
 import os
 import resource
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,15 +96,19 @@ _ENGINE: Engine | None = None
 def init(keys_dir: str, store_dir: str, master_key_b64: str) -> None:
     global _ENGINE
     _ENGINE = Engine(Path(keys_dir), Path(store_dir), base64.b64decode(master_key_b64))
+    importlib.import_module("sandbox.plan")  # OpenDP and Polars load now, not inside a query's time limit
 
 
-def handle(op: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Entry point for the worker loop (sandbox.worker), addressed by name so the API never imports us."""
+def handle(op: str, payload: dict[str, Any], on_data: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """Entry point for the worker loop (sandbox.worker), addressed by name so the API never imports us.
+
+    `on_data` is called once, right before a plan first reads the data: failures after it are charged.
+    """
     assert _ENGINE is not None, "engine.init() must run first"
     if op == "ping":
         return {"pid": os.getpid(), "memory_limit": resource.getrlimit(resource.RLIMIT_AS)[0]}
     if op == "run":
-        return _run(_ENGINE, payload)
+        return _run(_ENGINE, payload, on_data)
     if op == "crash":  # diagnostics: a worker that dies must fail its query cleanly
         os._exit(3)
     if op == "sleep":  # diagnostics: a worker that overruns its time limit is killed and replaced
@@ -111,10 +117,13 @@ def handle(op: str, payload: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"unknown sandbox operation {op!r}")
 
 
-def _run(engine: Engine, payload: dict[str, Any]) -> dict[str, Any]:
+def _run(engine: Engine, payload: dict[str, Any], on_data: Callable[[], None]) -> dict[str, Any]:
+    """Compile, decrypt, then measure. Everything before `on_data()` depends only on the query, the
+    public dictionary, the keys and the ciphertext as a whole — the same for every query on this
+    version — so a failure there is refunded; the measurement itself is where a person's rows count."""
     import polars as pl
 
-    from sandbox.plan import compile_query, release
+    from sandbox.plan import compile_query, measure
     from sandbox.spec import Policy, QuerySpec, TableInfo
 
     spec = QuerySpec.from_dict(payload["spec"])
@@ -124,5 +133,5 @@ def _run(engine: Engine, payload: dict[str, Any]) -> dict[str, Any]:
     if compiled.epsilon_cost > payload["epsilon_charged"] * (1 + 1e-9):
         raise ValueError("the plan would cost more than was charged; refusing to release")
     path = engine.parquet_path(payload["storage_key"], payload["sealed_key"])
-    columns, rows, plus_minus = release(compiled, pl.scan_parquet(path))
-    return {"columns": columns, "rows": rows, "plus_minus": plus_minus}
+    on_data()  # the line: from here on a failure may depend on the data, and its ε is not refunded
+    return {"release": measure(compiled, pl.scan_parquet(path))}

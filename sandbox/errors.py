@@ -22,3 +22,9 @@ class QueryFailed(DomainError):
     status = 503
     type = "query-failed"
     title = "The query failed in the sandbox; nothing was charged"
+
+
+class QueryFailedCharged(DomainError):
+    status = 503
+    type = "query-failed-charged"
+    title = "The query failed after it touched the data; its ε was charged"

@@ -14,7 +14,7 @@ from core.models import ts_column
 
 class QueryRun(SQLModel, table=True):
     __tablename__ = "query_runs"
-    # One released answer per enterprise, query text, ε and dataset version: asking again returns it.
+    # One charged measurement (or one post-processed answer) per enterprise and key: see sandbox.cache.
     __table_args__ = (UniqueConstraint("organization_id", "fingerprint", name="uq_query_fingerprint"),)
     id: int | None = Field(default=None, primary_key=True)
     license_id: int = Field(foreign_key="licenses.id", index=True)
@@ -26,7 +26,7 @@ class QueryRun(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     epsilon_requested: float
     epsilon_charged: float = 0.0
-    status: str = Field(default="reserved", max_length=20)  # reserved | succeeded | refunded
+    status: str = Field(default="reserved", max_length=20)  # reserved | succeeded | refunded | failed
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     receipt: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     error: str | None = Field(default=None, sa_column=Column(Text))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import opendp.prelude as dp
 import polars as pl
 from opendp.extras.polars import Bound, Margin, dp_len
 
+from sandbox import accuracy
 from sandbox.spec import Aggregate, BoolOp, ColumnInfo, Comparison, Filter, Policy, QuerySpec, TableInfo
 from sandbox.sql import QueryNotAllowed
 
@@ -58,9 +60,10 @@ class Stat:
 class Compiled:
     """A compiled query: the measurement, what it costs and how accurate it is.
 
-    `accuracy` maps each aggregate alias to its ± at 95% (None where it depends on the data: AVG gets
-    its value at release, quantiles are described in `accuracy_note`). `epsilon_cost` and
-    `delta_cost` are OpenDP's own privacy map of the measurement at the table's privacy unit.
+    `accuracy` maps each aggregate alias to its expected ± at 95% (see `sandbox.accuracy`: means and
+    quantiles assume a group's even share of the public row bound until released values refine it).
+    `epsilon_cost` and `delta_cost` are OpenDP's own privacy map of the measurement at the table's
+    privacy unit.
     """
 
     spec: QuerySpec
@@ -76,6 +79,9 @@ class Compiled:
     stats: tuple[Stat, ...]
     stat_accuracy: Mapping[str, tuple[float, float]]  # stat → (± at α, ± at α/2 for means)
     schema: Mapping[str, pl.DataType]  # the columns the plan reads, with the types the domain claims
+    stat_scale: Mapping[str, float]  # stat → its noise scale
+    share: float  # rows per group if the public row bound were spread evenly over the public keys
+    quantile_geometry: Mapping[str, tuple[float, float]]  # quantile alias → (rank error R at 95%, grid step)
 
 
 def compile_query(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: float) -> Compiled:
@@ -100,11 +106,16 @@ def _compile_cached(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: 
     if eps_cost > epsilon:
         raise RuntimeError(f"calibration left the plan at ε={eps_cost}, above the requested {epsilon}")
     stat_acc = _stat_accuracy(measurement)
+    scales = _stat_scales(measurement)
+    share = table.max_rows / _groups(spec, table)
+    geometry = _quantile_geometry(spec, table, scale)
     return Compiled(
         spec=spec, policy=policy, measurement=measurement, d_in=d_in, scale=scale, threshold=threshold,
         epsilon_cost=float(eps_cost), delta_cost=float(delta_cost),
-        accuracy=_accuracy(spec, stats, stat_acc), accuracy_note=_accuracy_note(spec, table, scale),
+        accuracy=_accuracy(spec, stats, stat_acc, scales, share, geometry),
+        accuracy_note=_accuracy_note(spec, table, scale),
         stats=stats, stat_accuracy=MappingProxyType(stat_acc), schema=MappingProxyType(schema),
+        stat_scale=MappingProxyType(scales), share=share, quantile_geometry=MappingProxyType(geometry),
     )
 
 
@@ -187,8 +198,15 @@ def _stats(spec: QuerySpec, need_len: bool) -> tuple[Stat, ...]:
         wanted.extend(_stat_keys(agg))
     if need_len:
         wanted.append(("len", None, None, None))
-    unique = list(dict.fromkeys(wanted))
+    # One canonical order: queries asking the same statistics in another order build the same plan,
+    # so a stored release can answer them (see sandbox.cache).
+    unique = sorted(dict.fromkeys(wanted), key=_stat_order)
     return tuple(Stat(f"__dp{i}", *key) for i, key in enumerate(unique))
+
+
+def _stat_order(key: tuple[StatKind, str | None, tuple[float, float] | None, float | None]) -> tuple[Any, ...]:
+    kind, column, bounds, level = key
+    return (kind, column or "", tuple(float(b) for b in bounds or ()), level if level is not None else -1.0)
 
 
 def _stat_keys(agg: Aggregate) -> list[tuple[StatKind, str | None, tuple[float, float] | None, float | None]]:
@@ -386,14 +404,45 @@ def _stat_accuracy(measurement: Any) -> dict[str, tuple[float, float]]:
     return out
 
 
-def _accuracy(spec: QuerySpec, stats: tuple[Stat, ...],
-              stat_acc: Mapping[str, tuple[float, float]]) -> dict[str, float | None]:
+def _stat_scales(measurement: Any) -> dict[str, float]:
+    summary = dp.summarize_polars_measurement(measurement, alpha=ALPHA)
+    return {row["column"]: float(row["scale"]) for row in summary.iter_rows(named=True) if row["scale"] is not None}
+
+
+def _groups(spec: QuerySpec, table: TableInfo) -> int:
+    """How many groups the public keys make (1 without GROUP BY; non-public keys count as one)."""
+    return max(1, math.prod(len(_info(table, g).keys or (0,)) for g in spec.group_by))
+
+
+def _quantile_geometry(spec: QuerySpec, table: TableInfo, scale: float) -> dict[str, tuple[float, float]]:
+    out = {}
+    for agg in spec.aggregates:
+        if agg.kind == "quantile":
+            assert agg.bounds is not None and agg.quantile is not None
+            cands = _candidates(agg.bounds[0], agg.bounds[1], _info(table, agg.column or "").dtype in ("int", "bool"))
+            step = max((float(b) - float(a) for a, b in itertools.pairwise(cands)), default=0.0)
+            out[agg.alias] = (quantile_rank_error(scale, agg.quantile, len(cands)), step)
+    return out
+
+
+def _accuracy(spec: QuerySpec, stats: tuple[Stat, ...], stat_acc: Mapping[str, tuple[float, float]],
+              scales: Mapping[str, float], share: float,
+              geometry: Mapping[str, tuple[float, float]]) -> dict[str, float | None]:
+    """Expected ± before release; means and quantiles at a group's even share of the public row bound."""
     out: dict[str, float | None] = {}
     for agg in spec.aggregates:
         if agg.kind in ("count", "sum"):
             out[agg.alias] = stat_acc[_stat_of(agg, stats).name][0]
+        elif agg.kind == "avg":
+            assert agg.bounds is not None
+            sum_stat, count_stat = _find(stats, "sum", agg.column, agg.bounds), _find(stats, "count", agg.column)
+            widest = max(abs(agg.bounds[0]), abs(agg.bounds[1]))
+            out[agg.alias] = accuracy.mean_plus_minus(scales[sum_stat.name], scales[count_stat.name], widest,
+                                                      share, agg.bounds)
         else:
-            out[agg.alias] = None
+            assert agg.bounds is not None
+            rank, step = geometry[agg.alias]
+            out[agg.alias] = accuracy.quantile_plus_minus(rank, step, agg.bounds, share)
     return out
 
 
@@ -420,9 +469,10 @@ def _accuracy_note(spec: QuerySpec, table: TableInfo, scale: float) -> str:
     for agg in spec.aggregates:
         if agg.kind == "avg":
             lines.append(
-                f"{agg.alias}: AVG is a noisy sum over a noisy count n; its ± is (a_sum + B·a_count)/n with "
-                "a_sum, a_count the 97.5% noise bounds and B the largest |bound| (a union bound gives 95%), "
-                "computed at release from the released n.")
+                f"{agg.alias}: AVG is a noisy sum S over a noisy count n; it differs from the true mean μ by "
+                "exactly (e_S − μ·e_n)/n, and ± is the 95% quantile of |e_S − μ·e_n| (two Laplace noises, "
+                "μ taken from the released mean) over the released n, the widest over the rows. Before "
+                "release (preview) it assumes a group holding its even share of the public row bound.")
         elif agg.kind == "quantile":
             assert agg.bounds is not None and agg.quantile is not None
             integral = _info(table, agg.column or "").dtype in ("int", "bool")
@@ -430,21 +480,49 @@ def _accuracy_note(spec: QuerySpec, table: TableInfo, scale: float) -> str:
             rank = quantile_rank_error(scale, agg.quantile, len(cands))
             lines.append(
                 f"{agg.alias}: one of {len(cands)} candidates in [{agg.bounds[0]}, {agg.bounds[1]}]; with 95% "
-                f"probability its rank is within {rank:.1f} rows of the target beyond the best candidate's own "
-                "(an estimate in value terms: how far that is depends on the data).")
+                f"probability its rank is within {rank:.1f} rows of the target beyond the best candidate's own. "
+                "± converts that rank error into values as if the n values were spread evenly across the "
+                "bounds (plus one grid step), with n the 95% lower bound of a count released for the same "
+                "rows (select COUNT alongside to get it; without one the result's ± is null and the preview "
+                "assumes the group's share of the public row bound): smaller where the data are dense near "
+                "the quantile, possibly larger across an empty stretch of the range.")
     return " ".join(lines)
 
 
 # release
 
 
-def release(compiled: Compiled, data: pl.LazyFrame) -> tuple[list[str], list[list[Any]], dict[str, float | None]]:
+Answer = tuple[list[str], list[list[Any]], dict[str, float | None]]
+_DTYPES: dict[str, pl.DataType] = {str(t): t for t in (
+    pl.Int8(), pl.Int16(), pl.Int32(), pl.Int64(), pl.UInt8(), pl.UInt16(), pl.UInt32(), pl.UInt64(),
+    pl.Float32(), pl.Float64(), pl.String(), pl.Boolean(), pl.Null())}
+
+
+def release(compiled: Compiled, data: pl.LazyFrame) -> Answer:
     """Run the measurement on `data` (a lazy scan) and post-process the released values only.
 
     Returns the result columns (group columns first, then aggregates in SELECT order), JSON-ready
-    rows, and ± at 95% per aggregate column (None where no honest number exists, e.g. quantiles).
+    rows, and ± at 95% per aggregate column (None where no honest number exists).
+    """
+    return answer(compiled, measure(compiled, data))
+
+
+def measure(compiled: Compiled, data: pl.LazyFrame) -> dict[str, Any]:
+    """The DP measurement alone: every noisy statistic of the plan, per public key, JSON-ready.
+
+    This is the part that touches data and costs ε; everything `answer` does to it afterwards is
+    post-processing, so one stored measurement answers every query that differs only there.
     """
     released = compiled.measurement(_prepare(data, compiled.schema)).collect()
+    return {"columns": released.columns, "dtypes": [str(t) for t in released.dtypes],
+            "rows": [[_plain(v) for v in row] for row in released.iter_rows()]}
+
+
+def answer(compiled: Compiled, measured: Mapping[str, Any]) -> Answer:
+    """Post-process a stored measurement into this query's result (aliases, AVG, HAVING, ORDER BY, LIMIT)."""
+    schema = {name: _DTYPES.get(dtype, pl.Float64()) for name, dtype in zip(measured["columns"],
+                                                                            measured["dtypes"], strict=True)}
+    released = pl.DataFrame(measured["rows"], schema=schema, orient="row")
     frame = _post_process(released, compiled)
     columns = list(compiled.spec.columns)
     rows = [[_plain(v) for v in row] for row in frame.select(columns).iter_rows()]
@@ -493,32 +571,43 @@ def _output_expr(agg: Aggregate, stats: tuple[Stat, ...]) -> pl.Expr:
 
 
 def _release_accuracy(frame: pl.DataFrame, compiled: Compiled) -> dict[str, float | None]:
+    """± at 95% per aggregate column: the widest over the released rows (see `sandbox.accuracy`)."""
     out = dict(compiled.accuracy)
     for agg in compiled.spec.aggregates:
         if agg.kind == "avg":
-            out[agg.alias] = _mean_accuracy(frame, agg, compiled)
+            out[agg.alias] = _widest(_mean_accuracy(frame, agg, compiled))
+        elif agg.kind == "quantile":
+            out[agg.alias] = _widest(_quantile_accuracy(frame, agg, compiled))
     return out
 
 
-def _mean_accuracy(frame: pl.DataFrame, agg: Aggregate, compiled: Compiled) -> float | None:
-    """± at 95% for a released mean S/n, the largest over the released rows.
+def _widest(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
 
-    S/n − S*/n* = (e_S − μ*·e_n)/n for noise e_S, e_n and true mean μ* (|μ*| ≤ B), so with both noises
-    inside their 97.5% bounds (a union bound: 95% together) the error is ≤ (a_S + B·a_n)/n; clamping
-    to the bounds caps it at hi − lo.
-    """
+
+def _mean_accuracy(frame: pl.DataFrame, agg: Aggregate, compiled: Compiled) -> list[float | None]:
+    """Per released row: the 95% quantile of |e_S − μ̂·e_n| over the released count n̂."""
     assert agg.bounds is not None
     sum_stat = _find(compiled.stats, "sum", agg.column, agg.bounds)
     count_stat = _find(compiled.stats, "count", agg.column)
-    a_sum = compiled.stat_accuracy[sum_stat.name][1]
-    a_count = compiled.stat_accuracy[count_stat.name][1]
-    lo, hi = agg.bounds
-    big = max(abs(lo), abs(hi))
-    counts = [n for n in frame[count_stat.name].to_list() if n is not None and n > 0]
-    if not counts:
-        return None
-    # ± = min(hi − lo, (a_S + B·a_n) / n), a_S and a_n at α/2; the smallest n gives the widest row.
-    return float(min(hi - lo, (a_sum + big * a_count) / min(counts)))
+    b_sum, b_count = compiled.stat_scale[sum_stat.name], compiled.stat_scale[count_stat.name]
+    return [accuracy.mean_plus_minus(b_sum, b_count, float(mean), float(n), agg.bounds)
+            if mean is not None and n is not None else None
+            for mean, n in zip(frame[agg.alias].to_list(), frame[count_stat.name].to_list(), strict=True)]
+
+
+def _quantile_accuracy(frame: pl.DataFrame, agg: Aggregate, compiled: Compiled) -> list[float | None]:
+    """Per released row: the rank error converted at n = the 95% lower bound of a released count."""
+    assert agg.bounds is not None
+    rank, step = compiled.quantile_geometry[agg.alias]
+    count = next((s for s in compiled.stats if (s.kind, s.column) == ("count", agg.column)),
+                 next((s for s in compiled.stats if s.kind == "len"), None))
+    if count is None:  # the row bound's share may overstate n: without a released count, no honest ±
+        return [None]
+    margin = compiled.stat_accuracy[count.name][0]
+    return [accuracy.quantile_plus_minus(rank, step, agg.bounds, float(n) - margin) if n is not None else None
+            for n in frame[count.name].to_list()]
 
 
 def _plain(value: Any) -> Any:

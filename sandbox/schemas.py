@@ -19,7 +19,31 @@ class Accuracy(BaseModel):
     plus_minus: float | None
 
 
+class PrivacyUnit(BaseModel):
+    column: str | None = Field(description="The identifier column whose value is one person; null: a row is the unit")
+    max_contributions: int = Field(description="At most this many rows of one unit are kept (k)")
+
+
 class Receipt(BaseModel):
+    """A signed receipt. Verify it over the canonical JSON of every field except `signature`."""
+
+    query_id: int
+    query_sha256: str = Field(description="SHA-256 of the normalized query text")
+    dataset_version: str = Field(description="Opaque id of the dataset version (a keyed HMAC, never a hash of "
+                                             "the data)")
+    privacy_unit: PrivacyUnit = Field(description="What ε protects: one unit with up to k rows")
+    result_sha256: str = Field(description="SHA-256 of the canonical JSON of the released columns and rows")
+    epsilon: float = Field(description="The ε under which the values were released")
+    derived_from: int | None = Field(description="For an answer post-processed from an earlier release at no "
+                                                 "cost: that query's id")
+    issued_at: str
+    key_id: str
+    signature: str
+
+
+class LegacyReceipt(BaseModel):
+    """A receipt issued before v2 (it named the data by `dataset_sha256`); still verifiable as stored."""
+
     query_id: int
     query_sha256: str
     dataset_sha256: str
@@ -41,8 +65,8 @@ class QueryResult(BaseModel):
     epsilon_charged: float = Field(description="ε charged by this request (0 when the stored answer is returned)")
     epsilon_spent_on_query: float
     epsilon_remaining: float
-    cached: bool = False
-    receipt: Receipt
+    cached: bool = Field(default=False, description="True when a stored release answered it at no cost")
+    receipt: Receipt | LegacyReceipt = Field(union_mode="left_to_right")
 
 
 class QueryPreview(BaseModel):
@@ -50,6 +74,7 @@ class QueryPreview(BaseModel):
     accuracy: dict[str, Accuracy]
     epsilon_remaining_after: float
     accuracy_note: str | None = None
+    cached: bool = Field(default=False, description="A stored release of yours already answers it: it costs nothing")
 
 
 class PublicKey(BaseModel):
@@ -61,7 +86,8 @@ class QuerySummary(BaseModel):
     id: int
     license_id: int
     sql: str
-    status: str = Field(description="succeeded, or refunded when the sandbox failed before releasing anything")
+    status: str = Field(description="succeeded; refunded when the sandbox failed before it touched the data; "
+                                    "failed (ε charged, nothing released) when it failed after")
     epsilon_charged: float
     created_at: datetime
     error: str | None = None

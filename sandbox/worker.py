@@ -4,6 +4,13 @@ Each worker is a spawned process that imports `sandbox.engine` by name (the API 
 serves one request at a time over a pipe, and runs under an address-space limit. A request that
 overruns its time limit has its worker killed; a worker that dies fails only its own request. Either
 way a fresh worker takes its place, so the pool recovers by itself.
+
+Where refunds end: a worker says `touching` on its pipe right before the plan first reads the data
+(see `sandbox.engine`). A failure before that — no worker could start, the worker died before it took
+the job, the plan would not compile, the key would not unseal or the ciphertext not decrypt — cannot
+depend on any person's rows, and `WorkerError.touched_data` is False: the query is refunded. From
+`touching` on, whether the query times out, runs out of memory, raises or dies may depend on the data,
+so a refund would release one bit about it for free: `touched_data` is True and the ε stays charged.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import multiprocessing as mp
 import queue
 import resource
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -27,17 +35,18 @@ ENGINE_MODULE = "sandbox.engine"
 
 
 class WorkerError(Exception):
-    """The worker failed before returning a result (it raised, died, or ran out of time)."""
+    """The worker failed before returning a result (it raised, died, or ran out of time or memory)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, *, touched_data: bool = False) -> None:
         super().__init__(message)
-        self.kind = kind  # error | died | timeout
+        self.kind = kind  # error | memory | died | timeout
+        self.touched_data = touched_data  # the plan had begun reading the data: the failure may depend on it
 
 
 def _worker_main(conn: Connection, config: dict[str, Any]) -> None:
     if config["memory_bytes"]:
         resource.setrlimit(resource.RLIMIT_AS, (config["memory_bytes"], config["memory_bytes"]))
-    engine = importlib.import_module(ENGINE_MODULE)
+    engine = importlib.import_module(config["engine"])
     engine.init(config["keys_dir"], config["store_dir"], config["master_key"])
     conn.send(("ready", None))
     while True:
@@ -46,9 +55,9 @@ def _worker_main(conn: Connection, config: dict[str, Any]) -> None:
         except EOFError:
             return
         try:
-            conn.send(("ok", engine.handle(op, payload)))
+            conn.send(("ok", engine.handle(op, payload, on_data=lambda: conn.send(("touching", None)))))
         except MemoryError:
-            conn.send(("error", "the query needed more memory than the sandbox allows"))
+            conn.send(("memory", "the query needed more memory than the sandbox allows"))
         except Exception as exc:  # reported to the caller, which refunds and audits
             conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"))
 
@@ -60,10 +69,11 @@ class _Worker:
 
 
 class SandboxPool:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, engine_module: str = ENGINE_MODULE) -> None:
         self.size = max(1, settings.sandbox_workers)
         self.timeout = settings.query_timeout_seconds
         self._config = {
+            "engine": engine_module,
             "keys_dir": str(settings.keys_dir.resolve()),
             "store_dir": str(settings.store_dir.resolve()),
             "master_key": base64.b64encode(settings.master_key_bytes()).decode(),
@@ -119,20 +129,27 @@ class SandboxPool:
             self._started -= 1
 
     def call(self, op: str, payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        """Run `op` in a worker and return its result, or raise WorkerError."""
+        """Run `op` in a worker and return its result, or raise WorkerError (saying if the data was touched)."""
         worker = self._take()
+        limit = timeout or self.timeout
+        deadline = time.monotonic() + limit
+        touched = False
         try:
             worker.conn.send((op, payload))
-            if not worker.conn.poll(timeout or self.timeout):
-                self._replace(worker)
-                raise WorkerError("timeout", f"the query ran longer than {timeout or self.timeout:g} s")
-            status, value = worker.conn.recv()
+            while True:
+                if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
+                    self._replace(worker)
+                    raise WorkerError("timeout", f"the query ran longer than {limit:g} s", touched_data=touched)
+                status, value = worker.conn.recv()
+                if status != "touching":
+                    break
+                touched = True
         except (EOFError, OSError, BrokenPipeError) as exc:
             self._replace(worker)
-            raise WorkerError("died", "the sandbox worker stopped unexpectedly") from exc
+            raise WorkerError("died", "the sandbox worker stopped unexpectedly", touched_data=touched) from exc
         self._idle.put(worker)
         if status != "ok":
-            raise WorkerError("error", str(value))
+            raise WorkerError("memory" if status == "memory" else "error", str(value), touched_data=touched)
         return dict(value)
 
     def warm_up(self) -> None:

@@ -575,3 +575,6 @@ LABELS["finding"] |= {
                                "Bounds equal the observed min/max, which reveals them"),
     "rows-truncated": ("部分个人的记录超过每人上限，将被截断", "Some persons have more rows than k: truncated"),
 }
+# --- p-sandbox ---
+ZH["A stored release of yours already answers this query: running it costs nothing and returns the same values."] = (
+    "您已保存的发布结果可以回答此查询：运行它不会扣除预算，并返回相同的数值。")

@@ -104,7 +104,7 @@ def test_min_group_size_suppresses_small_noisy_groups(path: Path) -> None:
 
 def test_min_group_size_adds_a_hidden_count_when_none_is_selected(path: Path) -> None:
     c = compiled("SELECT region, SUM(age) AS s FROM people GROUP BY region", policy=Policy(min_group_size=200))
-    assert [s.kind for s in c.stats] == ["sum", "len"]
+    assert sorted(s.kind for s in c.stats) == ["len", "sum"]
     columns, rows, _ = release(c, pl.scan_parquet(path))
     assert columns == ["region", "s"] and [r[0] for r in rows] == ["east", "north", "south"]
 
@@ -206,9 +206,12 @@ def test_bug_2949_no_column_is_redefined_after_truncation() -> None:
     steps = [line.strip() for line in text.splitlines() if line.strip() not in ("", "FROM")]
     aggregate = next(i for i, step in enumerate(steps) if step.startswith("AGGREGATE"))
     assert "int_range" in steps[aggregate + 2]  # the step right under the aggregation is the truncation
-    # statistics: len, sum(age ≤ 60), sum(income ≤ 5000), count(income); OpenDP adds a float-rounding
-    # allowance to the income sum's Δ, so its charge may only exceed the analytic loss by a hair.
-    loss = analytic_epsilon(c, k, [1, 60, 5000, 1])
+    # statistics in their canonical order: count(income), len, sum(age ≤ 60), sum(income ≤ 5000); OpenDP
+    # adds a float-rounding allowance to the income sum's Δ, so its charge may only exceed the analytic
+    # loss by a hair.
+    assert [(s.kind, s.column) for s in c.stats] == [("count", "income"), ("len", None), ("sum", "age"),
+                                                     ("sum", "income")]
+    loss = analytic_epsilon(c, k, [1, 1, 60, 5000])
     assert loss <= c.epsilon_cost <= loss * (1 + 1e-5)
 
 
@@ -281,8 +284,9 @@ def test_quantile_rank_error_is_consistent_with_opendps_privacy_map() -> None:
 
 def test_quantile_accuracy_is_explained_not_invented() -> None:
     c = compiled("SELECT MEDIAN(age) AS m, COUNT(*) AS n FROM people", 1.0)
-    assert c.accuracy["m"] is None and c.accuracy["n"] is not None
+    assert c.accuracy["m"] is not None and c.accuracy["n"] is not None
     assert "m: one of 101 candidates in [0, 100]" in c.accuracy_note
+    assert "spread evenly across the bounds" in c.accuracy_note
 
 
 def test_grouped_median(frame: pl.DataFrame, path: Path) -> None:
@@ -354,3 +358,14 @@ def test_too_many_key_combinations_are_refused() -> None:
         *(ColumnInfo(f"d{i}", "dimension", "int", keys=tuple(range(20))) for i in range(4))))
     with pytest.raises(QueryNotAllowed, match="combinations"):
         compiled("SELECT d0, d1, d2, d3, COUNT(*) FROM people GROUP BY d0, d1, d2, d3", table=many)
+
+
+def test_preview_gives_plus_minus_for_means_and_quantiles_from_public_parameters_only() -> None:
+    sql = ("SELECT region, AVG(age) AS a, MEDIAN(age) AS m, PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY income) AS q "
+           "FROM people GROUP BY region")
+    c = compiled(sql)
+    assert all(c.accuracy[name] is not None and c.accuracy[name] > 0 for name in ("a", "m", "q"))  # type: ignore[operator]
+    # Nothing but the dictionary, ε and the public row bound goes in: a larger bound means larger groups.
+    larger = compiled(sql, table=dataclasses.replace(PEOPLE, max_rows=4 * PEOPLE.max_rows))
+    assert all(larger.accuracy[n] < c.accuracy[n] for n in ("a", "m", "q"))  # type: ignore[operator]
+    assert compiled(sql, epsilon=2.0).accuracy["a"] < c.accuracy["a"]  # type: ignore[operator]

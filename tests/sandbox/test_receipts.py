@@ -73,3 +73,44 @@ def test_stored_results_and_history_are_only_the_owners(client: TestClient) -> N
     assert client.get(f"/api/v1/queries/{result['id']}", headers=other).status_code == 404
     assert ok(client.get("/api/v1/queries", headers=other))["total"] == 0
     assert client.get(f"/api/v1/licenses/{result['license_id']}", headers=other).status_code == 404
+
+
+def test_a_receipt_names_the_dataset_version_opaquely_and_states_the_privacy_unit(client: TestClient) -> None:
+    world, enterprise, result = _result(client)
+    receipt = result["receipt"]
+    assert "dataset_sha256" not in receipt and receipt["dataset_version"].startswith("dv1-")
+    assert receipt["privacy_unit"] == {"column": None, "max_contributions": 1}
+    assert receipt["derived_from"] is None
+    data_sha256 = world.dataset["sha256"]  # the provider's own view of the plaintext's hash
+    released = json.dumps(result) + json.dumps(ok(client.get("/api/v1/queries", headers=enterprise)))
+    assert data_sha256 not in released and data_sha256[:16] not in released
+    catalog = ok(client.get(f"/api/v1/catalog/{world.listing['id']}"))
+    assert data_sha256 not in json.dumps(catalog)
+
+
+def test_a_receipt_issued_before_v2_still_verifies(client: TestClient, tmp_path: Path) -> None:
+    from core.config import get_settings
+    from core.db import unit_of_work
+    from core.receipts import sign, signing_key
+    from sandbox.models import QueryRun
+    from sandbox.schemas import QueryResult
+
+    _, enterprise, result = _result(client)
+    old = {k: result["receipt"][k] for k in ("query_id", "query_sha256", "result_sha256", "epsilon", "issued_at")}
+    legacy = sign(signing_key(get_settings()), {**old, "dataset_sha256": "ab" * 32})
+    with unit_of_work() as session:  # a receipt stored as the platform signed it before v2
+        run = session.get(QueryRun, result["id"])
+        assert run is not None
+        run.receipt = legacy
+        session.add(run)
+    stored = ok(client.get(f"/api/v1/queries/{result['id']}", headers=enterprise))
+    assert stored["receipt"] == legacy
+    key = ok(client.get("/api/v1/receipts/public-key"))
+    assert _verify_as_documented(key["public_key_pem"], stored)
+    # The page's receipt.json is this model dumped: the old shape must come out field for field.
+    assert QueryResult.model_validate(stored).model_dump(mode="json")["receipt"] == legacy
+    document = tmp_path / "old.json"
+    document.write_text(json.dumps(stored))
+    pem = tmp_path / "key.pem"
+    pem.write_text(key["public_key_pem"])
+    assert CliRunner().invoke(cli, ["receipts", "verify", str(document), "--public-key", str(pem)]).exit_code == 0
