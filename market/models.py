@@ -154,3 +154,27 @@ class RegistrationEvent(SQLModel, table=True):
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
     actor_user_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = ts_column()
+
+
+class Complaint(SQLModel, table=True):
+    """A complaint (投诉) against a product or an objection (异议) to a registration, filed by anyone.
+
+    The filer gets a random tracking code to read the reply without an account; the data office
+    handles it once, with a reason code and a reply. Contact details are seen by the data office only."""
+
+    __tablename__ = "complaints"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=12)  # complaint | objection
+    listing_id: int | None = Field(default=None, foreign_key="listings.id", index=True)
+    registration_code: str | None = Field(default=None, max_length=32, index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    contact: str = Field(default="", max_length=200)
+    tracking_code: str = Field(max_length=32, unique=True)
+    filed_by: int | None = Field(default=None, foreign_key="users.id")
+    status: str = Field(default="open", max_length=12, index=True)  # open | handled
+    decision: str | None = Field(default=None, max_length=12)  # upheld | dismissed
+    reason_code: str | None = Field(default=None, max_length=40)
+    reply: str = Field(default="", sa_column=Column(Text, nullable=False))
+    handled_by: int | None = Field(default=None, foreign_key="users.id")
+    handled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = ts_column()

@@ -64,6 +64,13 @@ REASONS: tuple[Reason, ...] = (
     _r("registration-error", "correct", "The registered information was wrong", "登记信息有误"),
     _r("offer-added", "add_offer", "A new offer within the ceiling and permitted scenarios",
        "在限价和许可场景内新增报价"),
+    _r("complaint-upheld", "uphold_complaint", "Founded: the product or registration was corrected or acted on",
+       "投诉（异议）成立，已整改或处理"),
+    _r("complaint-unfounded", "dismiss_complaint", "Not supported by the facts found", "经核查，投诉（异议）不成立"),
+    _r("complaint-out-of-scope", "dismiss_complaint", "Outside this platform's remit; the filer was told where to turn",
+       "不属于本平台受理范围，已告知受理渠道"),
+    _r("complaint-duplicate", "dismiss_complaint", "Duplicates a complaint already handled",
+       "与已处理的投诉（异议）重复"),
 )
 BY_CODE = {r.code: r for r in REASONS}
 # An approval needs no justification beyond "it meets the standard"; every other decision names its reason.

@@ -194,3 +194,11 @@ def registrations(session: Session, listing_id: int | None, limit: int,
 def registration_events(session: Session, registration_id: int) -> Sequence[RegistrationEvent]:
     return session.exec(select(RegistrationEvent).where(RegistrationEvent.registration_id == registration_id)
                         .order_by(col(RegistrationEvent.id))).all()
+
+
+def published_offers(session: Session) -> Sequence[tuple[Listing, Offer]]:
+    """Every active offer of every listing in the catalog, by listing then offer."""
+    rows = session.exec(select(Listing, Offer).join(Offer, col(Offer.listing_id) == col(Listing.id))
+                        .where(col(Listing.status).in_(CATALOG_STATUSES), col(Offer.active).is_(True))
+                        .order_by(col(Listing.id), col(Offer.id))).all()
+    return [(listing, offer) for listing, offer in rows]

@@ -514,4 +514,53 @@ ZH: dict[str, str] = {
     "Download CSV": "下载 CSV",
     "Recent payments": "近期付款",
     "Method": "方式",
+    # --- rules ---
+    "Fee schedule": "收费公示",
+    ("Every data product on sale and what it costs. Products for public governance and public welfare are free; "
+     "products for industry are priced at or below the ceiling set by the data office. "
+     "The fees go to the treasury as non-tax revenue."):
+        "平台在售的全部数据产品及其收费标准。用于公共治理、公益事业的产品免费；用于产业发展的产品按不高于数据主管部门核定的最高限价收费。收费作为非税收入全额上缴财政。",
+    "Product": "数据产品",
+    "No product is on sale yet.": "目前还没有在售的数据产品。",
+    "Something wrong with a price?": "对收费有疑问？",
+    "File a complaint": "投诉或提出异议",
+    "Complaints and objections": "投诉与异议",
+    ("Anyone may complain about a data product or object to a registration during or after its public notice. "
+     "The data office answers every one; you follow it with the tracking code you get, no account needed."):
+        "任何人都可以对数据产品提出投诉，或在登记公示期间及之后对登记提出异议。数据主管部门会逐件答复；提交后您会得到一个查询码，无需账号即可查看处理结果。",
+    "About the product": "投诉对象",
+    "Product number (a complaint)": "数据产品编号（投诉）",
+    "Registration code (an objection)": "登记编号（异议）",
+    "Fill in one of the two: the product's number for a complaint, or the registration code for an objection.":
+        "二者填写其一：投诉数据产品请填写产品编号，对登记提出异议请填写登记编号。",
+    "What is wrong": "问题描述",
+    "How to reach you (optional, seen by the data office only)": "联系方式（选填，仅数据主管部门可见）",
+    "Submit": "提交",
+    "Complaint status": "投诉处理进度",
+    "Received. Keep this tracking code: it is the only way to read the reply without an account.":
+        "已收到。请保存以下查询码：无需账号，凭此码即可查看答复。",
+    "Filed": "提交时间",
+    "Answered": "答复时间",
+    "Reply": "答复",
+    "The data office has not answered yet.": "数据主管部门尚未答复。",
+    "Complaint {id} answered": "投诉（异议）{id} 已答复",
+    "{n} waiting for an answer": "{n} 件待答复",
+    "All": "全部",
+    "Contact": "联系方式",
+    "Reply to the filer": "答复内容",
+    "Send the answer": "发送答复",
+    "Nothing here.": "暂无记录。",
+    "More": "更多",
+    "Complaints": "投诉与异议",
+    "Fees": "收费公示",
+    "Rights": "数据权属",
+    "Ownership": "所有权",
+    "Right of use": "使用权",
+    "Right to revenue": "收益权",
 }
+
+LABELS.update({
+    "complaint_kind": {"complaint": ("投诉", "Complaint"), "objection": ("异议", "Objection")},
+    "complaint_status": {"open": ("待答复", "Waiting for an answer"), "handled": ("已答复", "Answered")},
+    "complaint_decision": {"upheld": ("成立", "Upheld"), "dismissed": ("不成立", "Dismissed")},
+})

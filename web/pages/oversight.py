@@ -1,0 +1,94 @@
+"""Pages of public oversight: the fee schedule (收费公示), filing a complaint or an objection (投诉与异议)
+and following it with a tracking code, and the data office's complaint desk."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from core.errors import DomainError
+from market import reasons
+from market.schemas import ComplaintCreate, ComplaintHandle
+from market.service import catalog
+from market.service import listings as listing_service
+from market.service.complaints import complaints
+from web.forms import validated
+from web.pages.render import attempt, redirect, render
+from web.session import OfficePage, PageSession, Viewer, check_csrf
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
+DESK_PAGE = 50
+DECISION_CODES = {"upheld": reasons.codes_for("uphold_complaint"), "dismissed": reasons.codes_for("dismiss_complaint")}
+
+
+@router.get("/fees", response_class=HTMLResponse)
+def fee_schedule(request: Request, session: PageSession, who: Viewer) -> Response:
+    """Every offer on sale, with its price, ceiling, term and what it includes."""
+    return render(request, "public/fees.html", {"fees": catalog.fee_schedule(session)})
+
+
+@router.get("/complaints/new", response_class=HTMLResponse)
+def complaint_form(request: Request, session: PageSession, who: Viewer,
+                   listing_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                   registration_code: Annotated[str | None, Query(max_length=32)] = None) -> Response:
+    form = {"listing_id": listing_id, "registration_code": registration_code or "", "text": "", "contact": ""}
+    return render(request, "public/complaint.html", {"form": form, "subject": _subject(session, listing_id)})
+
+
+@router.post("/complaints", response_class=HTMLResponse)
+def file_complaint(request: Request, session: PageSession, who: Viewer, text: Annotated[str, Form()],
+                   listing_id: Annotated[str, Form()] = "", registration_code: Annotated[str, Form()] = "",
+                   contact: Annotated[str, Form()] = "") -> Response:
+    """File it and show the tracking code; on a refusal, keep what was typed and say why."""
+    data = {"listing_id": listing_id.strip() or None, "registration_code": registration_code.strip() or None,
+            "text": text, "contact": contact}
+    body = validated(ComplaintCreate, data)
+    filed = body if isinstance(body, DomainError) else attempt(session, lambda: complaints.file(session, who, body))
+    if isinstance(filed, DomainError):
+        subject = _subject(session, int(listing_id)) if listing_id.strip().isdigit() else None
+        return render(request, "public/complaint.html", {"form": data, "subject": subject, "error": filed},
+                      status=filed.status)
+    return redirect(f"/complaints/track/{filed.tracking_code}?filed=1")
+
+
+@router.get("/complaints/track/{tracking_code}", response_class=HTMLResponse)
+def track(request: Request, session: PageSession, who: Viewer,
+          tracking_code: Annotated[str, Path(max_length=64)], filed: bool = False) -> Response:
+    status = complaints.track(session, tracking_code)
+    return render(request, "public/complaint_status.html", {"c": status, "code": tracking_code, "filed": filed})
+
+
+@router.get("/office/complaints", response_class=HTMLResponse)
+def desk(request: Request, session: PageSession, who: OfficePage, status: str = "open",
+         offset: Annotated[int, Query(ge=0)] = 0, done: int | None = None) -> Response:
+    """Complaints and objections to handle (or handled), newest first."""
+    shown = status if status in ("open", "handled") else None
+    page = complaints.list(session, shown, DESK_PAGE, offset)
+    return render(request, "office/complaints.html", {"page": page, "status": shown or "", "offset": offset,
+                                                      "limit": DESK_PAGE, "codes": DECISION_CODES, "done": done})
+
+
+@router.post("/office/complaints/{complaint_id}", response_class=HTMLResponse)
+def handle(request: Request, session: PageSession, who: OfficePage,
+           complaint_id: Annotated[int, Path(ge=1, le=2**62)], decision: Annotated[str, Form()] = "",
+           reason_code: Annotated[str, Form()] = "", reply: Annotated[str, Form()] = "") -> Response:
+    body = validated(ComplaintHandle, {"decision": decision, "reason_code": reason_code, "reply": reply})
+    done = body if isinstance(body, DomainError) else attempt(
+        session, lambda: complaints.handle(session, who, complaint_id, body))
+    if isinstance(done, DomainError):
+        page = complaints.list(session, "open", DESK_PAGE, 0)
+        return render(request, "office/complaints.html", {
+            "page": page, "status": "open", "offset": 0, "limit": DESK_PAGE, "codes": DECISION_CODES,
+            "error": done, "failed": complaint_id}, status=done.status)
+    return redirect(f"/office/complaints?done={complaint_id}")
+
+
+def _subject(session: PageSession, listing_id: int | None) -> str | None:
+    if listing_id is None:
+        return None
+    try:
+        return listing_service.catalog_entry(session, listing_id).title
+    except DomainError:
+        return None
