@@ -52,3 +52,8 @@ class ListingUnavailable(Conflict):
 class KeysNotConfirmed(InvalidInput):
     type = "keys-not-confirmed"
     title = "Keys taken from the data need the provider's confirmation"
+
+
+class SecurityReviewRequired(Conflict):
+    type = "security-review-required"
+    title = "Important data needs a passed data security review before it is published"

@@ -178,3 +178,19 @@ class Complaint(SQLModel, table=True):
     handled_by: int | None = Field(default=None, foreign_key="users.id")
     handled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = ts_column()
+
+
+class SecurityReview(SQLModel, table=True):
+    """A data security review (数据安全审查) of one dataset version, by the data office. Append-only: a later
+    review supersedes an earlier one. An `important` listing is published only on a version whose latest
+    review passed."""
+
+    __tablename__ = "security_reviews"
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_version_id: int = Field(foreign_key="dataset_versions.id", index=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    reviewer_id: int = Field(foreign_key="users.id")
+    risk_level: str = Field(max_length=10)  # low | medium | high
+    findings: str = Field(sa_column=Column(Text, nullable=False))
+    decision: str = Field(max_length=10)  # pass | fail
+    created_at: datetime = ts_column()

@@ -42,11 +42,15 @@ from market.schemas import (
     RegistrationPage,
     RegistrationRead,
     ReviewCreate,
+    SecurityReviewCreate,
+    SecurityReviewPage,
+    SecurityReviewRead,
     TransitionCreate,
 )
 from market.service import catalog as catalog_service
 from market.service import datasets, listings, registrations
 from market.service.complaints import complaints
+from market.service.security import security_reviews
 
 router = APIRouter(tags=["market"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -270,3 +274,18 @@ def handle_complaint(complaint_id: Annotated[int, PathParam(ge=1, le=2**62)], bo
                      session: SessionDep, who: DataOffice) -> ComplaintRead:
     """Decide a complaint once (upheld or dismissed) with a reason code and a reply the filer reads."""
     return complaints.handle(session, who, complaint_id, body)
+
+
+@router.post("/listings/{listing_id}/security-reviews", status_code=201, response_model=SecurityReviewRead)
+def add_security_review(listing_id: Annotated[int, PathParam(ge=1, le=2**62)], body: SecurityReviewCreate,
+                        session: SessionDep, who: DataOffice) -> SecurityReviewRead:
+    """Record a data security review (数据安全审查) of the version the listing publishes or proposes. Important
+    data is published only on a version whose latest review passed."""
+    return security_reviews.add(session, who, listing_id, body)
+
+
+@router.get("/listings/{listing_id}/security-reviews", response_model=SecurityReviewPage)
+def list_security_reviews(listing_id: Annotated[int, PathParam(ge=1, le=2**62)], session: SessionDep,
+                          who: DataOffice) -> SecurityReviewPage:
+    """Every data security review of the listing's versions, newest first."""
+    return security_reviews.list(session, listing_id)

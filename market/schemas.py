@@ -410,3 +410,25 @@ class FeeLine(BaseModel):
 class FeeSchedule(BaseModel):
     items: list[FeeLine]
     total: int
+
+
+class SecurityReviewCreate(BaseModel):
+    """A data security review of the version a listing publishes (or proposes): risks found and the decision."""
+
+    risk_level: Literal["low", "medium", "high"]
+    findings: str = Field(min_length=2, max_length=8000, description="The risks found and how they are handled")
+    decision: Literal["pass", "fail"]
+
+
+class SecurityReviewRead(SecurityReviewCreate):
+    id: int
+    listing_id: int
+    dataset_version_id: int
+    dataset_version: int
+    reviewer_id: int
+    created_at: datetime
+
+
+class SecurityReviewPage(BaseModel):
+    items: list[SecurityReviewRead]
+    total: int

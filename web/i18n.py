@@ -557,10 +557,22 @@ ZH: dict[str, str] = {
     "Ownership": "所有权",
     "Right of use": "使用权",
     "Right to revenue": "收益权",
+    "Data security review": "数据安全审查",
+    "Important data is published only on a version whose latest data security review passed.":
+        "重要数据只有在其版本最近一次数据安全审查结论为“通过”时才能发布。",
+    "Version {n}": "第 {n} 版",
+    "Risk": "风险等级",
+    "No data security review yet.": "尚未进行数据安全审查。",
+    "Findings": "审查发现",
+    "Conclusion": "审查结论",
+    "Record the review": "登记审查结论",
+    "Back to the review": "返回审核页",
 }
 
 LABELS.update({
     "complaint_kind": {"complaint": ("投诉", "Complaint"), "objection": ("异议", "Objection")},
     "complaint_status": {"open": ("待答复", "Waiting for an answer"), "handled": ("已答复", "Answered")},
     "complaint_decision": {"upheld": ("成立", "Upheld"), "dismissed": ("不成立", "Dismissed")},
+    "security_decision": {"pass": ("通过", "Passed"), "fail": ("不通过", "Failed")},
+    "risk_level": {"low": ("低", "Low"), "medium": ("中", "Medium"), "high": ("高", "High")},
 })

@@ -1,4 +1,5 @@
-"""Complaints and objections (投诉与异议), filed by anyone and handled by the data office.
+"""Complaints and objections (投诉与异议), filed by anyone and handled by the data office; data security
+reviews (数据安全审查) of dataset versions.
 
 Revision ID: 0015_rules
 Revises: 0006
@@ -7,6 +8,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from migrations.append_only import drop_append_only, make_append_only
 
 revision: str = "0015_rules"
 down_revision: str | Sequence[str] | None = "0006"
@@ -34,6 +37,22 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
 
+    op.create_table(
+        "security_reviews",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("dataset_version_id", sa.Integer(), sa.ForeignKey("dataset_versions.id"), nullable=False,
+                  index=True),
+        sa.Column("listing_id", sa.Integer(), sa.ForeignKey("listings.id"), nullable=False, index=True),
+        sa.Column("reviewer_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("risk_level", sa.String(10), nullable=False),
+        sa.Column("findings", sa.Text(), nullable=False),
+        sa.Column("decision", sa.String(10), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    make_append_only(["security_reviews"])
+
 
 def downgrade() -> None:
+    drop_append_only(["security_reviews"])
+    op.drop_table("security_reviews")
     op.drop_table("complaints")

@@ -3,17 +3,19 @@ and following it with a tracking code, and the data office's complaint desk."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from core.auth import Principal
 from core.errors import DomainError
 from market import reasons
-from market.schemas import ComplaintCreate, ComplaintHandle
+from market.schemas import ComplaintCreate, ComplaintHandle, SecurityReviewCreate
 from market.service import catalog
 from market.service import listings as listing_service
 from market.service.complaints import complaints
+from market.service.security import security_reviews
 from web.forms import validated
 from web.pages.render import attempt, redirect, render
 from web.session import OfficePage, PageSession, Viewer, check_csrf
@@ -92,3 +94,31 @@ def _subject(session: PageSession, listing_id: int | None) -> str | None:
         return listing_service.catalog_entry(session, listing_id).title
     except DomainError:
         return None
+
+
+@router.get("/office/listings/{listing_id}/security-reviews", response_class=HTMLResponse)
+def security_review_panel(request: Request, session: PageSession, who: OfficePage,
+                          listing_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+    """The reviews so far and the form for the next (a panel of the review page, or a page of its own)."""
+    template = "office/_security_review.html" if request.headers.get("hx-request") else "office/security_review.html"
+    return render(request, template, _security_context(session, who, listing_id))
+
+
+@router.post("/office/listings/{listing_id}/security-reviews", response_class=HTMLResponse)
+def record_security_review(request: Request, session: PageSession, who: OfficePage,
+                           listing_id: Annotated[int, Path(ge=1, le=2**62)], risk_level: Annotated[str, Form()] = "",
+                           findings: Annotated[str, Form()] = "", decision: Annotated[str, Form()] = "") -> Response:
+    body = validated(SecurityReviewCreate, {"risk_level": risk_level, "findings": findings, "decision": decision})
+    done = body if isinstance(body, DomainError) else attempt(
+        session, lambda: security_reviews.add(session, who, listing_id, body))
+    if isinstance(done, DomainError):
+        return render(request, "office/security_review.html",
+                      {**_security_context(session, who, listing_id), "error": done}, status=done.status)
+    return redirect(f"/office/listings/{listing_id}#security-review")
+
+
+def _security_context(session: PageSession, who: Principal, listing_id: int) -> dict[str, Any]:
+    listing = listing_service.detail(session, who, listing_id)
+    return {"reviews": security_reviews.list(session, listing_id), "listing_id": listing_id,
+            "open_for_review": listing.status == "submitted" or (listing.revision is not None
+                                                                 and listing.revision.status == "submitted")}

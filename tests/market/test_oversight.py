@@ -13,8 +13,8 @@ from rdflib import RDFS, Graph, Namespace
 from core import audit
 from core.auth import Role
 from core.db import unit_of_work
-from tests.flow import ok, staff
-from tests.market.steps import API, draft, publish
+from tests.flow import World, ok, people, security_review, staff, upload_csv
+from tests.market.steps import API, dictionary_with, draft, publish, review
 from tests.web.test_pages import browser_sign_in, csrf_of
 
 DCT = Namespace("http://purl.org/dc/terms/")
@@ -184,3 +184,44 @@ def test_the_json_ld_catalog_states_the_rights_holder(client: TestClient, shop: 
     statements = [str(label) for _, _, rights in graph.triples((None, DCT.rights, None))
                   for label in graph.objects(rights, RDFS.label)]
     assert len(statements) == 1 and "收益权" in statements[0]
+
+
+def test_a_new_version_of_important_data_needs_its_own_security_review(client: TestClient) -> None:
+    world = World(client, grade="important")
+    listing_id = world.listing["id"]
+    upload_csv(client, world.provider, "people", people(300, seed=7))
+    ok(client.put(f"{API}/datasets/{world.dataset['id']}/dictionary", headers=world.provider,
+                  json=dictionary_with(income={"bounds": [0, 50_000]})))
+    ok(client.post(f"{API}/listings/{listing_id}/submit", headers=world.provider))
+    ok(review(client, world.office, listing_id, reason_code="meets-standard"))
+    blocked = review(client, world.office2, listing_id, reason_code="meets-standard")
+    assert blocked.status_code == 409 and blocked.json()["type"] == "security-review-required"
+    added = security_review(client, world.office2, listing_id)
+    assert added["dataset_version"] == 2
+    assert ok(review(client, world.office2, listing_id, reason_code="meets-standard"))["dataset_version"] == 2
+    reviews = ok(client.get(f"{API}/listings/{listing_id}/security-reviews", headers=world.office))
+    assert [r["dataset_version"] for r in reviews["items"]] == [2, 1]
+    assert client.get(f"{API}/listings/{listing_id}/security-reviews", headers=world.provider).status_code == 403
+
+
+def test_the_review_page_records_a_security_review(client: TestClient) -> None:
+    provider = staff(client, "p@gov.test", Role.provider, "卫健委 Health Commission")
+    staff(client, "o@gov.test", Role.data_office)
+    listing = draft(client, provider, grade="important")
+    ok(client.post(f"{API}/listings/{listing['id']}/submit", headers=provider))
+    browser_sign_in(client, "o@gov.test")
+    page = client.get(f"/office/listings/{listing['id']}", headers={"accept-language": "zh-CN"})
+    assert f'hx-get="/office/listings/{listing["id"]}/security-reviews"' in page.text
+    panel = client.get(f"/office/listings/{listing['id']}/security-reviews",
+                       headers={"hx-request": "true", "accept-language": "zh-CN"})
+    assert "尚未进行数据安全审查" in panel.text and "<html" not in panel.text
+    token = csrf_of(page.text)
+    undecided = client.post(f"/office/listings/{listing['id']}/security-reviews",
+                            data={"risk_level": "high", "findings": "含健康信息", "csrf": token})
+    assert undecided.status_code == 422
+    done = client.post(f"/office/listings/{listing['id']}/security-reviews", follow_redirects=False,
+                       data={"risk_level": "high", "findings": "含健康信息，已按重要数据管控", "decision": "pass",
+                             "csrf": token})
+    assert done.status_code == 303
+    panel = client.get(f"/office/listings/{listing['id']}/security-reviews", headers={"accept-language": "zh-CN"})
+    assert "含健康信息，已按重要数据管控" in panel.text and "通过" in panel.text
