@@ -144,3 +144,32 @@ class Reconciliation(SQLModel, table=True):
     report: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_by: int | None = None
     created_at: datetime = ts_column()
+
+
+class Rating(SQLModel, table=True):
+    """An enterprise's rating of a product after using it (满意度): one per licence, 1 to 5."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="ck_rating_score"),)
+    id: int | None = Field(default=None, primary_key=True)
+    license_id: int = Field(foreign_key="licenses.id", unique=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    organization_id: int = Field(foreign_key="organizations.id")
+    score: int
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = ts_column()
+
+
+class OperatingCost(SQLModel, table=True):
+    """What operating the platform cost in a month (运营成本), recorded by finance for the effectiveness
+    evaluation: revenue is set against it. Append-only; a correction is a negative line."""
+
+    __tablename__ = "operating_costs"
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7, index=True)  # YYYY-MM, China Standard Time
+    category: str = Field(max_length=40)
+    amount_minor: int  # fen; negative to correct an earlier line
+    currency: str = Field(default="CNY", max_length=3)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    recorded_by: int = Field(foreign_key="users.id")
+    created_at: datetime = ts_column()

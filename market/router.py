@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
-from core.auth import DataOffice, Principal, ProviderUser, SessionDep, optional_principal
+from core.auth import DataOffice, MaybeUser, ProviderUser, SessionDep
 from core.config import get_settings
 from core.errors import DomainError
 from market import reasons
@@ -54,7 +54,6 @@ from market.service.security import security_reviews
 
 router = APIRouter(tags=["market"])
 Limit = Annotated[int, Query(ge=1, le=200)]
-OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
 Offset = Annotated[int, Query(ge=0)]
 
 
@@ -243,7 +242,7 @@ def fee_schedule(session: SessionDep) -> FeeSchedule:
 
 
 @router.post("/complaints", status_code=201, response_model=ComplaintFiled)
-def file_complaint(body: ComplaintCreate, session: SessionDep, who: OptionalUser) -> ComplaintFiled:
+def file_complaint(body: ComplaintCreate, session: SessionDep, who: MaybeUser) -> ComplaintFiled:
     """File a complaint against a product (`listing_id`) or an objection to a registration
     (`registration_code`). Anyone may; keep the `tracking_code` to read the reply."""
     return complaints.file(session, who, body)

@@ -567,6 +567,35 @@ ZH: dict[str, str] = {
     "Conclusion": "审查结论",
     "Record the review": "登记审查结论",
     "Back to the review": "返回审核页",
+    "Effectiveness evaluation": "效能评估",
+    ("How authorized operation served people this year, counted from the platform's own records: "
+     "never anything about the data."):
+        "本年度授权运营的成效，依据平台自身的业务记录统计，不涉及任何数据内容。",
+    "Products published": "发布产品数",
+    "Enterprises served": "服务企业数",
+    "Queries answered": "完成查询数",
+    "Query success rate": "查询成功率",
+    "Operating costs": "运营成本",
+    "Median review time": "审核时长（中位数）",
+    "Median licence approval time": "许可审批时长（中位数）",
+    "Satisfaction": "满意度",
+    "{n} ratings": "{n} 条评价",
+    "Complaints received / answered": "收到 / 已答复投诉",
+    "Queries answered by month": "每月完成查询数",
+    "Revenue less operating costs by month (yuan)": "每月收入减运营成本（元）",
+    "Month": "月份",
+    ("What operating the platform cost, month by month: the effectiveness evaluation sets revenue against it. "
+     "Lines are never changed; a negative amount corrects an earlier one."):
+        "平台每月的运营成本，效能评估以收入与之对照。已登记的记录不可修改；如需更正，请登记一笔负数金额。",
+    "Category": "类别",
+    "e.g. staff, cloud, security": "例如：人员、云资源、安全运维",
+    "Record": "登记",
+    "Rate this product": "评价该数据产品",
+    "You rated this product {n} / 5. Thank you.": "您已为该产品评分 {n} / 5，谢谢。",
+    "How well did it serve you? (1 poor – 5 excellent)": "该产品是否满足您的需要？（1 很差 – 5 很好）",
+    "Comment (optional)": "意见（选填）",
+    "Send the rating": "提交评价",
+    "Back to the licence": "返回许可",
 }
 
 LABELS.update({

@@ -1,5 +1,6 @@
 """Complaints and objections (投诉与异议), filed by anyone and handled by the data office; data security
-reviews (数据安全审查) of dataset versions.
+reviews (数据安全审查) of dataset versions; ratings of products and operating costs for the effectiveness
+evaluation (效能评估).
 
 Revision ID: 0015_rules
 Revises: 0006
@@ -49,10 +50,34 @@ def upgrade() -> None:
         sa.Column("decision", sa.String(10), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
-    make_append_only(["security_reviews"])
+    op.create_table(
+        "ratings",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("license_id", sa.Integer(), sa.ForeignKey("licenses.id"), nullable=False, unique=True),
+        sa.Column("listing_id", sa.Integer(), sa.ForeignKey("listings.id"), nullable=False, index=True),
+        sa.Column("organization_id", sa.Integer(), sa.ForeignKey("organizations.id"), nullable=False),
+        sa.Column("score", sa.Integer(), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=False, server_default=""),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("score BETWEEN 1 AND 5", name="ck_rating_score"),
+    )
+    op.create_table(
+        "operating_costs",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("month", sa.String(7), nullable=False, index=True),
+        sa.Column("category", sa.String(40), nullable=False),
+        sa.Column("amount_minor", sa.Integer(), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False, server_default="CNY"),
+        sa.Column("note", sa.Text(), nullable=False, server_default=""),
+        sa.Column("recorded_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    make_append_only(["security_reviews", "operating_costs"])
 
 
 def downgrade() -> None:
-    drop_append_only(["security_reviews"])
+    drop_append_only(["security_reviews", "operating_costs"])
+    op.drop_table("operating_costs")
+    op.drop_table("ratings")
     op.drop_table("security_reviews")
     op.drop_table("complaints")

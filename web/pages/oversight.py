@@ -1,8 +1,10 @@
 """Pages of public oversight: the fee schedule (收费公示), filing a complaint or an objection (投诉与异议)
-and following it with a tracking code, and the data office's complaint desk."""
+and following it with a tracking code, the data office's complaint desk and security reviews, and the
+effectiveness evaluation (效能评估) with what feeds it: operating costs (finance) and ratings (enterprises)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
@@ -10,15 +12,17 @@ from fastapi.responses import HTMLResponse, Response
 
 from core.auth import Principal
 from core.errors import DomainError
+from licensing.disclosure import CST
+from licensing.metrics import CostCreate, RatingCreate, evaluation
 from market import reasons
 from market.schemas import ComplaintCreate, ComplaintHandle, SecurityReviewCreate
 from market.service import catalog
 from market.service import listings as listing_service
 from market.service.complaints import complaints
 from market.service.security import security_reviews
-from web.forms import validated
+from web.forms import minor_units, validated
 from web.pages.render import attempt, redirect, render
-from web.session import OfficePage, PageSession, Viewer, check_csrf
+from web.session import EnterprisePage, FinancePage, OfficePage, PageSession, Viewer, check_csrf
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
 DESK_PAGE = 50
@@ -122,3 +126,68 @@ def _security_context(session: PageSession, who: Principal, listing_id: int) -> 
     return {"reviews": security_reviews.list(session, listing_id), "listing_id": listing_id,
             "open_for_review": listing.status == "submitted" or (listing.revision is not None
                                                                  and listing.revision.status == "submitted")}
+
+
+@router.get("/metrics", response_class=HTMLResponse)
+def metrics_page(request: Request, session: PageSession, who: Viewer,
+                 year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Response:
+    """The effectiveness evaluation: the year's totals for everyone, each month with charts for the office."""
+    shown = year or datetime.now(CST).year
+    result = evaluation.year(session, who, shown)
+    net = [(p.revenue_minor - p.costs_minor) / 100 for p in result.months]
+    return render(request, "public/metrics.html", {"m": result, "year": shown, "net": net})
+
+
+@router.get("/finance/costs", response_class=HTMLResponse)
+def costs_page(request: Request, session: PageSession, who: FinancePage,
+               year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Response:
+    shown = year or datetime.now(CST).year
+    return render(request, "finance/costs.html", {"costs": evaluation.costs(session, shown), "year": shown,
+                                                  "month": datetime.now(CST).strftime("%Y-%m")})
+
+
+@router.post("/finance/costs", response_class=HTMLResponse)
+def record_cost(request: Request, session: PageSession, who: FinancePage, month: Annotated[str, Form()] = "",
+                category: Annotated[str, Form()] = "", amount: Annotated[str, Form()] = "",
+                note: Annotated[str, Form()] = "") -> Response:
+    """Record a month's operating cost; an amount like "-500" corrects an earlier line."""
+    minor = _signed_minor(amount)
+    body = minor if isinstance(minor, DomainError) else validated(CostCreate, {
+        "month": month, "category": category, "amount_minor": minor, "note": note})
+    done = body if isinstance(body, DomainError) else attempt(session, lambda: evaluation.add_cost(session, who, body))
+    if isinstance(done, DomainError):
+        year = int(month[:4]) if month[:4].isdigit() else datetime.now(CST).year
+        return render(request, "finance/costs.html", {
+            "costs": evaluation.costs(session, year), "year": year, "month": month, "error": done,
+            "form": {"category": category, "amount": amount, "note": note}}, status=done.status)
+    return redirect(f"/finance/costs?year={month[:4]}")
+
+
+@router.get("/enterprise/licences/{license_id}/rating", response_class=HTMLResponse)
+def rating_panel(request: Request, session: PageSession, who: EnterprisePage,
+                 license_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+    """The rating panel of a licence page: the form after first use, or the rating given."""
+    licence, given = evaluation.rating_of(session, who, license_id)
+    return render(request, "enterprise/_rating.html", {"lic": licence, "given": given})
+
+
+@router.post("/enterprise/licences/{license_id}/rating", response_class=HTMLResponse)
+def rate(request: Request, session: PageSession, who: EnterprisePage,
+         license_id: Annotated[int, Path(ge=1, le=2**62)], score: Annotated[str, Form()] = "",
+         comment: Annotated[str, Form()] = "") -> Response:
+    body = validated(RatingCreate, {"score": score, "comment": comment})
+    done = body if isinstance(body, DomainError) else attempt(
+        session, lambda: evaluation.rate(session, who, license_id, body))
+    if isinstance(done, DomainError):
+        return render(request, "enterprise/rating.html", {"license_id": license_id, "error": done},
+                      status=done.status)
+    return redirect(f"/enterprise/licences/{license_id}?rated=1")
+
+
+def _signed_minor(amount: str) -> int | DomainError:
+    """'1,234.50' → 123450 fen; a leading minus makes a correction."""
+    text = amount.strip()
+    try:
+        return -minor_units(text[1:], "amount") if text.startswith("-") else minor_units(text, "amount")
+    except DomainError as exc:
+        return exc
