@@ -138,8 +138,11 @@ class Registration(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     listing_id: int = Field(foreign_key="listings.id", unique=True)
     code: str = Field(max_length=32, unique=True)
-    status: str = Field(default="active", max_length=20)  # active | cancelled
+    status: str = Field(default="active", max_length=20)  # notice | active | cancelled
     created_at: datetime = ts_column()
+    # The public notice (公示) ends here; an objection still open keeps the record in notice. None: registered
+    # before notices existed.
+    notice_ends_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class RegistrationEvent(SQLModel, table=True):

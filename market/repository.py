@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from core.models import Organization
 from market import search
 from market.models import (
+    Complaint,
     Dataset,
     DatasetVersion,
     Listing,
@@ -202,3 +203,9 @@ def published_offers(session: Session) -> Sequence[tuple[Listing, Offer]]:
                         .where(col(Listing.status).in_(CATALOG_STATUSES), col(Offer.active).is_(True))
                         .order_by(col(Listing.id), col(Offer.id))).all()
     return [(listing, offer) for listing, offer in rows]
+
+
+def open_objections(session: Session, code: str) -> int:
+    """Objections to a registration that the data office has not answered yet."""
+    return int(session.exec(select(func.count()).select_from(Complaint).where(
+        Complaint.registration_code == code, Complaint.status == "open")).one())

@@ -39,6 +39,7 @@ from market.schemas import (
     ProfileRead,
     ReasonPage,
     ReasonRead,
+    RegistrationExport,
     RegistrationPage,
     RegistrationRead,
     ReviewCreate,
@@ -219,6 +220,12 @@ def list_registrations(session: SessionDep, listing_id: int | None = None, limit
                        offset: Offset = 0) -> RegistrationPage:
     """Registration records (登记) of data products, newest first."""
     return registrations.list(session, listing_id, limit, offset)
+
+
+@router.get("/registrations/export.json", response_model=RegistrationExport)
+def export_registrations(session: SessionDep) -> RegistrationExport:
+    """Every registration record with its events (format `shuyu-registrations/1`), for other platforms."""
+    return registrations.export(session)
 
 
 @router.get("/registrations/{code}", response_model=RegistrationRead)

@@ -312,15 +312,27 @@ class RegistrationRead(BaseModel):
     listing_id: int
     title: str
     provider: str
-    status: str
+    status: str = Field(description="notice (公示中: objections may be filed), active (registered) or cancelled")
     listing_status: str
     registered_at: datetime
+    notice_ends_at: datetime | None = Field(default=None, description="End of the public notice; an objection "
+                                            "still open keeps the record in notice until it is answered")
+    open_objections: int = 0
     events: list[RegistrationEventRead]
 
 
 class RegistrationPage(BaseModel):
     items: list[RegistrationRead]
     total: int
+
+
+class RegistrationExport(BaseModel):
+    """All registration records, for other platforms and the authorities (format `shuyu-registrations/1`,
+    documented in docs/data-office.md)."""
+
+    format: Literal["shuyu-registrations/1"] = "shuyu-registrations/1"
+    generated_at: datetime
+    registrations: list[RegistrationRead]
 
 
 class CorrectionCreate(BaseModel):

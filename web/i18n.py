@@ -605,3 +605,4 @@ LABELS.update({
     "security_decision": {"pass": ("通过", "Passed"), "fail": ("不通过", "Failed")},
     "risk_level": {"low": ("低", "Low"), "medium": ("中", "Medium"), "high": ("高", "High")},
 })
+LABELS["status"]["notice"] = ("公示中", "Under public notice")

@@ -73,9 +73,13 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     make_append_only(["security_reviews", "operating_costs"])
+    with op.batch_alter_table("registrations") as batch:
+        batch.add_column(sa.Column("notice_ends_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("registrations") as batch:
+        batch.drop_column("notice_ends_at")
     drop_append_only(["security_reviews", "operating_costs"])
     op.drop_table("operating_costs")
     op.drop_table("ratings")
