@@ -24,6 +24,8 @@ class License(SQLModel, table=True):
     organization_id: int = Field(foreign_key="organizations.id", index=True)
     applicant_id: int = Field(foreign_key="users.id")
     purpose: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # For a free offer, what shows the use is for public governance or welfare (the eligibility review reads it).
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     status: str = Field(max_length=20, index=True)
     scenario: str = Field(max_length=20)
     price_minor: int = 0  # fen, fixed from the offer when applied for

@@ -596,6 +596,12 @@ ZH: dict[str, str] = {
     "Comment (optional)": "意见（选填）",
     "Send the rating": "提交评价",
     "Back to the licence": "返回许可",
+    "Evidence of public-interest use": "公益用途证明",
+    "If refused, why": "如不通过，原因",
+    "Evidence of public-interest use (free offers)": "公益用途证明（免费方案必填）",
+    ("Free offers are for public governance and public welfare only: name the project, a document number or a "
+     "link; the data office reviews eligibility before the licence starts."):
+        "免费方案仅用于公共治理和公益事业：请写明项目名称、文件编号或链接；数据主管部门审核资格后许可方才生效。",
 }
 
 LABELS.update({

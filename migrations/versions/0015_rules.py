@@ -75,9 +75,13 @@ def upgrade() -> None:
     make_append_only(["security_reviews", "operating_costs"])
     with op.batch_alter_table("registrations") as batch:
         batch.add_column(sa.Column("notice_ends_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("licenses") as batch:
+        batch.add_column(sa.Column("evidence", sa.Text(), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("licenses") as batch:
+        batch.drop_column("evidence")
     with op.batch_alter_table("registrations") as batch:
         batch.drop_column("notice_ends_at")
     drop_append_only(["security_reviews", "operating_costs"])
