@@ -20,18 +20,18 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.audit import record
-from core.auth import EnterpriseUser, FinanceUser, MaybeUser, Principal, Role, SessionDep
+from core.auth import DataOffice, EnterpriseUser, FinanceUser, MaybeUser, Principal, Role, SessionDep, require
 from core.errors import Conflict, NotFound
 from core.models import AuditEvent
 from licensing.disclosure import CST, PAID, year_bounds
-from licensing.models import License, OperatingCost, Payment, Rating
+from licensing.models import License, OperatingCost, Payment, Rating, RevenueCeiling
 from market.service.complaints import complaints
 from market.service.evaluation import published_between
 
@@ -68,6 +68,30 @@ class CostRead(CostCreate):
 class CostPage(BaseModel):
     items: list[CostRead]
     total: int
+
+
+class CeilingCreate(BaseModel):
+    year: int = Field(ge=2000, le=2100)
+    ceiling_minor: int = Field(gt=0, le=10**15, description="The approved revenue ceiling for the year (fen)")
+    basis: str = Field(min_length=2, max_length=4000, description="The approval document and the cost basis")
+
+
+class CeilingYear(BaseModel):
+    """One year of revenue against the approved ceiling; what exceeds it is deducted from the next year's."""
+
+    year: int
+    ceiling_minor: int | None = Field(description="The approved ceiling (fen); null when none was set")
+    basis: str = ""
+    deduction_minor: int = Field(description="Carried from the previous year's excess (fen)")
+    allowed_minor: int | None = Field(description="Ceiling less the deduction (fen)")
+    revenue_minor: int = Field(description="Payments received in the year, net of refunds on them (fen)")
+    excess_minor: int = Field(description="Revenue above what was allowed, deducted next year (fen)")
+    share_of_allowed: float | None = None
+
+
+class CeilingReport(BaseModel):
+    currency: Literal["CNY"] = "CNY"
+    years: list[CeilingYear]
 
 
 class Period(BaseModel):
@@ -188,6 +212,37 @@ class EvaluationService:
         rows = session.exec(select(Payment).where(col(Payment.status).in_(PAID), Payment.currency == "CNY")).all()
         return [p for p in rows if start <= _aware(p.confirmed_at or p.created_at) < end]
 
+    def set_ceiling(self, session: Session, who: Principal, body: CeilingCreate) -> CeilingReport:
+        """Set (or set again) the operator's approved revenue ceiling for a year."""
+        session.add(RevenueCeiling(year=body.year, ceiling_minor=body.ceiling_minor, basis=body.basis.strip(),
+                                   set_by=who.user_id))
+        session.flush()
+        record(session, who.actor, "ceiling.set", "revenue_ceiling", body.year,
+               {"ceiling_minor": body.ceiling_minor})
+        return self.ceilings(session, body.year)
+
+    def ceilings(self, session: Session, up_to: int) -> CeilingReport:
+        """Revenue against the ceiling for every year from the first ceiling set to `up_to`; each year's excess
+        over what it was allowed is deducted from the next year's ceiling (超出部分在下一周期扣减)."""
+        rows = session.exec(select(RevenueCeiling).order_by(col(RevenueCeiling.id))).all()
+        latest = {row.year: row for row in rows}  # the latest setting of each year wins
+        if not latest:
+            return CeilingReport(years=[])
+        years, carried = [], 0
+        for year in range(min(latest), max(up_to, max(latest)) + 1):
+            start, end = year_bounds(year)
+            revenue = sum(p.amount_minor - p.refunded_minor for p in self._paid(session, start, end))
+            ceiling = latest.get(year)
+            allowed = ceiling.ceiling_minor - carried if ceiling else None
+            excess = max(0, revenue - allowed) if allowed is not None else 0
+            years.append(CeilingYear(
+                year=year, ceiling_minor=ceiling.ceiling_minor if ceiling else None,
+                basis=ceiling.basis if ceiling else "", deduction_minor=carried, allowed_minor=allowed,
+                revenue_minor=revenue, excess_minor=excess,
+                share_of_allowed=round(revenue / allowed, 4) if allowed and allowed > 0 else None))
+            carried = excess
+        return CeilingReport(years=years)
+
     def rate(self, session: Session, who: Principal, license_id: int, body: RatingCreate) -> RatingRead:
         """An enterprise rates the product of one of its licences, once, after using it."""
         licence = session.get(License, license_id)
@@ -290,3 +345,21 @@ def list_costs(session: SessionDep, who: FinanceUser,
                year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> CostPage:
     """The operating costs recorded for a year (this year by default), by month."""
     return evaluation.costs(session, year or datetime.now(CST).year)
+
+
+CeilingReader = Annotated[Principal, Depends(require(Role.data_office, Role.finance))]
+
+
+@router.post("/revenue-ceilings", status_code=201, response_model=CeilingReport)
+def set_ceiling(body: CeilingCreate, session: SessionDep, who: DataOffice) -> CeilingReport:
+    """Set the operator's approved revenue ceiling (最高准许收入) for a year (again to change it: the latest
+    setting wins, every setting stays on record)."""
+    return evaluation.set_ceiling(session, who, body)
+
+
+@router.get("/reports/revenue-ceiling", response_model=CeilingReport)
+def ceiling_report(session: SessionDep, who: CeilingReader,
+                   year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> CeilingReport:
+    """Revenue against the approved ceiling, year by year up to `year` (this year by default), with the excess
+    of each year carried as a deduction into the next."""
+    return evaluation.ceilings(session, year or datetime.now(CST).year)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, DateTime, Text
 from sqlmodel import Field, SQLModel
 
 import market.models  # noqa: F401  (listings and offers, targets of foreign keys)
@@ -170,8 +170,22 @@ class OperatingCost(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     month: str = Field(max_length=7, index=True)  # YYYY-MM, China Standard Time
     category: str = Field(max_length=40)
-    amount_minor: int  # fen; negative to correct an earlier line
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))  # fen; negative corrects a line
     currency: str = Field(default="CNY", max_length=3)
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
     recorded_by: int = Field(foreign_key="users.id")
+    created_at: datetime = ts_column()
+
+
+class RevenueCeiling(SQLModel, table=True):
+    """The approved revenue ceiling (最高准许收入: cost plus a reasonable profit) for the operator in a year,
+    set by the data office for the authorizing body. Append-only: setting it again adds a row; the latest wins."""
+
+    __tablename__ = "revenue_ceilings"
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    ceiling_minor: int = Field(sa_column=Column(BigInteger, nullable=False))  # fen
+    currency: str = Field(default="CNY", max_length=3)
+    basis: str = Field(default="", sa_column=Column(Text, nullable=False))  # the approval document, cost basis
+    set_by: int = Field(foreign_key="users.id")
     created_at: datetime = ts_column()

@@ -597,6 +597,22 @@ ZH: dict[str, str] = {
     "Send the rating": "提交评价",
     "Back to the licence": "返回许可",
     "Evidence of public-interest use": "公益用途证明",
+    "Revenue ceiling": "最高准许收入",
+    ("The operator's revenue is capped each year at the ceiling approved by the authorizing body (cost plus a "
+     "reasonable profit). What a year takes above what it was allowed is deducted from the next year's ceiling."):
+        "运营机构每年的收入以授权主体核定的最高准许收入（成本加合理利润）为上限；当年超出准许收入的部分，在下一年度的准许收入中扣减。",
+    "{year}: {revenue} of {allowed} allowed": "{year} 年：已收入 {revenue}，准许 {allowed}",
+    "Year": "年度",
+    "Approved ceiling": "核定最高准许收入",
+    "Deducted from last year": "上年超收扣减",
+    "Allowed": "本年准许收入",
+    "Above the ceiling (deducted next year)": "超出部分（下年扣减）",
+    "Basis": "依据",
+    "No revenue ceiling has been set yet.": "尚未核定最高准许收入。",
+    "Set the ceiling for a year": "核定年度最高准许收入",
+    "Approved ceiling (yuan)": "最高准许收入（元）",
+    "Basis (approval document, costs)": "依据（批复文件、成本测算）",
+    "Set": "确定",
     "If refused, why": "如不通过，原因",
     "Evidence of public-interest use (free offers)": "公益用途证明（免费方案必填）",
     ("Free offers are for public governance and public welfare only: name the project, a document number or a "

@@ -1,6 +1,6 @@
 """Complaints and objections (投诉与异议), filed by anyone and handled by the data office; data security
 reviews (数据安全审查) of dataset versions; ratings of products and operating costs for the effectiveness
-evaluation (效能评估).
+evaluation (效能评估); the operator's approved revenue ceiling per year (最高准许收入).
 
 Revision ID: 0015_rules
 Revises: 0006
@@ -66,13 +66,23 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("month", sa.String(7), nullable=False, index=True),
         sa.Column("category", sa.String(40), nullable=False),
-        sa.Column("amount_minor", sa.Integer(), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False, server_default="CNY"),
         sa.Column("note", sa.Text(), nullable=False, server_default=""),
         sa.Column("recorded_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
-    make_append_only(["security_reviews", "operating_costs"])
+    op.create_table(
+        "revenue_ceilings",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("year", sa.Integer(), nullable=False, index=True),
+        sa.Column("ceiling_minor", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False, server_default="CNY"),
+        sa.Column("basis", sa.Text(), nullable=False, server_default=""),
+        sa.Column("set_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    make_append_only(["security_reviews", "operating_costs", "revenue_ceilings"])
     with op.batch_alter_table("registrations") as batch:
         batch.add_column(sa.Column("notice_ends_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("licenses") as batch:
@@ -84,7 +94,8 @@ def downgrade() -> None:
         batch.drop_column("evidence")
     with op.batch_alter_table("registrations") as batch:
         batch.drop_column("notice_ends_at")
-    drop_append_only(["security_reviews", "operating_costs"])
+    drop_append_only(["security_reviews", "operating_costs", "revenue_ceilings"])
+    op.drop_table("revenue_ceilings")
     op.drop_table("operating_costs")
     op.drop_table("ratings")
     op.drop_table("security_reviews")

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from core.auth import Principal
+from core.auth import Principal, Role
 from core.errors import DomainError
 from licensing.disclosure import CST
-from licensing.metrics import CostCreate, RatingCreate, evaluation
+from licensing.metrics import CeilingCreate, CostCreate, RatingCreate, evaluation
 from market import reasons
 from market.schemas import ComplaintCreate, ComplaintHandle, SecurityReviewCreate
 from market.service import catalog
@@ -22,10 +22,11 @@ from market.service.complaints import complaints
 from market.service.security import security_reviews
 from web.forms import minor_units, validated
 from web.pages.render import attempt, redirect, render
-from web.session import EnterprisePage, FinancePage, OfficePage, PageSession, Viewer, check_csrf
+from web.session import EnterprisePage, FinancePage, OfficePage, PageSession, Viewer, check_csrf, page_role
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
 DESK_PAGE = 50
+CeilingPage = Annotated[Principal, Depends(page_role(Role.data_office, Role.finance))]
 DECISION_CODES = {"upheld": reasons.codes_for("uphold_complaint"), "dismissed": reasons.codes_for("dismiss_complaint")}
 
 
@@ -191,3 +192,25 @@ def _signed_minor(amount: str) -> int | DomainError:
         return -minor_units(text[1:], "amount") if text.startswith("-") else minor_units(text, "amount")
     except DomainError as exc:
         return exc
+
+
+@router.get("/ceiling", response_class=HTMLResponse)
+def ceiling_page(request: Request, session: PageSession, who: CeilingPage) -> Response:
+    """Revenue against the approved ceiling, year by year; the data office sets the ceiling here."""
+    return render(request, "finance/ceiling.html", {"report": evaluation.ceilings(session, datetime.now(CST).year),
+                                                    "year": datetime.now(CST).year})
+
+
+@router.post("/ceiling", response_class=HTMLResponse)
+def set_ceiling(request: Request, session: PageSession, who: OfficePage, year: Annotated[str, Form()] = "",
+                ceiling: Annotated[str, Form()] = "", basis: Annotated[str, Form()] = "") -> Response:
+    minor = _signed_minor(ceiling)
+    body = minor if isinstance(minor, DomainError) else validated(CeilingCreate, {
+        "year": year, "ceiling_minor": minor, "basis": basis})
+    done = body if isinstance(body, DomainError) else attempt(session, lambda: evaluation.set_ceiling(session, who,
+                                                                                                      body))
+    if isinstance(done, DomainError):
+        return render(request, "finance/ceiling.html", {
+            "report": evaluation.ceilings(session, datetime.now(CST).year), "year": datetime.now(CST).year,
+            "error": done, "form": {"year": year, "ceiling": ceiling, "basis": basis}}, status=done.status)
+    return redirect("/ceiling")
