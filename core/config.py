@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     query_timeout_seconds: float = 60.0
     query_memory_mb: int = 4096
     max_upload_mb: int = 512
+    registration_notice_days: int = 7  # the public notice (公示) of a new registration, during which anyone may object
 
     @property
     def resolved_database_url(self) -> str:

@@ -28,8 +28,9 @@ from core.auth import Principal, Role, SessionDep, require
 from core.models import utcnow
 from licensing.models import License, Payment
 from market.policy import epsilon_of
-from market.schemas import ListingRead
+from market.schemas import ListingRead, Rights
 from market.service import listings as listing_service
+from market.service.complaints import complaints
 
 CST = timezone(timedelta(hours=8), "CST")
 PAID = ("succeeded", "partially_refunded", "refunded")  # money was received; refunds are netted below
@@ -74,6 +75,7 @@ class ResourceLine(BaseModel):
     ceiling_price_minor: int | None
     scenarios: list[str]
     products: list[ProductLine]
+    rights: Rights | None = None
 
 
 class ScenarioLine(BaseModel):
@@ -82,12 +84,22 @@ class ScenarioLine(BaseModel):
     revenue: list[Money]
 
 
+class ComplaintCounts(BaseModel):
+    """Complaints and objections the public filed in the year, and how many the data office answered."""
+
+    complaints_received: int = 0
+    objections_received: int = 0
+    handled: int = 0
+    upheld: int = 0
+
+
 class Disclosure(BaseModel):
     year: int
     generated_at: datetime
     resources: list[ResourceLine]
     licences_by_scenario: list[ScenarioLine]
     revenue: list[Money]
+    complaints: ComplaintCounts = Field(default_factory=lambda: ComplaintCounts())
     notes: list[str]
 
 
@@ -144,7 +156,7 @@ class DisclosureService:
                      for listing in listing_service.authorized_between(session, start, end)]
         return Disclosure(year=year, generated_at=utcnow(), resources=resources,
                           licences_by_scenario=self._by_scenario(granted, paid), revenue=self._total(paid),
-                          notes=NOTES)
+                          complaints=ComplaintCounts(**complaints.counts_between(session, start, end)), notes=NOTES)
 
     def _granted(self, session: Session, start: datetime, end: datetime) -> list[License]:
         return list(session.exec(select(License).where(
@@ -172,7 +184,8 @@ class DisclosureService:
             listing_id=listing.id, registration_code=listing.registration_code, title=listing.title,
             provider=listing.provider, dataset=listing.dataset_name, grade=listing.grade, sector=listing.sector,
             status=listing.status, published_at=listing.published_at, retired_at=listing.retired_at,
-            ceiling_price_minor=listing.ceiling_price_minor, scenarios=listing.scenarios, products=products)
+            ceiling_price_minor=listing.ceiling_price_minor, scenarios=listing.scenarios, products=products,
+            rights=listing.rights)
 
     def _by_scenario(self, granted: list[License], paid: list[tuple[Payment, License]]) -> list[ScenarioLine]:
         scenarios = sorted({lic.scenario for lic in granted} | {lic.scenario for _, lic in paid})

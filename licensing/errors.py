@@ -82,3 +82,8 @@ class InvalidStatement(InvalidInput):
 class StripeRefused(Conflict):
     type = "payment-provider-refused"
     title = "Stripe refused the request"
+
+
+class EligibilityEvidenceMissing(InvalidInput):
+    type = "eligibility-evidence-missing"
+    title = "A free offer needs a purpose and evidence of public-interest use"

@@ -29,6 +29,8 @@ class License(SQLModel, table=True):
     organization_id: int = Field(foreign_key="organizations.id", index=True)
     applicant_id: int = Field(foreign_key="users.id")
     purpose: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # For a free offer, what shows the use is for public governance or welfare (the eligibility review reads it).
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     status: str = Field(max_length=20, index=True)
     scenario: str = Field(max_length=20)
     price_minor: int = 0  # fen, fixed from the offer when applied for
@@ -173,4 +175,47 @@ class Reconciliation(SQLModel, table=True):
     ok: bool = False
     report: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_by: int | None = None
+    created_at: datetime = ts_column()
+
+
+class Rating(SQLModel, table=True):
+    """An enterprise's rating of a product after using it (满意度): one per licence, 1 to 5."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="ck_rating_score"),)
+    id: int | None = Field(default=None, primary_key=True)
+    license_id: int = Field(foreign_key="licenses.id", unique=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    organization_id: int = Field(foreign_key="organizations.id")
+    score: int
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = ts_column()
+
+
+class OperatingCost(SQLModel, table=True):
+    """What operating the platform cost in a month (运营成本), recorded by finance for the effectiveness
+    evaluation: revenue is set against it. Append-only; a correction is a negative line."""
+
+    __tablename__ = "operating_costs"
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7, index=True)  # YYYY-MM, China Standard Time
+    category: str = Field(max_length=40)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))  # fen; negative corrects a line
+    currency: str = Field(default="CNY", max_length=3)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    recorded_by: int = Field(foreign_key="users.id")
+    created_at: datetime = ts_column()
+
+
+class RevenueCeiling(SQLModel, table=True):
+    """The approved revenue ceiling (最高准许收入: cost plus a reasonable profit) for the operator in a year,
+    set by the data office for the authorizing body. Append-only: setting it again adds a row; the latest wins."""
+
+    __tablename__ = "revenue_ceilings"
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    ceiling_minor: int = Field(sa_column=Column(BigInteger, nullable=False))  # fen
+    currency: str = Field(default="CNY", max_length=3)
+    basis: str = Field(default="", sa_column=Column(Text, nullable=False))  # the approval document, cost basis
+    set_by: int = Field(foreign_key="users.id")
     created_at: datetime = ts_column()

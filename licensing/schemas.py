@@ -32,11 +32,15 @@ class LicenseCreate(BaseModel):
     listing_id: int
     offer_id: int
     purpose: str = Field(default="", max_length=2000)
+    evidence: str = Field(default="", max_length=4000, description="For a free (public-welfare) offer: what shows "
+                          "the use serves public governance or public welfare — a project, a document number, a link")
 
 
 class LicenseReview(BaseModel):
     decision: Literal["approve", "reject"]
     comment: str = ""
+    reason_code: str | None = Field(default=None, description="Required to refuse a free licence's eligibility: "
+                                    "purpose-not-public-interest, evidence-insufficient or commercial-use")
 
 
 class LicenseRead(BaseModel):
@@ -46,6 +50,7 @@ class LicenseRead(BaseModel):
     offer_id: int
     organization_id: int
     purpose: str
+    evidence: str = ""
     scenario: str
     price_minor: int = Field(description="Price in minor units (fen) of `currency`")
     currency: str

@@ -72,3 +72,8 @@ class DatasetBudgetSpent(Conflict):
 class PrivacyUnitRequired(InvalidInput):
     type = "privacy-unit-required"
     title = "A person with several rows needs a privacy unit"
+
+
+class SecurityReviewRequired(Conflict):
+    type = "security-review-required"
+    title = "Important data needs a passed data security review before it is published"

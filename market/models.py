@@ -138,8 +138,11 @@ class Registration(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     listing_id: int = Field(foreign_key="listings.id", unique=True)
     code: str = Field(max_length=32, unique=True)
-    status: str = Field(default="active", max_length=20)  # active | cancelled
+    status: str = Field(default="active", max_length=20)  # notice | active | cancelled
     created_at: datetime = ts_column()
+    # The public notice (公示) ends here; an objection still open keeps the record in notice. None: registered
+    # before notices existed.
+    notice_ends_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class RegistrationEvent(SQLModel, table=True):
@@ -153,4 +156,44 @@ class RegistrationEvent(SQLModel, table=True):
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
     actor_user_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = ts_column()
+
+
+class Complaint(SQLModel, table=True):
+    """A complaint (投诉) against a product or an objection (异议) to a registration, filed by anyone.
+
+    The filer gets a random tracking code to read the reply without an account; the data office
+    handles it once, with a reason code and a reply. Contact details are seen by the data office only."""
+
+    __tablename__ = "complaints"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=12)  # complaint | objection
+    listing_id: int | None = Field(default=None, foreign_key="listings.id", index=True)
+    registration_code: str | None = Field(default=None, max_length=32, index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    contact: str = Field(default="", max_length=200)
+    tracking_code: str = Field(max_length=32, unique=True)
+    filed_by: int | None = Field(default=None, foreign_key="users.id")
+    status: str = Field(default="open", max_length=12, index=True)  # open | handled
+    decision: str | None = Field(default=None, max_length=12)  # upheld | dismissed
+    reason_code: str | None = Field(default=None, max_length=40)
+    reply: str = Field(default="", sa_column=Column(Text, nullable=False))
+    handled_by: int | None = Field(default=None, foreign_key="users.id")
+    handled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = ts_column()
+
+
+class SecurityReview(SQLModel, table=True):
+    """A data security review (数据安全审查) of one dataset version, by the data office. Append-only: a later
+    review supersedes an earlier one. An `important` listing is published only on a version whose latest
+    review passed."""
+
+    __tablename__ = "security_reviews"
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_version_id: int = Field(foreign_key="dataset_versions.id", index=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    reviewer_id: int = Field(foreign_key="users.id")
+    risk_level: str = Field(max_length=10)  # low | medium | high
+    findings: str = Field(sa_column=Column(Text, nullable=False))
+    decision: str = Field(max_length=10)  # pass | fail
     created_at: datetime = ts_column()

@@ -64,6 +64,21 @@ REASONS: tuple[Reason, ...] = (
     _r("registration-error", "correct", "The registered information was wrong", "登记信息有误"),
     _r("offer-added", "add_offer", "A new offer within the ceiling and permitted scenarios",
        "在限价和许可场景内新增报价"),
+    _r("eligible-public-interest", "approve_eligibility", "Serves public governance or public welfare as stated",
+       "用途属于公共治理或公益事业，符合免费条件"),
+    _r("purpose-not-public-interest", "refuse_eligibility", "The purpose is not public governance or welfare",
+       "用途不属于公共治理或公益事业"),
+    _r("evidence-insufficient", "refuse_eligibility", "The evidence does not show the stated use",
+       "证明材料不足以证明所述用途"),
+    _r("commercial-use", "refuse_eligibility", "The use is commercial: apply for an industry offer",
+       "实际为商业用途，请申请产业类方案"),
+    _r("complaint-upheld", "uphold_complaint", "Founded: the product or registration was corrected or acted on",
+       "投诉（异议）成立，已整改或处理"),
+    _r("complaint-unfounded", "dismiss_complaint", "Not supported by the facts found", "经核查，投诉（异议）不成立"),
+    _r("complaint-out-of-scope", "dismiss_complaint", "Outside this platform's remit; the filer was told where to turn",
+       "不属于本平台受理范围，已告知受理渠道"),
+    _r("complaint-duplicate", "dismiss_complaint", "Duplicates a complaint already handled",
+       "与已处理的投诉（异议）重复"),
 )
 BY_CODE = {r.code: r for r in REASONS}
 # An approval needs no justification beyond "it meets the standard"; every other decision names its reason.

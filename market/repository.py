@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from core.models import Organization
 from market import search
 from market.models import (
+    Complaint,
     Dataset,
     DatasetVersion,
     Listing,
@@ -204,3 +205,17 @@ def registrations(session: Session, listing_id: int | None, limit: int,
 def registration_events(session: Session, registration_id: int) -> Sequence[RegistrationEvent]:
     return session.exec(select(RegistrationEvent).where(RegistrationEvent.registration_id == registration_id)
                         .order_by(col(RegistrationEvent.id))).all()
+
+
+def published_offers(session: Session) -> Sequence[tuple[Listing, Offer]]:
+    """Every active offer of every listing in the catalog, by listing then offer."""
+    rows = session.exec(select(Listing, Offer).join(Offer, col(Offer.listing_id) == col(Listing.id))
+                        .where(col(Listing.status).in_(CATALOG_STATUSES), col(Offer.active).is_(True))
+                        .order_by(col(Listing.id), col(Offer.id))).all()
+    return [(listing, offer) for listing, offer in rows]
+
+
+def open_objections(session: Session, code: str) -> int:
+    """Objections to a registration that the data office has not answered yet."""
+    return int(session.exec(select(func.count()).select_from(Complaint).where(
+        Complaint.registration_code == code, Complaint.status == "open")).one())

@@ -5,20 +5,28 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
-from core.auth import DataOffice, ProviderUser, SessionDep
+from core.auth import DataOffice, MaybeUser, ProviderUser, SessionDep
 from core.config import get_settings
 from core.errors import DomainError
 from market import reasons
 from market.deps import ListingStaff
 from market.schemas import (
     CatalogEntry,
+    ComplaintCreate,
+    ComplaintFiled,
+    ComplaintHandle,
+    ComplaintPage,
+    ComplaintRead,
+    ComplaintStatus,
     CorrectionCreate,
     DatasetDetail,
     DatasetPage,
     DatasetRead,
     Dictionary,
+    FeeSchedule,
     FindingPage,
     GradeChange,
     KeysConfirm,
@@ -31,13 +39,19 @@ from market.schemas import (
     ProfileRead,
     ReasonPage,
     ReasonRead,
+    RegistrationExport,
     RegistrationPage,
     RegistrationRead,
     ReviewCreate,
+    SecurityReviewCreate,
+    SecurityReviewPage,
+    SecurityReviewRead,
     TransitionCreate,
 )
 from market.service import catalog as catalog_service
 from market.service import datasets, listings, registrations
+from market.service.complaints import complaints
+from market.service.security import security_reviews
 
 router = APIRouter(tags=["market"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -208,6 +222,12 @@ def list_registrations(session: SessionDep, listing_id: int | None = None, limit
     return registrations.list(session, listing_id, limit, offset)
 
 
+@router.get("/registrations/export.json", response_model=RegistrationExport)
+def export_registrations(session: SessionDep) -> RegistrationExport:
+    """Every registration record with its events (format `shuyu-registrations/1`), for other platforms."""
+    return registrations.export(session)
+
+
 @router.get("/registrations/{code}", response_model=RegistrationRead)
 def get_registration(code: str, session: SessionDep) -> RegistrationRead:
     """One registration record with its events (initial, change, correction, cancellation)."""
@@ -219,3 +239,59 @@ def correct_registration(code: str, body: CorrectionCreate, session: SessionDep,
                          who: DataOffice) -> RegistrationRead:
     """Correct wrong registered information; the correction and its note are public."""
     return registrations.correct(session, who, code, body)
+
+
+@router.get("/fees", response_model=FeeSchedule)
+def fee_schedule(session: SessionDep) -> FeeSchedule:
+    """The public fee schedule (收费公示): every offer on sale with its scenario, price, ceiling, term, ε budget
+    and query quota. Public-welfare and public-governance offers are free."""
+    return catalog_service.fee_schedule(session)
+
+
+@router.post("/complaints", status_code=201, response_model=ComplaintFiled)
+def file_complaint(body: ComplaintCreate, session: SessionDep, who: MaybeUser) -> ComplaintFiled:
+    """File a complaint against a product (`listing_id`) or an objection to a registration
+    (`registration_code`). Anyone may; keep the `tracking_code` to read the reply."""
+    return complaints.file(session, who, body)
+
+
+@router.get("/complaints/track/{tracking_code}", response_model=ComplaintStatus)
+def track_complaint(tracking_code: Annotated[str, PathParam(max_length=64)], session: SessionDep) -> ComplaintStatus:
+    """The status and reply of a complaint, for whoever holds its tracking code."""
+    return complaints.track(session, tracking_code)
+
+
+@router.get("/complaints", response_model=ComplaintPage)
+def list_complaints(session: SessionDep, who: DataOffice, status: Literal["open", "handled"] | None = None,
+                    limit: Limit = 50, offset: Offset = 0) -> ComplaintPage:
+    """Every complaint and objection, newest first, with the filer's contact."""
+    return complaints.list(session, status, limit, offset)
+
+
+@router.get("/complaints/{complaint_id}", response_model=ComplaintRead)
+def get_complaint(complaint_id: Annotated[int, PathParam(ge=1, le=2**62)], session: SessionDep,
+                  who: DataOffice) -> ComplaintRead:
+    """One complaint or objection."""
+    return complaints.get(session, complaint_id)
+
+
+@router.post("/complaints/{complaint_id}/handle", response_model=ComplaintRead)
+def handle_complaint(complaint_id: Annotated[int, PathParam(ge=1, le=2**62)], body: ComplaintHandle,
+                     session: SessionDep, who: DataOffice) -> ComplaintRead:
+    """Decide a complaint once (upheld or dismissed) with a reason code and a reply the filer reads."""
+    return complaints.handle(session, who, complaint_id, body)
+
+
+@router.post("/listings/{listing_id}/security-reviews", status_code=201, response_model=SecurityReviewRead)
+def add_security_review(listing_id: Annotated[int, PathParam(ge=1, le=2**62)], body: SecurityReviewCreate,
+                        session: SessionDep, who: DataOffice) -> SecurityReviewRead:
+    """Record a data security review (数据安全审查) of the version the listing publishes or proposes. Important
+    data is published only on a version whose latest review passed."""
+    return security_reviews.add(session, who, listing_id, body)
+
+
+@router.get("/listings/{listing_id}/security-reviews", response_model=SecurityReviewPage)
+def list_security_reviews(listing_id: Annotated[int, PathParam(ge=1, le=2**62)], session: SessionDep,
+                          who: DataOffice) -> SecurityReviewPage:
+    """Every data security review of the listing's versions, newest first."""
+    return security_reviews.list(session, listing_id)

@@ -241,6 +241,14 @@ class ReasonPage(BaseModel):
     total: int
 
 
+class Rights(BaseModel):
+    """The three rights of public data (所有权归国家、使用权归相关政府部门、收益权归财政)."""
+
+    ownership: str = Field(description="Who owns the data: the State")
+    use: str = Field(description="The department that holds the data and the right to use it")
+    revenue: str = Field(description="Where the revenue goes: the treasury's non-tax revenue account")
+
+
 class ListingRead(BaseModel):
     id: int
     status: str
@@ -264,6 +272,8 @@ class ListingRead(BaseModel):
     dataset_version: int | None = None
     revision: RevisionRead | None = None
     registration_code: str | None = None
+    rights: Rights | None = Field(default=None, description="Ownership (the State), use (the holding department) "
+                                  "and revenue (the treasury)")
 
 
 class CatalogEntry(ListingRead):
@@ -341,15 +351,27 @@ class RegistrationRead(BaseModel):
     listing_id: int
     title: str
     provider: str
-    status: str
+    status: str = Field(description="notice (公示中: objections may be filed), active (registered) or cancelled")
     listing_status: str
     registered_at: datetime
+    notice_ends_at: datetime | None = Field(default=None, description="End of the public notice; an objection "
+                                            "still open keeps the record in notice until it is answered")
+    open_objections: int = 0
     events: list[RegistrationEventRead]
 
 
 class RegistrationPage(BaseModel):
     items: list[RegistrationRead]
     total: int
+
+
+class RegistrationExport(BaseModel):
+    """All registration records, for other platforms and the authorities (format `shuyu-registrations/1`,
+    documented in docs/data-office.md)."""
+
+    format: Literal["shuyu-registrations/1"] = "shuyu-registrations/1"
+    generated_at: datetime
+    registrations: list[RegistrationRead]
 
 
 class CorrectionCreate(BaseModel):
@@ -365,4 +387,99 @@ class CorrectionCreate(BaseModel):
 
 class ListingPage(BaseModel):
     items: list[ListingRead]
+    total: int
+
+
+class ComplaintCreate(BaseModel):
+    """A complaint against a product (`listing_id`) or an objection to a registration (`registration_code`)."""
+
+    listing_id: int | None = Field(default=None, ge=1, le=2**62)
+    registration_code: str | None = Field(default=None, max_length=32)
+    text: str = Field(min_length=10, max_length=4000, description="What is wrong, in the filer's own words")
+    contact: str = Field(default="", max_length=200, description="How the data office may reach the filer; "
+                         "seen by the data office only")
+
+
+class ComplaintFiled(BaseModel):
+    id: int
+    kind: Literal["complaint", "objection"]
+    tracking_code: str = Field(description="Keep it: it shows the status and the reply without an account")
+    status: str
+
+
+class ComplaintHandle(BaseModel):
+    decision: Literal["upheld", "dismissed"]
+    reason_code: str
+    reply: str = Field(min_length=2, max_length=4000, description="The reply the filer reads")
+
+
+class ComplaintStatus(BaseModel):
+    """What the filer sees with the tracking code: never the contact, never who handled it."""
+
+    kind: str
+    listing_id: int | None
+    registration_code: str | None
+    status: str
+    decision: str | None
+    reason_code: str | None
+    reply: str
+    created_at: datetime
+    handled_at: datetime | None
+
+
+class ComplaintRead(ComplaintStatus):
+    id: int
+    text: str
+    contact: str
+    listing_title: str | None = None
+
+
+class ComplaintPage(BaseModel):
+    items: list[ComplaintRead]
+    total: int
+    open: int
+
+
+class FeeLine(BaseModel):
+    """One offer in the public fee schedule (收费公示)."""
+
+    listing_id: int
+    listing_title: str
+    provider: str
+    grade: str | None
+    offer_id: int
+    offer_name: str
+    scenario: str
+    price_minor: int = Field(description="Price in minor units (fen) of `currency`")
+    currency: str
+    ceiling_price_minor: int | None = Field(description="The data office's ceiling for industry offers (fen)")
+    term_days: int
+    epsilon_budget: float
+    query_quota: int
+
+
+class FeeSchedule(BaseModel):
+    items: list[FeeLine]
+    total: int
+
+
+class SecurityReviewCreate(BaseModel):
+    """A data security review of the version a listing publishes (or proposes): risks found and the decision."""
+
+    risk_level: Literal["low", "medium", "high"]
+    findings: str = Field(min_length=2, max_length=8000, description="The risks found and how they are handled")
+    decision: Literal["pass", "fail"]
+
+
+class SecurityReviewRead(SecurityReviewCreate):
+    id: int
+    listing_id: int
+    dataset_version_id: int
+    dataset_version: int
+    reviewer_id: int
+    created_at: datetime
+
+
+class SecurityReviewPage(BaseModel):
+    items: list[SecurityReviewRead]
     total: int

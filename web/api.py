@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from licensing.disclosure import router as disclosure_router
+from licensing.metrics import router as metrics_router
 from licensing.router import router as licensing_router
 from market.router import router as market_router
 from sandbox.router import router as sandbox_router
@@ -12,3 +13,4 @@ api_router = APIRouter(prefix="/api/v1")
 for router in (accounts_router, market_router, licensing_router, sandbox_router):
     api_router.include_router(router)
 api_router.include_router(disclosure_router)
+api_router.include_router(metrics_router)

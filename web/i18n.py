@@ -564,6 +564,110 @@ ZH: dict[str, str] = {
     "identifier column as the unit and bound the rows each person contributes.":
         "ε 保护的是一个单位：一个人（或一家企业、一辆车）。只要一个人可能有多条记录，就应以标识字段为隐私单位，"
         "并限定每人贡献的记录数。",
+    # --- rules ---
+    "Fee schedule": "收费公示",
+    ("Every data product on sale and what it costs. Products for public governance and public welfare are free; "
+     "products for industry are priced at or below the ceiling set by the data office. "
+     "The fees go to the treasury as non-tax revenue."):
+        "平台在售的全部数据产品及其收费标准。用于公共治理、公益事业的产品免费；用于产业发展的产品按不高于数据主管部门核定的最高限价收费。收费作为非税收入全额上缴财政。",
+    "Product": "数据产品",
+    "No product is on sale yet.": "目前还没有在售的数据产品。",
+    "Something wrong with a price?": "对收费有疑问？",
+    "File a complaint": "投诉或提出异议",
+    "Complaints and objections": "投诉与异议",
+    ("Anyone may complain about a data product or object to a registration during or after its public notice. "
+     "The data office answers every one; you follow it with the tracking code you get, no account needed."):
+        "任何人都可以对数据产品提出投诉，或在登记公示期间及之后对登记提出异议。数据主管部门会逐件答复；提交后您会得到一个查询码，无需账号即可查看处理结果。",
+    "About the product": "投诉对象",
+    "Product number (a complaint)": "数据产品编号（投诉）",
+    "Registration code (an objection)": "登记编号（异议）",
+    "Fill in one of the two: the product's number for a complaint, or the registration code for an objection.":
+        "二者填写其一：投诉数据产品请填写产品编号，对登记提出异议请填写登记编号。",
+    "What is wrong": "问题描述",
+    "How to reach you (optional, seen by the data office only)": "联系方式（选填，仅数据主管部门可见）",
+    "Submit": "提交",
+    "Complaint status": "投诉处理进度",
+    "Received. Keep this tracking code: it is the only way to read the reply without an account.":
+        "已收到。请保存以下查询码：无需账号，凭此码即可查看答复。",
+    "Filed": "提交时间",
+    "Answered": "答复时间",
+    "Reply": "答复",
+    "The data office has not answered yet.": "数据主管部门尚未答复。",
+    "Complaint {id} answered": "投诉（异议）{id} 已答复",
+    "{n} waiting for an answer": "{n} 件待答复",
+    "All": "全部",
+    "Contact": "联系方式",
+    "Reply to the filer": "答复内容",
+    "Send the answer": "发送答复",
+    "Nothing here.": "暂无记录。",
+    "More": "更多",
+    "Complaints": "投诉与异议",
+    "Fees": "收费公示",
+    "Rights": "数据权属",
+    "Ownership": "所有权",
+    "Right of use": "使用权",
+    "Right to revenue": "收益权",
+    "Data security review": "数据安全审查",
+    "Important data is published only on a version whose latest data security review passed.":
+        "重要数据只有在其版本最近一次数据安全审查结论为“通过”时才能发布。",
+    "Version {n}": "第 {n} 版",
+    "Risk": "风险等级",
+    "No data security review yet.": "尚未进行数据安全审查。",
+    "Findings": "审查发现",
+    "Conclusion": "审查结论",
+    "Record the review": "登记审查结论",
+    "Back to the review": "返回审核页",
+    "Effectiveness evaluation": "效能评估",
+    ("How authorized operation served people this year, counted from the platform's own records: "
+     "never anything about the data."):
+        "本年度授权运营的成效，依据平台自身的业务记录统计，不涉及任何数据内容。",
+    "Products published": "发布产品数",
+    "Enterprises served": "服务企业数",
+    "Queries answered": "完成查询数",
+    "Query success rate": "查询成功率",
+    "Operating costs": "运营成本",
+    "Median review time": "审核时长（中位数）",
+    "Median licence approval time": "许可审批时长（中位数）",
+    "Satisfaction": "满意度",
+    "{n} ratings": "{n} 条评价",
+    "Complaints received / answered": "收到 / 已答复投诉",
+    "Queries answered by month": "每月完成查询数",
+    "Revenue less operating costs by month (yuan)": "每月收入减运营成本（元）",
+    "Month": "月份",
+    ("What operating the platform cost, month by month: the effectiveness evaluation sets revenue against it. "
+     "Lines are never changed; a negative amount corrects an earlier one."):
+        "平台每月的运营成本，效能评估以收入与之对照。已登记的记录不可修改；如需更正，请登记一笔负数金额。",
+    "Category": "类别",
+    "e.g. staff, cloud, security": "例如：人员、云资源、安全运维",
+    "Record": "登记",
+    "Rate this product": "评价该数据产品",
+    "You rated this product {n} / 5. Thank you.": "您已为该产品评分 {n} / 5，谢谢。",
+    "How well did it serve you? (1 poor – 5 excellent)": "该产品是否满足您的需要？（1 很差 – 5 很好）",
+    "Comment (optional)": "意见（选填）",
+    "Send the rating": "提交评价",
+    "Back to the licence": "返回许可",
+    "Evidence of public-interest use": "公益用途证明",
+    "Revenue ceiling": "最高准许收入",
+    ("The operator's revenue is capped each year at the ceiling approved by the authorizing body (cost plus a "
+     "reasonable profit). What a year takes above what it was allowed is deducted from the next year's ceiling."):
+        "运营机构每年的收入以授权主体核定的最高准许收入（成本加合理利润）为上限；当年超出准许收入的部分，在下一年度的准许收入中扣减。",
+    "{year}: {revenue} of {allowed} allowed": "{year} 年：已收入 {revenue}，准许 {allowed}",
+    "Year": "年度",
+    "Approved ceiling": "核定最高准许收入",
+    "Deducted from last year": "上年超收扣减",
+    "Allowed": "本年准许收入",
+    "Above the ceiling (deducted next year)": "超出部分（下年扣减）",
+    "Basis": "依据",
+    "No revenue ceiling has been set yet.": "尚未核定最高准许收入。",
+    "Set the ceiling for a year": "核定年度最高准许收入",
+    "Approved ceiling (yuan)": "最高准许收入（元）",
+    "Basis (approval document, costs)": "依据（批复文件、成本测算）",
+    "Set": "确定",
+    "If refused, why": "如不通过，原因",
+    "Evidence of public-interest use (free offers)": "公益用途证明（免费方案必填）",
+    ("Free offers are for public governance and public welfare only: name the project, a document number or a "
+     "link; the data office reviews eligibility before the licence starts."):
+        "免费方案仅用于公共治理和公益事业：请写明项目名称、文件编号或链接；数据主管部门审核资格后许可方才生效。",
 }
 
 # --- p-unit --- (finding codes of the privacy-unit checks)
@@ -578,3 +682,12 @@ LABELS["finding"] |= {
 # --- p-sandbox ---
 ZH["A stored release of yours already answers this query: running it costs nothing and returns the same values."] = (
     "您已保存的发布结果可以回答此查询：运行它不会扣除预算，并返回相同的数值。")
+
+LABELS.update({
+    "complaint_kind": {"complaint": ("投诉", "Complaint"), "objection": ("异议", "Objection")},
+    "complaint_status": {"open": ("待答复", "Waiting for an answer"), "handled": ("已答复", "Answered")},
+    "complaint_decision": {"upheld": ("成立", "Upheld"), "dismissed": ("不成立", "Dismissed")},
+    "security_decision": {"pass": ("通过", "Passed"), "fail": ("不通过", "Failed")},
+    "risk_level": {"low": ("低", "Low"), "medium": ("中", "Medium"), "high": ("高", "High")},
+})
+LABELS["status"]["notice"] = ("公示中", "Under public notice")

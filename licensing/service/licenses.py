@@ -1,11 +1,15 @@
 """Licences: applying on an offer, approval, the lifecycle the data office controls, renewal, and the budget.
 
     pending_approval ─approve─▶ awaiting_payment ─paid─▶ active ─term ends─▶ expired
-            │                        │      (free: straight to active)│ ▲
+            │                        │   (free: approved → active)    │ ▲
             └─reject─▶ rejected      │                      suspend ▼ │ resume
                                      │                            suspended
     revoke: from any of pending_approval, awaiting_payment, active, suspended ─▶ revoked
     refund: a paid licence ─▶ refunded
+
+Important data waits for the data office's approval; so does every free (public-welfare) offer, whose review
+decides eligibility — the purpose and the evidence that the use is for public governance or welfare — and a
+refusal names its reason code.
 
 Expiry is not a stored transition: a licence is expired from the instant its term ends, because
 `effective_status` and the budget's conditional UPDATE both compare `expires_at` with the clock.
@@ -22,10 +26,11 @@ from core.audit import Actor, record
 from core.auth import Principal, Role
 from core.errors import InvalidInput, NotFound
 from core.models import utcnow
-from licensing.errors import LicenseNotActive, LicenseStateConflict, PriceAboveCeiling
+from licensing.errors import EligibilityEvidenceMissing, LicenseNotActive, LicenseStateConflict, PriceAboveCeiling
 from licensing.models import License
 from licensing.schemas import LicenseAction, LicenseCreate, LicensePage, LicenseRead, LicenseRenew, LicenseReview
 from licensing.service import budget
+from market import reasons
 from market.policy import epsilon_units
 from market.service import listings as listing_service
 
@@ -65,11 +70,19 @@ class LicenseService:
         listing, offer = listing_service.offer(session, body.listing_id, body.offer_id)
         check_offer_price(listing, offer)
         budget.check_open(session, who.organization_id, listing.id or 0, offer.name, offer.epsilon_budget)
+        free = offer.price_minor == 0
         if listing.grade == "important" and not body.purpose.strip():
             raise InvalidInput("Important data needs a stated purpose for the data office to review")
+        if free and (len(body.purpose.strip()) < 10 or not body.evidence.strip()):
+            raise EligibilityEvidenceMissing(
+                "A free offer is for public governance or public welfare: state the purpose (at least 10 characters) "
+                "and the evidence (the project, a document number or a link) for the data office's eligibility review",
+                zh="免费方案仅用于公共治理或公益事业：请填写用途（至少 10 个字）和证明材料（项目、文件编号或链接），"
+                   "供数据主管部门进行资格审核")
         licence = License(
             listing_id=listing.id or 0, offer_id=offer.id or 0, organization_id=who.organization_id,
-            applicant_id=who.user_id, purpose=body.purpose.strip(), status="pending_approval",
+            applicant_id=who.user_id, purpose=body.purpose.strip(), evidence=body.evidence.strip(),
+            status="pending_approval",
             scenario=offer.scenario, price_minor=offer.price_minor, currency=offer.currency,
             term_days=offer.term_days, epsilon_budget_micro=epsilon_units(offer.epsilon_budget, up=False),
             query_quota=offer.query_quota,
@@ -77,7 +90,7 @@ class LicenseService:
             offer_name=offer.name,
             renews_license_id=renews.id if renews else None,
         )
-        if listing.grade != "important":
+        if listing.grade != "important" and not free:  # free use is reviewed for eligibility, important data always
             self._after_approval(licence)
         session.add(licence)
         session.flush()
@@ -106,6 +119,7 @@ class LicenseService:
         if licence.status != "pending_approval" and not (
                 body.decision == "approve" and self.needs_approval(session, licence)):
             raise LicenseStateConflict(f"Only a licence pending approval can be reviewed; this one is {licence.status}")
+        code = self._eligibility_code(licence, body)
         if body.decision == "reject":
             licence.status = "rejected"
         else:
@@ -115,8 +129,16 @@ class LicenseService:
         licence.status_reason, licence.status_changed_at = body.comment or None, utcnow()
         session.add(licence)
         record(session, who.actor, f"license.review.{body.decision}", "license", licence.id,
-               {"comment": body.comment, "status": licence.status, "purpose": licence.purpose})
+               {"comment": body.comment, "status": licence.status, "purpose": licence.purpose, "reason_code": code})
         return self.read(licence)
+
+    def _eligibility_code(self, licence: License, body: LicenseReview) -> str | None:
+        """A free licence's review decides its eligibility, and a refusal names why (an approval may too)."""
+        if licence.price_minor != 0:
+            return body.reason_code
+        if body.decision == "reject":
+            return reasons.check("refuse_eligibility", body.reason_code)
+        return reasons.check("approve_eligibility", body.reason_code or "eligible-public-interest")
 
     def suspend(self, session: Session, who: Principal, license_id: int, body: LicenseAction) -> LicenseRead:
         """Suspend an active licence: its next query is refused. The term keeps running."""
@@ -147,7 +169,7 @@ class LicenseService:
         self._require(old, ("active", "expired"), "renewed")
         purpose = body.purpose if body.purpose is not None else old.purpose
         return self.apply(session, who, LicenseCreate(listing_id=old.listing_id, offer_id=old.offer_id,
-                                                      purpose=purpose), renews=old)
+                                                      purpose=purpose, evidence=old.evidence), renews=old)
 
     def mark_refunded(self, session: Session, actor: Actor, licence: License, reason: str) -> None:
         """A refund ends the licence (unless it was revoked, which stays the stronger fact)."""

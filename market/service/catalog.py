@@ -9,8 +9,16 @@ from typing import Any
 from sqlmodel import Session
 
 from market import repository as repo
-from market.schemas import CatalogEntry, DictionaryColumn, ListingPage, PreviewColumn, PreviewRead
-from market.service.common import read
+from market.schemas import (
+    CatalogEntry,
+    DictionaryColumn,
+    FeeLine,
+    FeeSchedule,
+    ListingPage,
+    PreviewColumn,
+    PreviewRead,
+)
+from market.service.common import provider_name, read
 
 SORTS = ("relevance", "newest", "title", "price_asc", "price_desc")
 PREVIEW_NOTICE = ("合成数据：仅依据公开数据字典（角色、取值范围、公开分类）随机生成，"
@@ -88,6 +96,12 @@ def _dataset(base: str, listing: dict[str, Any]) -> dict[str, Any]:
                              "rdfs:label": GRADE_LABELS.get(listing["grade"], listing["grade"])},
         "dcat:distribution": [_distribution(base, listing)],
     }
+    if listing["rights"]:
+        rights = listing["rights"]
+        node["dct:rightsHolder"] = {"@type": "foaf:Organization", "foaf:name": rights["use"]}
+        node["dct:rights"] = {"@type": "dct:RightsStatement", "rdfs:label": (
+            f"所有权：{rights['ownership']}；使用权：{rights['use']}；收益权：{rights['revenue']} "
+            f"(ownership: {rights['ownership']}; use: {rights['use']}; revenue: {rights['revenue']})")}
     if listing["sector"]:
         node["dcat:theme"] = {"@type": "skos:Concept", "skos:prefLabel": listing["sector"]}
     if listing["published_at"]:
@@ -110,3 +124,18 @@ def _distribution(base: str, listing: dict[str, Any]) -> dict[str, Any]:
             "dcat:endpointDescription": {"@id": f"{base}/openapi.json"},
         },
     }
+
+
+def fee_schedule(session: Session) -> FeeSchedule:
+    """The public fee schedule (收费公示): every offer on sale, its price, term and what it includes."""
+    providers: dict[int, str] = {}
+    items = []
+    for listing, offer in repo.published_offers(session):
+        if listing.provider_org_id not in providers:
+            providers[listing.provider_org_id] = provider_name(session, listing)
+        items.append(FeeLine(
+            listing_id=listing.id or 0, listing_title=listing.title, provider=providers[listing.provider_org_id],
+            grade=listing.grade, offer_id=offer.id or 0, offer_name=offer.name, scenario=offer.scenario,
+            price_minor=offer.price_minor, currency=offer.currency, ceiling_price_minor=listing.ceiling_price_minor,
+            term_days=offer.term_days, epsilon_budget=offer.epsilon_budget, query_quota=offer.query_quota))
+    return FeeSchedule(items=items, total=len(items))

@@ -16,7 +16,7 @@ from market import search
 from market.errors import OfferAboveCap
 from market.models import Dataset, DatasetVersion, Listing, ListingTransition
 from market.policy import GRADE_RULES, DpPolicy
-from market.schemas import ListingRead, OfferRead, RevisionRead
+from market.schemas import ListingRead, OfferRead, RevisionRead, Rights
 
 LIVE = ("published", "ordering_paused", "suspended")  # approved once, not retired: licences may exist
 GRADE_RANK = {"general": 0, "important": 1, "core": 2}
@@ -100,11 +100,18 @@ def read(session: Session, listing: Listing) -> ListingRead:
     assert dataset is not None and version is not None
     offers = [OfferRead.model_validate(o, from_attributes=True) for o in repo.offers_of(session, listing.id or 0)]
     registration = repo.registration_of(session, listing.id or 0)
+    holder = provider_name(session, listing)
     return ListingRead.model_validate({
         **listing.model_dump(), "dp_policy": policy_of(listing), "dataset_name": dataset.name,
-        "provider": provider_name(session, listing),
+        "provider": holder,
         "offers": offers, "dataset_version": version.version, "revision": _revision(session, listing),
-        "registration_code": registration.code if registration else None})
+        "registration_code": registration.code if registration else None, "rights": rights_of(holder)})
+
+
+def rights_of(holder: str) -> Rights:
+    """所有权归国家、使用权归相关政府部门、收益权归财政: the same for every product, named for this one."""
+    return Rights(ownership="国家 the State", use=holder,
+                  revenue="财政（非税收入）the treasury, as non-tax revenue")
 
 
 def _revision(session: Session, listing: Listing) -> RevisionRead | None:

@@ -1,20 +1,35 @@
 """Registration records (登记): every published data product gets a public code, and each later change,
-correction and its cancellation is appended as an event anyone can read."""
+correction and its cancellation is appended as an event anyone can read.
+
+The procedure follows the interim rules on registering public data resources: the provider applies (submits),
+the data office accepts and reviews it formally (its approvals), then the record is under public notice (公示)
+for `registration_notice_days`, during which anyone may file an objection (异议) against its code. It becomes
+registered once the notice has ended and no objection to it is still open; an upheld objection is acted on by
+correcting or cancelling the record. The status is derived from the record, the clock and the objections, so
+nothing has to run when a notice ends."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
 
 from core.audit import record
 from core.auth import Principal
+from core.config import get_settings
 from core.errors import InvalidInput, NotFound
 from core.models import utcnow
 from market import reasons
 from market import repository as repo
 from market.models import Listing, Registration, RegistrationEvent
-from market.schemas import CorrectionCreate, RegistrationEventRead, RegistrationPage, RegistrationRead
+from market.schemas import (
+    CorrectionCreate,
+    RegistrationEventRead,
+    RegistrationExport,
+    RegistrationPage,
+    RegistrationRead,
+)
 from market.service.common import get_listing, provider_name, reindex
 
 CORRECTABLE = ("title", "description", "sector", "update_cycle")
@@ -36,9 +51,11 @@ def snapshot(session: Session, listing: Listing) -> dict[str, Any]:
 
 class RegistrationService:
     def initial(self, session: Session, who: Principal, listing: Listing, reason_code: str) -> Registration:
-        """Register a product at its first publication."""
-        registration = Registration(listing_id=listing.id or 0,
-                                    code=registration_code(listing.id or 0, utcnow().year))
+        """Register a product at its first publication: its public notice starts now."""
+        now = utcnow()
+        registration = Registration(listing_id=listing.id or 0, code=registration_code(listing.id or 0, now.year),
+                                    status="notice",
+                                    notice_ends_at=now + timedelta(days=get_settings().registration_notice_days))
         session.add(registration)
         session.flush()
         self._event(session, who, registration, "initial", reason_code, snapshot(session, listing))
@@ -48,12 +65,12 @@ class RegistrationService:
                summary: dict[str, Any]) -> None:
         """Append a change to a registered product's record (no-op before it is registered)."""
         registration = repo.registration_of(session, listing.id or 0)
-        if registration is not None and registration.status == "active":
+        if registration is not None and registration.status != "cancelled":
             self._event(session, who, registration, "change", reason_code, summary)
 
     def cancel(self, session: Session, who: Principal, listing: Listing, reason_code: str) -> None:
         registration = repo.registration_of(session, listing.id or 0)
-        if registration is None or registration.status != "active":
+        if registration is None or registration.status == "cancelled":
             return
         registration.status = "cancelled"
         session.add(registration)
@@ -100,9 +117,28 @@ class RegistrationService:
         listing = get_listing(session, registration.listing_id)
         events = [RegistrationEventRead.model_validate(e, from_attributes=True)
                   for e in repo.registration_events(session, registration.id or 0)]
+        objections = repo.open_objections(session, registration.code)
         return RegistrationRead(code=registration.code, listing_id=listing.id or 0, title=listing.title,
-                                provider=provider_name(session, listing), status=registration.status,
-                                listing_status=listing.status, registered_at=registration.created_at, events=events)
+                                provider=provider_name(session, listing),
+                                status=status_of(registration, objections, utcnow()),
+                                listing_status=listing.status, registered_at=registration.created_at,
+                                notice_ends_at=registration.notice_ends_at, open_objections=objections,
+                                events=events)
+
+    def export(self, session: Session) -> RegistrationExport:
+        """Every registration record with its events, in the documented export format."""
+        rows, _ = repo.registrations(session, None, 1_000_000, 0)
+        return RegistrationExport(generated_at=utcnow(), registrations=[self.read(session, r) for r in rows])
+
+
+def status_of(registration: Registration, open_objections: int, now: datetime) -> str:
+    """notice → active once the notice has ended with no objection left open; cancelled stays cancelled."""
+    if registration.status != "notice":
+        return registration.status
+    ends = registration.notice_ends_at
+    if ends is None or open_objections or now < (ends if ends.tzinfo else ends.replace(tzinfo=UTC)):
+        return "notice"
+    return "active"
 
 
 registrations = RegistrationService()

@@ -39,6 +39,7 @@ from market.service.common import (
     reindex,
 )
 from market.service.registrations import registrations, snapshot
+from market.service.security import security_reviews
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ class ReviewService:
         self._apply_fields(session, listing, body)
         listing.approvals += 1
         if listing.approvals >= APPROVALS_NEEDED[listing.grade]:
+            if listing.grade == "important":
+                security_reviews.require_passed(session, listing)
             self._publish(session, who, listing, code, body.comment)
 
     def _apply_fields(self, session: Session, listing: Listing, body: ReviewCreate) -> None:
@@ -176,6 +179,8 @@ class ReviewService:
             self._raise(session, who, listing, body.grade, "reassessment", body.comment)
         listing.approvals += 1
         if listing.approvals >= APPROVALS_NEEDED.get(listing.grade or "general", 2):
+            if listing.grade == "important" and listing.revision_kind == "version":
+                security_reviews.require_passed(session, listing)
             self._apply_revision(session, who, listing, body, code)
 
     def _apply_revision(self, session: Session, who: Principal, listing: Listing, body: ReviewCreate,

@@ -31,8 +31,10 @@ def _licensed_world(client: TestClient) -> tuple[World, dict[str, Any]]:
         "epsilon_budget": 1.0, "query_quota": 10}))["offers"][-1]
     paying = world.enterprise()
     paid = world.active_licence(paying)
-    ok(client.post(f"{API}/licenses", headers=paying,
-                   json={"listing_id": listing_id, "offer_id": free["id"], "purpose": "research"}), 201)
+    research = ok(client.post(f"{API}/licenses", headers=paying, json={
+        "listing_id": listing_id, "offer_id": free["id"], "purpose": "高校交通出行研究 university transport research",
+        "evidence": "国家自然科学基金项目 NSFC 52000000"}), 201)
+    ok(client.post(f"{API}/licenses/{research['id']}/review", headers=world.office, json={"decision": "approve"}))
     late = client.post(f"{API}/licenses", headers=paying,
                        json={"listing_id": listing_id, "offer_id": world.offer_id, "purpose": "more"})
     ok(client.post(f"{API}/licenses/{ok(late, 201)['id']}/checkout", headers=paying,

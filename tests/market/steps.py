@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 from fastapi.testclient import TestClient
 
-from tests.flow import PEOPLE_DICTIONARY, listing_body, ok, people, upload_csv
+from tests.flow import PEOPLE_DICTIONARY, listing_body, ok, people, security_review, upload_csv
 
 API = "/api/v1"
 
@@ -39,6 +39,8 @@ def publish(client: TestClient, provider: dict[str, str], offices: list[dict[str
     """Draft, submit and approve (by each office in turn) a listing; returns the published listing."""
     listing = draft(client, provider, name, grade=grade, **fields)
     ok(client.post(f"{API}/listings/{listing['id']}/submit", headers=provider))
+    if grade == "important":
+        security_review(client, offices[0], listing["id"])
     for office in offices:
         listing = ok(review(client, office, listing["id"], grade=grade, reason_code="meets-standard"))
     assert listing["status"] == "published", listing

@@ -14,7 +14,7 @@ from core.auth import Role
 from core.db import unit_of_work
 from core.models import AuditEvent
 from market.reasons import REASONS
-from tests.flow import World, ok, staff
+from tests.flow import World, ok, security_review, staff
 from tests.market.steps import API, draft, review, transition
 
 
@@ -193,6 +193,7 @@ def test_two_approvers_who_disagree_publish_the_higher_grade(client: TestClient)
     first, second = staff(client, "o1@gov.test", Role.data_office), staff(client, "o2@gov.test", Role.data_office)
     listing = draft(client, provider, grade="important")
     ok(client.post(f"{API}/listings/{listing['id']}/submit", headers=provider))
+    security_review(client, first, listing["id"])
     ok(review(client, first, listing["id"], grade="important"))
     published = ok(review(client, second, listing["id"], grade="general"))
     assert published["status"] == "published" and published["grade"] == "important"

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from core.auth import Role
-from tests.flow import PEOPLE_DICTIONARY, listing_body, ok, people, staff, upload_csv
+from tests.flow import PEOPLE_DICTIONARY, listing_body, ok, people, security_review, staff, upload_csv
 
 
 def _draft(client: TestClient, grade: str = "general") -> tuple[dict[str, str], int]:
@@ -44,6 +44,12 @@ def test_important_data_needs_two_different_approvers(client: TestClient) -> Non
     assert ok(_review(client, first, listing_id, "important"))["status"] == "submitted"
     twice = _review(client, first, listing_id, "important")
     assert twice.status_code == 409 and twice.json()["type"] == "self-review"
+    unreviewed = _review(client, second, listing_id, "important")
+    assert unreviewed.status_code == 409 and unreviewed.json()["type"] == "security-review-required"
+    security_review(client, first, listing_id, "fail")
+    failed = _review(client, second, listing_id, "important")
+    assert failed.status_code == 409 and "failed" in failed.json()["detail"]
+    security_review(client, first, listing_id)
     published = ok(_review(client, second, listing_id, "important"))
     assert published["status"] == "published" and published["grade"] == "important"
     assert published["dp_policy"]["max_epsilon_per_query"] <= 0.5 and published["dp_policy"]["min_group_size"] >= 10

@@ -3,10 +3,16 @@ cancellation appended as events anyone can read."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlmodel import col
 
+from core.config import get_settings
+from core.db import unit_of_work
+from market.models import Registration
 from tests.flow import World, ok
 from tests.market.steps import API, transition
 
@@ -16,7 +22,7 @@ def test_a_published_product_gets_a_public_registration_record(client: TestClien
     code = world.listing["registration_code"]
     assert code == f"SYDJ-{datetime.now(UTC).year}-{world.listing['id']:06d}"
     record = ok(client.get(f"{API}/registrations/{code}"))  # no sign-in needed
-    assert record["status"] == "active" and record["listing_id"] == world.listing["id"]
+    assert record["status"] == "notice" and record["listing_id"] == world.listing["id"]  # public notice first
     initial = record["events"][0]
     assert initial["kind"] == "initial" and initial["reason_code"] == "meets-standard"
     assert initial["summary"]["grade"] == "general" and initial["summary"]["provider"] == "统计局 Statistics Bureau"
@@ -52,3 +58,39 @@ def test_only_the_data_office_corrects_a_registration_and_the_catalog_follows(cl
     assert [item["id"] for item in found["items"]] == [listing_id]
     same = client.post(f"{API}/registrations/{code}/corrections", headers=world.office, json=body)
     assert same.status_code == 422
+
+
+def _end_notice(code: str) -> None:
+    with unit_of_work() as session:
+        session.execute(update(Registration).where(col(Registration.code) == code)
+                        .values(notice_ends_at=datetime.now(UTC) - timedelta(minutes=1)))
+
+
+def test_a_registration_is_registered_once_its_notice_ends_with_no_objection_open(client: TestClient) -> None:
+    world = World(client)
+    code = world.listing["registration_code"]
+    record = ok(client.get(f"{API}/registrations/{code}"))
+    notice = datetime.fromisoformat(record["notice_ends_at"]) - datetime.fromisoformat(record["registered_at"])
+    days = round(notice.total_seconds() / 86400)
+    assert record["status"] == "notice" and days == get_settings().registration_notice_days
+    objection = ok(client.post(f"{API}/complaints", json={"registration_code": code,
+                                                            "text": "该产品的数据来源登记有误，请核实。"}), 201)
+    _end_notice(code)
+    record = ok(client.get(f"{API}/registrations/{code}"))
+    assert record["status"] == "notice" and record["open_objections"] == 1  # an open objection holds it
+    ok(client.post(f"{API}/complaints/{objection['id']}/handle", headers=world.office, json={
+        "decision": "dismissed", "reason_code": "complaint-unfounded", "reply": "来源登记无误。"}))
+    assert ok(client.get(f"{API}/registrations/{code}"))["status"] == "active"
+
+
+def test_the_registrations_export_in_the_documented_format(client: TestClient) -> None:
+    world = World(client)
+    ok(client.post(f"{API}/listings/{world.listing['id']}/grade", headers=world.office,
+                   json={"grade": "important", "reason_code": "regulation-change"}))
+    export = ok(client.get(f"{API}/registrations/export.json"))
+    assert export["format"] == "shuyu-registrations/1"
+    [record] = export["registrations"]
+    assert record["code"] == world.listing["registration_code"]
+    assert [e["kind"] for e in record["events"]] == ["initial", "change"]  # changes count during the notice too
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "data-office.md").read_text()
+    assert "shuyu-registrations/1" in doc and all(f"`{field}`" in doc for field in record)

@@ -46,14 +46,17 @@ def my_licences(request: Request, session: PageSession, who: EnterprisePage) -> 
 
 @router.post("/licences", response_class=HTMLResponse)
 def apply(request: Request, session: PageSession, who: EnterprisePage, listing_id: Annotated[int, Form()],
-          offer_id: Annotated[int, Form()], purpose: Annotated[str, Form()] = "") -> Response:
+          offer_id: Annotated[int, Form()], purpose: Annotated[str, Form()] = "",
+          evidence: Annotated[str, Form()] = "") -> Response:
     """Apply for a licence on one offer of a listing."""
-    body = validated(LicenseCreate, {"listing_id": listing_id, "offer_id": offer_id, "purpose": purpose})
+    body = validated(LicenseCreate, {"listing_id": listing_id, "offer_id": offer_id, "purpose": purpose,
+                                     "evidence": evidence})
     done = body if isinstance(body, DomainError) else attempt(session, partial(license_service.apply, session, who,
                                                                                body))
     if isinstance(done, DomainError):
         entry = listings.catalog_entry(session, listing_id)
-        return render(request, "public/listing.html", {"entry": entry, "error": done, "purpose": purpose},
+        return render(request, "public/listing.html", {"entry": entry, "error": done, "purpose": purpose,
+                                                       "evidence": evidence},
                       status=done.status)
     return redirect(f"/enterprise/licences/{done.id}")
 

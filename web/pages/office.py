@@ -133,9 +133,11 @@ def licences(request: Request, session: PageSession, who: OfficePage, status: st
 
 @router.post("/licences/{license_id}/review", response_class=HTMLResponse)
 def review_licence(request: Request, license_id: int, session: PageSession, who: OfficePage,
-                   decision: Annotated[str, Form()], comment: Annotated[str, Form()] = "") -> Response:
-    """Approve or reject a licence on important data."""
-    license_service.review(session, who, license_id, _built(LicenseReview, {"decision": decision, "comment": comment}))
+                   decision: Annotated[str, Form()], comment: Annotated[str, Form()] = "",
+                   reason_code: Annotated[str, Form()] = "") -> Response:
+    """Approve or reject a licence on important data, or a free licence's eligibility."""
+    license_service.review(session, who, license_id, _built(LicenseReview, {
+        "decision": decision, "comment": comment, "reason_code": reason_code or None}))
     return redirect(f"/office?done={license_id}")
 
 
