@@ -32,6 +32,16 @@ class FindingPage(BaseModel):
     total: int
 
 
+class MissingRead(BaseModel):
+    """How many cells of one column were read as missing at upload, by marker ("" for empty cells)."""
+
+    column: str
+    count: int
+    markers: dict[str, int]
+    message: str
+    message_zh: str
+
+
 class DatasetRead(BaseModel):
     id: int
     name: str
@@ -45,6 +55,9 @@ class DatasetRead(BaseModel):
                                                              "this version's data")
     listings_moved: list[int] = Field(default=[], description="Live listings moved to this version at once "
                                                                "because their dictionary did not change")
+    missing_values: list[MissingRead] = Field(default=[], description="Per column, the cells read as missing "
+                                                                       "(markers such as NA, #N/A, 暂无, or empty)")
+    changelog: str = Field(default="", description="What changed in this version, in the provider's words")
 
 
 class VersionRead(BaseModel):
@@ -54,6 +67,7 @@ class VersionRead(BaseModel):
     size_bytes: int
     columns: list[ColumnRead]
     has_dictionary: bool
+    changelog: str = ""
     created_at: datetime
 
 

@@ -514,4 +514,12 @@ ZH: dict[str, str] = {
     "Download CSV": "下载 CSV",
     "Recent payments": "近期付款",
     "Method": "方式",
+    # --- analyst ---
+    "File (CSV, Excel or Parquet)": "文件（CSV、Excel 或 Parquet）",
+    "Missing-value markers": "缺失值标记",
+    "Empty: the usual markers (shown); or list yours, comma-separated, instead. Empty cells are always missing.":
+        "留空则使用常见标记（如图所示）；或用逗号分隔列出您自己的标记代替。空单元格始终视为缺失。",
+    "What changed in this version (for licensees)": "本版本的变更说明（告知被许可方）",
+    "Changes": "变更",
+    "Read as missing in {n} columns": "{n} 列中有值被读为缺失",
 }

@@ -18,6 +18,7 @@ from core.auth import Principal
 from core.config import get_settings
 from core.errors import Forbidden, InvalidInput, NotFound
 from market import repository as repo
+from market.cells import MissingCount
 from market.errors import InvalidDictionary, KeysNotConfirmed
 from market.files import Table, read_table
 from market.models import Dataset, DatasetVersion, Listing
@@ -30,6 +31,7 @@ from market.schemas import (
     Dictionary,
     Finding,
     KeysConfirm,
+    MissingRead,
     ProfileRead,
     VersionRead,
 )
@@ -57,14 +59,18 @@ def _as_supported(frame: pl.DataFrame) -> pl.DataFrame:
 
 class DatasetService:
     def upload(
-        self, session: Session, who: Principal, name: str, filename: str, data: bytes, encoding: str | None = None
+        self, session: Session, who: Principal, name: str, filename: str, data: bytes, encoding: str | None = None,
+        missing_values: str | None = None, changelog: str = "",
     ) -> DatasetRead:
-        """Store an upload as an encrypted Parquet version; the plaintext never touches disk."""
+        """Store an upload as an encrypted Parquet version; the plaintext never touches disk.
+
+        `missing_values` (comma-separated) replaces the default missing-value markers; `changelog` is the
+        version's one line for licensees ("2024 figures added")."""
         name = name.strip().lower()
         if not NAME_RE.match(name):
             raise InvalidInput("A dataset name is its table name in queries: lower-case letters, digits and "
                                "underscores, starting with a letter")
-        table = read_table(data, filename, encoding)
+        table = read_table(data, filename, encoding, missing_values)
         dataset = repo.dataset_by_name(session, name)
         if dataset is None:
             dataset = Dataset(name=name, provider_org_id=who.organization_id, created_by=who.user_id)
@@ -72,12 +78,14 @@ class DatasetService:
             session.flush()
         elif dataset.provider_org_id != who.organization_id:
             raise Forbidden(f"The dataset name {name!r} belongs to another provider")
-        return self._store_version(session, who, dataset, table)
+        return self._store_version(session, who, dataset, table, changelog.strip()[:500])
 
-    def _store_version(self, session: Session, who: Principal, dataset: Dataset, table: Table) -> DatasetRead:
+    def _store_version(self, session: Session, who: Principal, dataset: Dataset, table: Table,
+                       changelog: str = "") -> DatasetRead:
         frame = _as_supported(table.frame)
         columns = [{"name": n, "dtype": dtype_name(t)} for n, t in frame.schema.items()]
         profile = profile_frame(frame, {c["name"]: c["dtype"] for c in columns})
+        profile["missing"] = [_missing_read(m).model_dump() for m in table.missing]
         buffer = io.BytesIO()
         frame.write_parquet(buffer, statistics=False)
         plaintext = buffer.getvalue()
@@ -93,15 +101,18 @@ class DatasetService:
             dataset_id=dataset.id or 0, version=version, sha256=hashlib.sha256(plaintext).hexdigest(),
             row_count=profile["rows"], size_bytes=len(plaintext), columns=columns, storage_key=storage_key,
             sealed_key=sealed.sealed_key, dictionary=_carried(previous, columns), profile=profile,
+            changelog=changelog,
         )
         session.add(row)
         session.flush()
         record(session, who.actor, "dataset.uploaded", "dataset", dataset.id,
                {"version": version, "sha256": row.sha256, "rows": row.row_count, "columns": len(columns),
-                "encoding": table.encoding})
+                "encoding": table.encoding, "missing": {m.column: m.count for m in table.missing},
+                "changelog": changelog})
         checked = findings(row.dictionary, profile)
         moved = self._move_unchanged(session, who, row, previous, checked)
-        return self._read(dataset, row, table.encoding, checked, moved)
+        return self._read(dataset, row, table.encoding, checked, moved).model_copy(
+            update={"missing_values": [MissingRead.model_validate(m) for m in profile["missing"]]})
 
     def _move_unchanged(self, session: Session, who: Principal, version: DatasetVersion,
                         previous: DatasetVersion | None, checked: list[Finding]) -> list[int]:
@@ -129,7 +140,8 @@ class DatasetService:
         return DatasetRead.model_validate({
             "id": dataset.id, "name": dataset.name, "version": version.version, "columns": version.columns,
             "sha256": version.sha256, "row_count": version.row_count, "size_bytes": version.size_bytes,
-            "encoding": encoding, "findings": checked or [], "listings_moved": moved or []})
+            "encoding": encoding, "findings": checked or [], "listings_moved": moved or [],
+            "changelog": version.changelog})
 
     def own_dataset(self, session: Session, who: Principal, dataset_id: int) -> tuple[Dataset, DatasetVersion]:
         """One of the caller's datasets with its latest version (404 for anyone else's)."""
@@ -197,6 +209,12 @@ class DatasetService:
         record(session, who.actor, "dataset.keys_confirmed", "dataset", dataset.id,
                {"version": version.version, "column": body.column, "keys": len(column.keys)})
         return checked
+
+
+def _missing_read(missing: MissingCount) -> MissingRead:
+    message, message_zh = missing.sentence()
+    return MissingRead(column=missing.column, count=missing.count, markers=missing.markers, message=message,
+                       message_zh=message_zh)
 
 
 def _working(version: DatasetVersion) -> Dictionary:

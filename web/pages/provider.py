@@ -44,7 +44,8 @@ def _wants_json(request: Request) -> bool:
 
 @router.post("/datasets", response_class=HTMLResponse)
 async def upload(request: Request, session: PageSession, who: ProviderPage, file: Annotated[UploadFile, File()],
-                 name: Annotated[str, Form()], encoding: Annotated[str, Form()] = "") -> Response:
+                 name: Annotated[str, Form()], encoding: Annotated[str, Form()] = "",
+                 missing_values: Annotated[str, Form()] = "", changelog: Annotated[str, Form()] = "") -> Response:
     """Upload a file; the browser's script shows progress and follows the answer's `redirect`."""
     limit = get_settings().max_upload_mb * 1024 * 1024
     data = await file.read(limit + 1)
@@ -52,7 +53,8 @@ async def upload(request: Request, session: PageSession, who: ProviderPage, file
     def store() -> Any:
         if len(data) > limit:
             raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it")
-        return datasets.upload(session, who, name, file.filename or "", data, encoding or None)
+        return datasets.upload(session, who, name, file.filename or "", data, encoding or None,
+                               missing_values.strip() or None, changelog)
 
     done = attempt(session, store)
     if isinstance(done, DomainError):
