@@ -249,6 +249,9 @@ class ListingRead(BaseModel):
 class CatalogEntry(ListingRead):
     dictionary: Dictionary | None = None
     columns: list[ColumnRead] = Field(default=[], description="The table's columns and their types")
+    freshness: Freshness | None = Field(default=None, description="Last updated and next update due")
+    versions: list[VersionRef] = Field(default=[], description="Versions offered so far, newest first, with "
+                                                                "their changelog lines")
 
 
 class ReviewRead(BaseModel):
@@ -341,3 +344,56 @@ class CorrectionCreate(BaseModel):
 class ListingPage(BaseModel):
     items: list[ListingRead]
     total: int
+
+
+class VersionRef(BaseModel):
+    """A dataset version as licensees may see it: no sizes, no hashes, nothing read from the data."""
+
+    dataset: str
+    version: int
+    changelog: str = ""
+    created_at: datetime
+
+
+class Freshness(BaseModel):
+    """When the data was last updated and when the next update is due by the listing's update cycle."""
+
+    last_updated: datetime
+    update_cycle: str
+    next_update_due: datetime | None = Field(description="None when the cycle is irregular or not stated")
+    overdue: bool
+
+
+class QualityColumn(BaseModel):
+    name: str
+    role: str | None
+    completeness: float = Field(description="Share of rows with a value (missing markers and empty cells count "
+                                            "as missing)")
+    missing: int
+    outside_bounds: int | None = Field(default=None, description="Values outside the measure's bounds (clamped "
+                                                                 "in queries); None when not counted")
+    keys_never_seen: list[Any] = Field(default=[], description="Public keys that never occur in the data")
+    values_not_in_keys: int | None = Field(default=None, description="Distinct values outside the public keys")
+
+
+class RowsPerUnit(BaseModel):
+    column: str
+    max_contributions: int
+    units: int
+    max_rows: int
+    mean_rows: float
+    units_over_bound: int = Field(description="Units with more rows than max_contributions (their extra rows "
+                                              "are left out of queries)")
+
+
+class QualityReport(BaseModel):
+    """A version's data quality, for its provider and the data office (aggregate counts only, no values)."""
+
+    dataset_id: int
+    dataset: str
+    version: int
+    rows: int
+    changelog: str
+    created_at: datetime
+    columns: list[QualityColumn]
+    rows_per_unit: RowsPerUnit | None = None

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from market.schemas import VersionRef
+
 
 class QueryCreate(BaseModel):
     license_id: int
@@ -43,6 +45,7 @@ class QueryResult(BaseModel):
     epsilon_remaining: float
     cached: bool = False
     receipt: Receipt
+    dataset: VersionRef | None = Field(default=None, description="The dataset version the query ran on")
 
 
 class QueryPreview(BaseModel):

@@ -522,4 +522,7 @@ ZH: dict[str, str] = {
     "What changed in this version (for licensees)": "本版本的变更说明（告知被许可方）",
     "Changes": "变更",
     "Read as missing in {n} columns": "{n} 列中有值被读为缺失",
+    "Export CSV": "导出 CSV",
+    "Export Excel": "导出 Excel",
+    "Ran on {dataset}, version {v}": "基于 {dataset} 第 {v} 版",
 }

@@ -23,6 +23,7 @@ from market.errors import InvalidDictionary, KeysNotConfirmed
 from market.files import Table, read_table
 from market.models import Dataset, DatasetVersion, Listing
 from market.profile import findings, profile_frame
+from market.quality import upload_quality
 from market.schemas import (
     ColumnProfile,
     DatasetDetail,
@@ -37,6 +38,7 @@ from market.schemas import (
 )
 from market.service.common import LIVE, move
 from market.service.registrations import registrations
+from market.service.versions import versions
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -86,12 +88,14 @@ class DatasetService:
         columns = [{"name": n, "dtype": dtype_name(t)} for n, t in frame.schema.items()]
         profile = profile_frame(frame, {c["name"]: c["dtype"] for c in columns})
         profile["missing"] = [_missing_read(m).model_dump() for m in table.missing]
+        previous = repo.latest_version(session, dataset.id or 0)
+        carried = _carried(previous, columns)
+        profile["quality"] = upload_quality(frame, carried)
         buffer = io.BytesIO()
         frame.write_parquet(buffer, statistics=False)
         plaintext = buffer.getvalue()
         settings = get_settings()
         sealed = crypto.encrypt_for(crypto.load_public_key(settings.keys_dir), plaintext)
-        previous = repo.latest_version(session, dataset.id or 0)
         version = (previous.version + 1) if previous else 1
         storage_key = f"ds{dataset.id}/v{version}-{hashlib.sha256(sealed.ciphertext).hexdigest()[:12]}.bin"
         path = settings.store_dir / storage_key
@@ -100,7 +104,7 @@ class DatasetService:
         row = DatasetVersion(
             dataset_id=dataset.id or 0, version=version, sha256=hashlib.sha256(plaintext).hexdigest(),
             row_count=profile["rows"], size_bytes=len(plaintext), columns=columns, storage_key=storage_key,
-            sealed_key=sealed.sealed_key, dictionary=_carried(previous, columns), profile=profile,
+            sealed_key=sealed.sealed_key, dictionary=carried, profile=profile,
             changelog=changelog,
         )
         session.add(row)
@@ -134,6 +138,7 @@ class DatasetService:
         registrations.change(session, who, listing, "new-version",
                              {"dataset_version": version.version, "previous_version_id": old,
                               "sha256": version.sha256})
+        versions.announce(session, who, listing, old)
 
     def _read(self, dataset: Dataset, version: DatasetVersion, encoding: str | None = None,
               checked: list[Finding] | None = None, moved: list[int] | None = None) -> DatasetRead:

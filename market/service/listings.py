@@ -45,6 +45,7 @@ from market.service.common import LIVE, get_listing, move, read, reindex
 from market.service.datasets import datasets
 from market.service.registrations import registrations
 from market.service.review import reviews
+from market.service.versions import versions
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,9 @@ class ListingService:
         dictionary = Dictionary.model_validate(listing.dictionary) if listing.dictionary else None
         version = session.get(DatasetVersion, listing.dataset_version_id)
         return CatalogEntry.model_validate({**read(session, listing).model_dump(), "dictionary": dictionary,
-                                            "columns": version.columns if version else []})
+                                            "columns": version.columns if version else [],
+                                            "freshness": versions.freshness(session, listing),
+                                            "versions": versions.history(session, listing)})
 
     def preview(self, session: Session, listing_id: int, rows: int = 10) -> PreviewRead:
         """Synthetic rows made from the public dictionary only."""

@@ -18,6 +18,7 @@ from licensing.service import license_service, payments
 from licensing.stripe.client import configured as stripe_configured
 from market.schemas import CatalogEntry
 from market.service import listings
+from sandbox.exports import exports
 from sandbox.schemas import QueryCreate, QueryResult
 from sandbox.service import queries
 from web.forms import validated
@@ -149,6 +150,14 @@ def receipt(query_id: int, session: PageSession, who: EnterprisePage) -> Respons
     body = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2)
     return Response(body, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="shuyu-query-{query_id}-receipt.json"'})
+
+
+@router.get("/queries/{query_id}/export.{fmt}")
+def export(query_id: int, fmt: Literal["csv", "xlsx"], session: PageSession, who: EnterprisePage) -> Response:
+    """The result as CSV or Excel, with ± columns and the receipt (same file as the API's export)."""
+    done = exports.export(session, who, query_id, fmt)
+    return Response(done.content, media_type=done.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{done.filename}"'})
 
 
 @dataclass(frozen=True)
