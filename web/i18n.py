@@ -525,4 +525,18 @@ ZH: dict[str, str] = {
     "Export CSV": "导出 CSV",
     "Export Excel": "导出 Excel",
     "Ran on {dataset}, version {v}": "基于 {dataset} 第 {v} 版",
+    "New data: {dataset} version {v} since {date}.": "数据已更新：{dataset} 第 {v} 版，自 {date} 起。",
+    "Queries now run on it.": "查询现已基于该版本运行。",
+    "Quality report": "数据质量报告",
+    "Version {v} · {rows} rows": "第 {v} 版 · {rows} 行",
+    "Versions": "版本",
+    "Completeness": "完整率",
+    "Missing": "缺失",
+    "Outside bounds": "超出界限",
+    "Keys never seen": "未出现的键值",
+    "Values not in keys": "不在键值中的取值",
+    "Rows per {column}: {units} units, at most {max} rows, {mean} on average; {over} units above the bound of {bound}.":
+        "每个 {column} 的行数：共 {units} 个单位，最多 {max} 行，平均 {mean} 行；{over} 个单位超过上限 {bound}。",
+    "Counts only: no value of the data leaves this report. The data office sees it too.":
+        "仅含计数：本报告不含任何数据值。数据管理机构也可查看。",
 }

@@ -47,6 +47,11 @@ def next_due(last: datetime, cycle: str) -> datetime | None:
     return None
 
 
+def published_since(refs: list[VersionRef], moment: datetime) -> list[VersionRef]:
+    """The versions uploaded after a moment (a licence's start): what its licensee should hear of."""
+    return [ref for ref in refs if _aware(ref.created_at) > _aware(moment)]
+
+
 class VersionService:
     def ref(self, session: Session, version_id: int) -> VersionRef:
         """The dataset and version number a query ran on, with its changelog line."""

@@ -18,6 +18,7 @@ from licensing.service import license_service, payments
 from licensing.stripe.client import configured as stripe_configured
 from market.schemas import CatalogEntry
 from market.service import listings
+from market.service.versions import published_since
 from sandbox.exports import exports
 from sandbox.schemas import QueryCreate, QueryResult
 from sandbox.service import queries
@@ -64,8 +65,11 @@ def licence_page(request: Request, license_id: int, session: PageSession, who: E
     """One licence: what to do next (wait, pay, or query) and its recent queries."""
     licence = license_service.get(session, who, license_id)
     history = queries.history(session, who, license_id, 20, 0)
+    entry = _entry(session, licence.listing_id)
+    # Versions published after the licence was taken: the licensee's notice of new data.
+    updates = published_since(entry.versions, licence.created_at) if entry else []
     return render(request, "enterprise/licence.html", {
-        "lic": licence, "entry": _entry(session, licence.listing_id), "history": history,
+        "lic": licence, "entry": entry, "history": history, "updates": updates,
         "card_payments": stripe_configured(), "payment": request.query_params.get("payment")})
 
 

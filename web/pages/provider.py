@@ -16,6 +16,7 @@ from licensing.disclosure import disclosures
 from market.router import UploadTooLarge
 from market.schemas import Dictionary, KeysConfirm, ListingCreate
 from market.service import datasets, listings
+from market.service.versions import versions
 from web import i18n
 from web.forms import minor_units, number, split_list, validated
 from web.pages.render import attempt, redirect, render
@@ -170,6 +171,15 @@ def _dictionary_from(form: FormData, columns: list[dict[str, Any]]) -> Dictionar
     if isinstance(built, DomainError):
         raise built
     return built
+
+
+@router.get("/datasets/{dataset_id}/quality", response_class=HTMLResponse)
+def quality_page(request: Request, dataset_id: int, session: PageSession, who: ProviderPage,
+                 version: int | None = None) -> Response:
+    """A version's quality report: completeness, values outside bounds, keys never seen, rows per unit."""
+    report = versions.quality(session, who, dataset_id, version)
+    history = datasets.detail(session, who, dataset_id).versions
+    return render(request, "provider/quality.html", {"report": report, "versions": history})
 
 
 @router.get("/datasets/{dataset_id}/listing", response_class=HTMLResponse)
