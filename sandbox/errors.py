@@ -22,3 +22,8 @@ class QueryFailed(DomainError):
     status = 503
     type = "query-failed"
     title = "The query failed in the sandbox; nothing was charged"
+
+
+class SavedQueryNameTaken(Conflict):
+    type = "saved-query-name-taken"
+    title = "A saved query already has this name"

@@ -73,3 +73,31 @@ class QuerySummary(BaseModel):
 class QueryPage(BaseModel):
     items: list[QuerySummary]
     total: int
+
+
+class SavedQueryCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    license_id: int
+    sql: str = Field(min_length=1, max_length=20_000)
+    epsilon: float | None = Field(default=None, gt=0)
+
+
+class SavedQueryRead(BaseModel):
+    id: int
+    name: str
+    license_id: int
+    sql: str
+    epsilon: float | None
+    created_at: datetime
+
+
+class SavedQueryPage(BaseModel):
+    items: list[SavedQueryRead]
+    total: int
+
+
+class SavedQueryRun(BaseModel):
+    """Rerun a saved query, on its licence or another of yours (a renewal), at its ε or another."""
+
+    license_id: int | None = None
+    epsilon: float | None = Field(default=None, gt=0)
