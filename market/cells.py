@@ -69,15 +69,15 @@ def blank_markers(frame: pl.DataFrame, in_force: Sequence[str]) -> tuple[pl.Data
                 counts.append(MissingCount(name, column.null_count(), {"": column.null_count()}))
             continue
         stripped = column.str.strip_chars()
-        empty = int((column.is_null() | (stripped == "")).sum())
-        hits = stripped.filter(stripped.is_in(list(in_force))).value_counts(sort=True)
+        blank = stripped.is_null() | (stripped == "") | stripped.is_in(list(in_force))
+        if not blank.any():
+            continue
+        hits = stripped.filter(blank).fill_null("").value_counts(sort=True)
         found = {str(m): int(n) for m, n in hits.iter_rows()}
-        if empty:
-            found = {"": empty, **found}
-        if found:
-            counts.append(MissingCount(name, sum(found.values()), found))
-            blank = column.is_null() | (stripped == "") | stripped.is_in(list(in_force))
-            columns.append(pl.when(blank).then(None).otherwise(column).alias(name))
+        if "" in found:  # empty cells first, then markers by frequency
+            found = {"": found.pop(""), **found}
+        counts.append(MissingCount(name, sum(found.values()), found))
+        columns.append(pl.when(blank).then(None).otherwise(column).alias(name))
     return (frame.with_columns(columns) if columns else frame), counts
 
 
