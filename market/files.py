@@ -1,28 +1,41 @@
-"""Reading an upload, in memory: CSV (UTF-8, GBK/GB18030, UTF-16) or Parquet, into a typed frame.
+"""Reading an upload, in memory: CSV (UTF-8, GBK/GB18030, UTF-16 or the encoding named), Excel or Parquet,
+into a typed frame.
 
-Every refusal is a 422 that names the line (or row) and says what to do. Two rules protect the text:
-an encoding is used only if it decodes the whole file strictly, and a GB18030 guess must also *look*
-like Chinese text (almost all of it in the common GB2312 set) — Big5 or Latin-1 bytes decode as
-GB18030 without error into nonsense, which must never be stored silently.
+Every refusal is a 422 that names the line (or row) and says what to do. An encoding is used only if it
+decodes the whole file strictly, and only UTF-8, UTF-16 and GB18030 are read without asking: any other
+encoding charset-normalizer recognises (Big5, Latin-1…) must be named by the provider, because such bytes
+also decode as GB18030 without error into nonsense, which must never be stored silently. Missing-value
+markers, encodings and Excel sheets are read in `market.cells`.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
+from market.cells import (
+    DEFAULT_MARKERS,
+    MARKER_LIKE,
+    MissingCount,
+     blank_markers,
+    detect_encoding,
+    is_excel,
+    marker_hint,
+    markers,
+    read_excel,
+)
 from market.errors import InvalidDataset
 
 NUMBER_SHARE = 0.9  # a column this numeric with a few non-numbers has typos, not text
 MIN_NUMERIC_VALUES = 10
 SAMPLE = 1000
 NUMBER_LIKE = r"^[\s\d.,+\-eE%¥$￥]*\d[\s\d.,+\-eE%¥$￥]*$"
-MISSING_MARKERS = ["na", "n/a", "#n/a", "null", "none", "-", "--", "—", "无", "空", "暂无", "#div/0!", "?"]
-GB2312_SHARE = 0.9  # real GBK text is nearly all common characters; mis-decoded bytes are not
+# Markers a provider did not name still make a numeric column's refusal name the row, not turn it to text.
+MISSING_MARKERS = [m.lower() for m in (*DEFAULT_MARKERS, *MARKER_LIKE)]
 THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$|^[+-]?\d{1,3}(\.\d+)?$"
 ENCODING_NAMES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030", "utf8": "utf-8"}
 
@@ -30,18 +43,28 @@ ENCODING_NAMES = {"gbk": "gb18030", "gb2312": "gb18030", "cp936": "gb18030", "ut
 @dataclass(frozen=True)
 class Table:
     frame: pl.DataFrame
-    encoding: str | None  # None for Parquet
+    encoding: str | None  # None for Parquet and Excel
+    missing: tuple[MissingCount, ...] = ()  # per column, what was read as missing
 
 
-def read_table(data: bytes, filename: str, encoding: str | None = None) -> Table:
-    """Parse an uploaded CSV or Parquet file; a 422 naming the problem's line otherwise."""
+def read_table(data: bytes, filename: str, encoding: str | None = None,
+               missing_values: str | Sequence[str] | None = None) -> Table:
+    """Parse an uploaded CSV, Excel or Parquet file; a 422 naming the problem's line otherwise.
+
+    `missing_values` replaces the default missing-value markers (`market.cells.DEFAULT_MARKERS`)."""
     if not data.strip():
         raise InvalidDataset("The file is empty: upload a CSV with a header line and at least one row",
                              zh="文件为空：请上传包含表头行和至少一行数据的 CSV")
+    in_force = markers(missing_values)
     if data[:4] == b"PAR1" or filename.lower().endswith(".parquet"):
-        return Table(_parquet(data), None)
+        frame, missing = blank_markers(_parquet(data), in_force)
+        return Table(frame, None, tuple(missing))
+    if is_excel(data, filename):
+        frame, missing = _typed_frame(_drop_blank(read_excel(data)), "", in_force)
+        return Table(frame, None, tuple(missing))
     text, used = decode(data, encoding)
-    return Table(_csv(text), used)
+    frame, missing = _csv(text, in_force)
+    return Table(frame, used, tuple(missing))
 
 
 def _parquet(data: bytes) -> pl.DataFrame:
@@ -55,29 +78,10 @@ def _parquet(data: bytes) -> pl.DataFrame:
 
 
 def decode(data: bytes, encoding: str | None) -> tuple[str, str]:
-    """The text and the encoding used: the provider's, or UTF-8, UTF-16 (BOM) or GB18030 when certain."""
-    if encoding:
-        name = ENCODING_NAMES.get(encoding.strip().lower(), encoding.strip().lower())
-        return _strict(data, name), name
-    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return _strict(data, "utf-16"), "utf-16"
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise InvalidDataset("The file is neither UTF-8 nor GBK/GB18030 text: say its encoding "
-                             "(the `encoding` field, e.g. big5 or latin-1)",
-                             zh="文件既不是 UTF-8 也不是 GBK/GB18030 文本："
-                                "请注明其编码（encoding 字段，如 big5）") from None
-    if not _looks_chinese(text):
-        raise InvalidDataset("The file is not UTF-8, and read as GBK it does not look like Chinese text: say its "
-                             "encoding (the `encoding` field: gbk to insist, or big5, latin-1, ...)",
-                             zh="文件不是 UTF-8，按 GBK 读取也不像中文文本：请注明其编码"
-                                "（encoding 字段：确为 gbk 请填 gbk，或 big5、latin-1 等）")
-    return text, "gb18030"
+    """The text and the encoding used: the provider's, or the one `market.cells.detect_encoding` is sure of."""
+    name = encoding.strip().lower() if encoding else detect_encoding(data)
+    name = ENCODING_NAMES.get(name, name)
+    return _strict(data, name), name
 
 
 def _strict(data: bytes, name: str) -> str:
@@ -92,21 +96,7 @@ def _strict(data: bytes, name: str) -> str:
     return text
 
 
-def _looks_chinese(text: str) -> bool:
-    wide = [ch for ch in text if ord(ch) > 0x7F]
-    if not wide:
-        return True
-    common = 0
-    for ch in wide:
-        try:
-            ch.encode("gb2312")
-            common += 1
-        except UnicodeEncodeError:
-            pass
-    return common / len(wide) >= GB2312_SHARE
-
-
-def _csv(text: str) -> pl.DataFrame:
+def _csv(text: str, in_force: Sequence[str]) -> tuple[pl.DataFrame, list[MissingCount]]:
     try:
         frame = pl.read_csv(text.encode(), infer_schema_length=0)
     except pl.exceptions.NoDataError:
@@ -123,10 +113,21 @@ def _csv(text: str) -> pl.DataFrame:
         ragged = _ragged(text, frame.width)
         if ragged:
             raise InvalidDataset(ragged[0], zh=ragged[1])
-    frame = frame.filter(~blank)
+    return _typed_frame(_drop_blank(frame), text, in_force)
+
+
+def _drop_blank(frame: pl.DataFrame) -> pl.DataFrame:
+    """Without blank lines (and lines of empty fields); refused when nothing is left."""
+    frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
     if frame.height == 0:
         raise InvalidDataset("The file has a header line but no rows", zh="文件只有表头行，没有数据行")
-    return frame.with_columns([_typed(frame[name], text) for name in frame.columns])
+    return frame
+
+
+def _typed_frame(frame: pl.DataFrame, text: str, in_force: Sequence[str]) -> tuple[pl.DataFrame, list[MissingCount]]:
+    """Missing-value markers made null (and counted), then each column typed."""
+    frame, missing = blank_markers(frame, in_force)
+    return frame.with_columns([_typed(frame[name], text) for name in frame.columns]), missing
 
 
 def _fields_add_up(text: str, width: int, rows: int) -> bool:
@@ -192,10 +193,11 @@ def _typed(column: pl.Series, text: str) -> pl.Series:
         row = int(failed.arg_true()[0])
         hint = " (remove the thousands separators)" if parsed[row] is not None else ""
         hint_zh = "（请去掉千位分隔符）" if hint else ""
+        marker, marker_zh = marker_hint(str(values[row]))
         raise InvalidDataset(f"{_where(row, text)}, column {column.name!r}: {values[row]!r} is not a number"
-                             f"{hint}; fix it, or leave the field empty if the value is missing",
+                             f"{hint}; fix it, or leave the field empty if the value is missing{marker}",
                              zh=f"{_where_zh(row, text)}，列「{column.name}」：「{values[row]}」不是数字{hint_zh}；"
-                                "请修正，缺失的值可留空")
+                                f"请修正，缺失的值可留空{marker_zh}")
     return column
 
 

@@ -40,6 +40,7 @@ class DatasetVersion(SQLModel, table=True):
     # Computed in memory at upload (min/max, category values, identifier flags): the provider's own view of
     # its data, the only trace of plaintext the API process keeps. Never shown to anyone else.
     profile: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    changelog: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))  # for licensees
     created_at: datetime = ts_column()
 
 

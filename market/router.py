@@ -68,9 +68,14 @@ class UploadTooLarge(DomainError):
 async def upload_dataset(
     request: Request, session: SessionDep, who: ProviderUser, file: Annotated[UploadFile, File()],
     name: Annotated[str, Form()], encoding: Annotated[str | None, Form()] = None,
+    missing_values: Annotated[str | None, Form()] = None, changelog: Annotated[str, Form()] = "",
 ) -> DatasetRead:
-    """Upload a CSV (UTF-8, GBK/GB18030, or the `encoding` you name) or Parquet file; it is profiled in memory
-    and encrypted before it is written.
+    """Upload a CSV (UTF-8, GBK/GB18030, or the `encoding` you name), Excel (.xlsx, first sheet) or Parquet
+    file; it is profiled in memory and encrypted before it is written.
+
+    Cells such as `NA`, `N/A`, `#N/A`, `NULL`, `\\N`, `—`, `无`, `暂无` or empty are read as missing and counted
+    per column (`missing_values` in the answer); send `missing_values` (comma-separated) to name your own
+    markers instead. `changelog` is one line telling licensees what this version changes.
 
     Uploading the same `name` again makes a new version of that dataset; live listings whose dictionary
     did not change move to it at once (`listings_moved`), others wait for a review."""
@@ -79,7 +84,8 @@ async def upload_dataset(
     if len(data) > limit:
         raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it",
                              zh=f"文件不能超过 {get_settings().max_upload_mb} MB：请拆分或压缩后再上传")
-    return datasets.upload(session, who, name, file.filename or "", data, encoding or None)
+    return datasets.upload(session, who, name, file.filename or "", data, encoding or None, missing_values,
+                           changelog)
 
 
 @router.get("/datasets", response_model=DatasetPage)

@@ -35,6 +35,16 @@ class FindingPage(BaseModel):
     total: int
 
 
+class MissingRead(BaseModel):
+    """How many cells of one column were read as missing at upload, by marker ("" for empty cells)."""
+
+    column: str
+    count: int
+    markers: dict[str, int]
+    message: str
+    message_zh: str
+
+
 class DatasetRead(BaseModel):
     id: int
     name: str
@@ -48,6 +58,9 @@ class DatasetRead(BaseModel):
                                                              "this version's data")
     listings_moved: list[int] = Field(default=[], description="Live listings moved to this version at once "
                                                                "because their dictionary did not change")
+    missing_values: list[MissingRead] = Field(default=[], description="Per column, the cells read as missing "
+                                                                       "(markers such as NA, #N/A, 暂无, or empty)")
+    changelog: str = Field(default="", description="What changed in this version, in the provider's words")
 
 
 class VersionRead(BaseModel):
@@ -57,6 +70,7 @@ class VersionRead(BaseModel):
     size_bytes: int
     columns: list[ColumnRead]
     has_dictionary: bool
+    changelog: str = ""
     created_at: datetime
 
 
@@ -282,6 +296,9 @@ class CatalogEntry(ListingRead):
         default=None, description="ε left of the dataset version's global cap, shared by every licensee")
     privacy_unit: PrivacyUnitRead | None = None
     columns: list[ColumnRead] = Field(default=[], description="The table's columns and their types")
+    freshness: Freshness | None = Field(default=None, description="Last updated and next update due")
+    versions: list[VersionRef] = Field(default=[], description="Versions offered so far, newest first, with "
+                                                                "their changelog lines")
 
 
 class ReviewRead(BaseModel):
@@ -483,3 +500,56 @@ class SecurityReviewRead(SecurityReviewCreate):
 class SecurityReviewPage(BaseModel):
     items: list[SecurityReviewRead]
     total: int
+
+
+class VersionRef(BaseModel):
+    """A dataset version as licensees may see it: no sizes, no hashes, nothing read from the data."""
+
+    dataset: str
+    version: int
+    changelog: str = ""
+    created_at: datetime
+
+
+class Freshness(BaseModel):
+    """When the data was last updated and when the next update is due by the listing's update cycle."""
+
+    last_updated: datetime
+    update_cycle: str
+    next_update_due: datetime | None = Field(description="None when the cycle is irregular or not stated")
+    overdue: bool
+
+
+class QualityColumn(BaseModel):
+    name: str
+    role: str | None
+    completeness: float = Field(description="Share of rows with a value (missing markers and empty cells count "
+                                            "as missing)")
+    missing: int
+    outside_bounds: int | None = Field(default=None, description="Values outside the measure's bounds (clamped "
+                                                                 "in queries); None when not counted")
+    keys_never_seen: list[Any] = Field(default=[], description="Public keys that never occur in the data")
+    values_not_in_keys: int | None = Field(default=None, description="Distinct values outside the public keys")
+
+
+class RowsPerUnit(BaseModel):
+    column: str
+    max_contributions: int
+    units: int
+    max_rows: int
+    mean_rows: float
+    units_over_bound: int = Field(description="Units with more rows than max_contributions (their extra rows "
+                                              "are left out of queries)")
+
+
+class QualityReport(BaseModel):
+    """A version's data quality, for its provider and the data office (aggregate counts only, no values)."""
+
+    dataset_id: int
+    dataset: str
+    version: int
+    rows: int
+    changelog: str
+    created_at: datetime
+    columns: list[QualityColumn]
+    rows_per_unit: RowsPerUnit | None = None

@@ -28,3 +28,8 @@ class QueryFailedCharged(DomainError):
     status = 503
     type = "query-failed-charged"
     title = "The query failed after it touched the data; its ε was charged"
+
+
+class SavedQueryNameTaken(Conflict):
+    type = "saved-query-name-taken"
+    title = "A saved query already has this name"

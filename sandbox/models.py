@@ -32,3 +32,18 @@ class QueryRun(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = ts_column()
     finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class SavedQuery(SQLModel, table=True):
+    """A query an enterprise keeps by name, to rerun (through the normal path: stored answers apply)."""
+
+    __tablename__ = "saved_queries"
+    __table_args__ = (UniqueConstraint("organization_id", "name", name="uq_saved_query_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organizations.id", index=True)
+    license_id: int = Field(foreign_key="licenses.id", index=True)
+    created_by: int = Field(foreign_key="users.id")
+    name: str = Field(max_length=200)
+    sql: str = Field(sa_column=Column(Text, nullable=False))
+    epsilon: float | None = None
+    created_at: datetime = ts_column()

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from market.schemas import VersionRef
+
 
 class QueryCreate(BaseModel):
     license_id: int
@@ -67,6 +69,7 @@ class QueryResult(BaseModel):
     epsilon_remaining: float
     cached: bool = Field(default=False, description="True when a stored release answered it at no cost")
     receipt: Receipt | LegacyReceipt = Field(union_mode="left_to_right")
+    dataset: VersionRef | None = Field(default=None, description="The dataset version the query ran on")
 
 
 class QueryPreview(BaseModel):
@@ -96,3 +99,31 @@ class QuerySummary(BaseModel):
 class QueryPage(BaseModel):
     items: list[QuerySummary]
     total: int
+
+
+class SavedQueryCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    license_id: int
+    sql: str = Field(min_length=1, max_length=20_000)
+    epsilon: float | None = Field(default=None, gt=0)
+
+
+class SavedQueryRead(BaseModel):
+    id: int
+    name: str
+    license_id: int
+    sql: str
+    epsilon: float | None
+    created_at: datetime
+
+
+class SavedQueryPage(BaseModel):
+    items: list[SavedQueryRead]
+    total: int
+
+
+class SavedQueryRun(BaseModel):
+    """Rerun a saved query, on its licence or another of yours (a renewal), at its ε or another."""
+
+    license_id: int | None = None
+    epsilon: float | None = Field(default=None, gt=0)

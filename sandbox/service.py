@@ -30,6 +30,7 @@ from licensing.models import License
 from licensing.service import license_service
 from market.service import DatasetTarget
 from market.service import listings as listing_service
+from market.service.versions import versions as version_service
 from sandbox import sql as sql_parser
 from sandbox.cache import answer_key, measurement_key
 from sandbox.errors import EpsilonNotAllowed, QueryFailed, QueryFailedCharged, QueryInProgress, QueryRefused
@@ -284,13 +285,14 @@ class QueryService:
     def _result(self, run: QueryRun, license_id: int, *, charged: float, cached: bool) -> QueryResult:
         with unit_of_work() as uow:
             budget, spent = license_service.budget(uow, license_id)
+            ran_on = version_service.ref(uow, run.dataset_version_id)
         assert run.result is not None and run.receipt is not None
         alphas = {name: Accuracy(plus_minus=value) for name, value in run.result["plus_minus"].items()}
         return QueryResult(id=run.id or 0, license_id=run.license_id, sql=run.sql, columns=run.result["columns"],
                            rows=run.result["rows"], accuracy=alphas, epsilon_charged=charged,
                            epsilon_spent_on_query=run.epsilon_charged, epsilon_remaining=max(0.0, budget - spent),
                            accuracy_note=run.result.get("accuracy_note"),
-                           cached=cached, receipt=_receipt_model(run.receipt))
+                           cached=cached, receipt=_receipt_model(run.receipt), dataset=ran_on)
 
     def get(self, session: Session, who: Principal, query_id: int) -> QueryResult:
         run = session.get(QueryRun, query_id)

@@ -6,11 +6,13 @@ from licensing.disclosure import router as disclosure_router
 from licensing.metrics import router as metrics_router
 from licensing.router import router as licensing_router
 from market.router import router as market_router
+from market.versions_router import router as versions_router
+from sandbox.exports_router import router as exports_router
 from sandbox.router import router as sandbox_router
 from web.accounts import router as accounts_router
 
 api_router = APIRouter(prefix="/api/v1")
-for router in (accounts_router, market_router, licensing_router, sandbox_router):
+for router in (accounts_router, market_router, licensing_router, sandbox_router, versions_router, exports_router):
     api_router.include_router(router)
 api_router.include_router(disclosure_router)
 api_router.include_router(metrics_router)

@@ -668,6 +668,46 @@ ZH: dict[str, str] = {
     ("Free offers are for public governance and public welfare only: name the project, a document number or a "
      "link; the data office reviews eligibility before the licence starts."):
         "免费方案仅用于公共治理和公益事业：请写明项目名称、文件编号或链接；数据主管部门审核资格后许可方才生效。",
+    # --- analyst ---
+    "File (CSV, Excel or Parquet)": "文件（CSV、Excel 或 Parquet）",
+    "Missing-value markers": "缺失值标记",
+    "Empty: the usual markers (shown); or list yours, comma-separated, instead. Empty cells are always missing.":
+        "留空则使用常见标记（如图所示）；或用逗号分隔列出您自己的标记代替。空单元格始终视为缺失。",
+    "What changed in this version (for licensees)": "本版本的变更说明（告知被许可方）",
+    "Changes": "变更",
+    "Read as missing in {n} columns": "{n} 列中有值被读为缺失",
+    "Export CSV": "导出 CSV",
+    "Export Excel": "导出 Excel",
+    "Ran on {dataset}, version {v}": "基于 {dataset} 第 {v} 版",
+    "New data: {dataset} version {v} since {date}.": "数据已更新：{dataset} 第 {v} 版，自 {date} 起。",
+    "Queries now run on it.": "查询现已基于该版本运行。",
+    "Quality report": "数据质量报告",
+    "Name to save it under": "保存名称",
+    "Save query": "保存查询",
+    "Saved queries and history": "已保存的查询与历史",
+    "Saved queries": "已保存的查询",
+    "Query saved.": "查询已保存。",
+    "Search saved queries": "搜索已保存的查询",
+    "Search by name or SQL": "按名称或 SQL 搜索",
+    "Search the history": "搜索查询历史",
+    "Search the history by SQL": "按 SQL 搜索查询历史",
+    "Run again": "再次运行",
+    "Edit in the console": "在控制台中编辑",
+    "Forget": "删除",
+    "Running a query you asked before returns its stored answer at no cost.":
+        "再次运行问过的查询将返回已保存的结果，不再扣费。",
+    "No saved queries yet: save one from the query console.": "尚无已保存的查询：可在查询控制台中保存。",
+    "Version {v} · {rows} rows": "第 {v} 版 · {rows} 行",
+    "Versions": "版本",
+    "Completeness": "完整率",
+    "Missing": "缺失",
+    "Outside bounds": "超出界限",
+    "Keys never seen": "未出现的键值",
+    "Values not in keys": "不在键值中的取值",
+    "Rows per {column}: {units} units, at most {max} rows, {mean} on average; {over} units above the bound of {bound}.":
+        "每个 {column} 的行数：共 {units} 个单位，最多 {max} 行，平均 {mean} 行；{over} 个单位超过上限 {bound}。",
+    "Counts only: no value of the data leaves this report. The data office sees it too.":
+        "仅含计数：本报告不含任何数据值。数据管理机构也可查看。",
 }
 
 # --- p-unit --- (finding codes of the privacy-unit checks)

@@ -1,6 +1,9 @@
 """Licensing rules, one module per use case; the services other code uses are re-exported here."""
 
-from licensing.service import budget
+from licensing.service import (
+    budget,
+    notices,  # noqa: F401  (licensees hear of new versions: subscribes at import)
+)
 from licensing.service.licenses import LicenseService, effective_status, license_service
 from licensing.service.payments import TREASURY_ACCOUNT, PaymentService, payments
 from licensing.service.reconciliation import reconciliations

@@ -20,10 +20,12 @@ from core.errors import Forbidden, InvalidInput, NotFound
 from market import contributions
 from market import repository as repo
 from market import unit as privacy_unit
+from market.cells import MissingCount
 from market.errors import InvalidDictionary, KeysNotConfirmed, PrivacyUnitRequired
 from market.files import Table, read_table
 from market.models import Dataset, DatasetVersion, Listing
 from market.profile import findings, profile_frame
+from market.quality import upload_quality
 from market.schemas import (
     ColumnProfile,
     DatasetDetail,
@@ -32,11 +34,13 @@ from market.schemas import (
     Dictionary,
     Finding,
     KeysConfirm,
+    MissingRead,
     ProfileRead,
     VersionRead,
 )
 from market.service.common import LIVE, move
 from market.service.registrations import registrations
+from market.service.versions import versions
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -59,14 +63,18 @@ def _as_supported(frame: pl.DataFrame) -> pl.DataFrame:
 
 class DatasetService:
     def upload(
-        self, session: Session, who: Principal, name: str, filename: str, data: bytes, encoding: str | None = None
+        self, session: Session, who: Principal, name: str, filename: str, data: bytes, encoding: str | None = None,
+        missing_values: str | None = None, changelog: str = "",
     ) -> DatasetRead:
-        """Store an upload as an encrypted Parquet version; the plaintext never touches disk."""
+        """Store an upload as an encrypted Parquet version; the plaintext never touches disk.
+
+        `missing_values` (comma-separated) replaces the default missing-value markers; `changelog` is the
+        version's one line for licensees ("2024 figures added")."""
         name = name.strip().lower()
         if not NAME_RE.match(name):
             raise InvalidInput("A dataset name is its table name in queries: lower-case letters, digits and "
                                "underscores, starting with a letter")
-        table = read_table(data, filename, encoding)
+        table = read_table(data, filename, encoding, missing_values)
         dataset = repo.dataset_by_name(session, name)
         if dataset is None:
             dataset = Dataset(name=name, provider_org_id=who.organization_id, created_by=who.user_id)
@@ -74,18 +82,22 @@ class DatasetService:
             session.flush()
         elif dataset.provider_org_id != who.organization_id:
             raise Forbidden(f"The dataset name {name!r} belongs to another provider")
-        return self._store_version(session, who, dataset, table)
+        return self._store_version(session, who, dataset, table, changelog.strip()[:500])
 
-    def _store_version(self, session: Session, who: Principal, dataset: Dataset, table: Table) -> DatasetRead:
+    def _store_version(self, session: Session, who: Principal, dataset: Dataset, table: Table,
+                       changelog: str = "") -> DatasetRead:
         frame = _as_supported(table.frame)
         columns = [{"name": n, "dtype": dtype_name(t)} for n, t in frame.schema.items()]
         profile = profile_frame(frame, {c["name"]: c["dtype"] for c in columns})
+        profile["missing"] = [_missing_read(m).model_dump() for m in table.missing]
+        previous = repo.latest_version(session, dataset.id or 0)
+        carried = _carried(previous, columns)
+        profile["quality"] = upload_quality(frame, carried)
         buffer = io.BytesIO()
         frame.write_parquet(buffer, statistics=False)
         plaintext = buffer.getvalue()
         settings = get_settings()
         sealed = crypto.encrypt_for(crypto.load_public_key(settings.keys_dir), plaintext)
-        previous = repo.latest_version(session, dataset.id or 0)
         version = (previous.version + 1) if previous else 1
         storage_key = f"ds{dataset.id}/v{version}-{hashlib.sha256(sealed.ciphertext).hexdigest()[:12]}.bin"
         path = settings.store_dir / storage_key
@@ -94,16 +106,19 @@ class DatasetService:
         row = DatasetVersion(
             dataset_id=dataset.id or 0, version=version, sha256=hashlib.sha256(plaintext).hexdigest(),
             row_count=profile["rows"], size_bytes=len(plaintext), columns=columns, storage_key=storage_key,
-            sealed_key=sealed.sealed_key, dictionary=_carried(previous, columns), profile=profile,
+            sealed_key=sealed.sealed_key, dictionary=carried, profile=profile,
+            changelog=changelog,
         )
         session.add(row)
         session.flush()
         record(session, who.actor, "dataset.uploaded", "dataset", dataset.id,
                {"version": version, "sha256": row.sha256, "rows": row.row_count, "columns": len(columns),
-                "encoding": table.encoding})
+                "encoding": table.encoding, "missing": {m.column: m.count for m in table.missing},
+                "changelog": changelog})
         checked = findings(row.dictionary, profile)
         moved = self._move_unchanged(session, who, row, previous, checked)
-        return self._read(dataset, row, table.encoding, checked, moved)
+        return self._read(dataset, row, table.encoding, checked, moved).model_copy(
+            update={"missing_values": [MissingRead.model_validate(m) for m in profile["missing"]]})
 
     def _move_unchanged(self, session: Session, who: Principal, version: DatasetVersion,
                         previous: DatasetVersion | None, checked: list[Finding]) -> list[int]:
@@ -126,13 +141,15 @@ class DatasetService:
         # anyone who can guess the rows confirm them).
         registrations.change(session, who, listing, "new-version",
                              {"dataset_version": version.version, "previous_version_id": old})
+        versions.announce(session, who, listing, old)
 
     def _read(self, dataset: Dataset, version: DatasetVersion, encoding: str | None = None,
               checked: list[Finding] | None = None, moved: list[int] | None = None) -> DatasetRead:
         return DatasetRead.model_validate({
             "id": dataset.id, "name": dataset.name, "version": version.version, "columns": version.columns,
             "sha256": version.sha256, "row_count": version.row_count, "size_bytes": version.size_bytes,
-            "encoding": encoding, "findings": checked or [], "listings_moved": moved or []})
+            "encoding": encoding, "findings": checked or [], "listings_moved": moved or [],
+            "changelog": version.changelog})
 
     def own_dataset(self, session: Session, who: Principal, dataset_id: int) -> tuple[Dataset, DatasetVersion]:
         """One of the caller's datasets with its latest version (404 for anyone else's)."""
@@ -237,6 +254,12 @@ def _frequent(version: DatasetVersion, body: KeysConfirm, keys: list[Any], unit:
                f"{contributions.MIN_KEY_PERSONS} 人，公开它们会暴露数据中有谁：{listed}。请去掉这些取值、自行填写"
                "公开取值，或声明该列表属于公开常识")
     return keys
+
+
+def _missing_read(missing: MissingCount) -> MissingRead:
+    message, message_zh = missing.sentence()
+    return MissingRead(column=missing.column, count=missing.count, markers=missing.markers, message=message,
+                       message_zh=message_zh)
 
 
 def _working(version: DatasetVersion) -> Dictionary:

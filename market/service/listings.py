@@ -48,6 +48,7 @@ from market.service.common import LIVE, check_offer_epsilon, get_listing, move, 
 from market.service.datasets import datasets
 from market.service.registrations import registrations
 from market.service.review import reviews
+from market.service.versions import versions
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,9 @@ class ListingService:
         return CatalogEntry.model_validate({**read(session, listing).model_dump(), "dictionary": dictionary,
                                             "privacy_unit": privacy_unit.summary(dictionary) if dictionary else None,
                                             "columns": version.columns if version else [],
-                                            "dataset_epsilon_remaining": remaining})
+                                            "dataset_epsilon_remaining": remaining,
+                                            "freshness": versions.freshness(session, listing),
+                                            "versions": versions.history(session, listing)})
 
     def remaining_budget(self, session: Session, listing_id: int) -> float:
         """ε left of the listing's dataset-version cap (the budget is counted by licensing, which registers

@@ -40,6 +40,7 @@ from market.service.common import (
 )
 from market.service.registrations import registrations, snapshot
 from market.service.security import security_reviews
+from market.service.versions import versions
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ class ReviewService:
 
     def _apply_revision(self, session: Session, who: Principal, listing: Listing, body: ReviewCreate,
                         code: str) -> None:
-        before = snapshot(session, listing)
+        before, before_version = snapshot(session, listing), listing.dataset_version_id
         kind, version = listing.revision_kind, listing.proposed_version_id
         if kind == "grade":
             listing.grade = listing.revision_grade
@@ -198,6 +199,8 @@ class ReviewService:
         registrations.change(session, who, listing, code, {"kind": kind, "before": before,
                                                            "after": snapshot(session, listing)})
         reindex(session, listing)
+        if kind == "version":
+            versions.announce(session, who, listing, before_version)
 
     def change_grade(self, session: Session, who: Principal, listing_id: int, body: GradeChange) -> ListingRead:
         """Raise a live listing's grade at once (tighter controls now), or open a review to lower it."""

@@ -18,7 +18,10 @@ from licensing.service import license_service, payments
 from licensing.stripe.client import configured as stripe_configured
 from market.schemas import CatalogEntry
 from market.service import listings
-from sandbox.schemas import QueryCreate, QueryResult
+from market.service.versions import published_since
+from sandbox.exports import exports
+from sandbox.saved import saved_queries
+from sandbox.schemas import QueryCreate, QueryResult, SavedQueryCreate, SavedQueryRun
 from sandbox.service import queries
 from web.forms import validated
 from web.pages.render import attempt, redirect, render
@@ -66,8 +69,11 @@ def licence_page(request: Request, license_id: int, session: PageSession, who: E
     """One licence: what to do next (wait, pay, or query) and its recent queries."""
     licence = license_service.get(session, who, license_id)
     history = queries.history(session, who, license_id, 20, 0)
+    entry = _entry(session, licence.listing_id)
+    # Versions published after the licence was taken: the licensee's notice of new data.
+    updates = published_since(entry.versions, licence.created_at) if entry else []
     return render(request, "enterprise/licence.html", {
-        "lic": licence, "entry": _entry(session, licence.listing_id), "history": history,
+        "lic": licence, "entry": entry, "history": history, "updates": updates,
         "card_payments": stripe_configured(), "payment": request.query_params.get("payment")})
 
 
@@ -151,6 +157,57 @@ def receipt(query_id: int, session: PageSession, who: EnterprisePage) -> Respons
     body = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2)
     return Response(body, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="shuyu-query-{query_id}-receipt.json"'})
+
+
+@router.post("/licences/{license_id}/saved", response_class=HTMLResponse)
+def save(request: Request, license_id: int, session: PageSession, who: EnterprisePage,
+         sql: Annotated[str, Form()], name: Annotated[str, Form()] = "",
+         epsilon: Annotated[str, Form()] = "") -> Response:
+    """Save the console's query by name; the refusal (a taken name) shows in the console."""
+    body = validated(SavedQueryCreate, {"license_id": license_id, "sql": sql, "name": name.strip(),
+                                        "epsilon": epsilon.strip() or None})
+    done = body if isinstance(body, DomainError) else attempt(session, partial(saved_queries.save, session, who,
+                                                                               body))
+    if isinstance(done, DomainError):
+        licence = license_service.get(session, who, license_id)
+        return _console(request, session, who, licence, {"sql": sql, "epsilon": epsilon, "error": done},
+                        status=done.status)
+    return redirect(f"/enterprise/saved?saved={done.id}")
+
+
+@router.get("/saved", response_class=HTMLResponse)
+def saved_page(request: Request, session: PageSession, who: EnterprisePage, q: str = "", hq: str = "") -> Response:
+    """Saved queries (search by name or SQL, rerun, forget) and the searchable query history."""
+    return render(request, "enterprise/saved.html", {
+        "saved": saved_queries.list(session, who, q, 200, 0), "q": q, "hq": hq,
+        "history": saved_queries.history(session, who, hq, None, 50, 0),
+        "just_saved": request.query_params.get("saved")})
+
+
+@router.post("/saved/{saved_id}/run", response_class=HTMLResponse)
+def rerun(request: Request, saved_id: int, session: PageSession, who: EnterprisePage) -> Response:
+    """Rerun a saved query (a stored answer costs nothing); a refusal shows on the saved-queries page."""
+    done = attempt(session, partial(saved_queries.run, session, who, saved_id, SavedQueryRun()))
+    if isinstance(done, DomainError):
+        return render(request, "enterprise/saved.html", {
+            "saved": saved_queries.list(session, who, "", 200, 0), "q": "", "hq": "", "error": done,
+            "history": saved_queries.history(session, who, "", None, 50, 0)}, status=done.status)
+    return redirect(f"/enterprise/queries/{done.id}" + ("?cached=1" if done.cached else ""))
+
+
+@router.post("/saved/{saved_id}/delete", response_class=HTMLResponse)
+def forget(saved_id: int, session: PageSession, who: EnterprisePage) -> Response:
+    """Forget a saved query; its results stay in the history."""
+    saved_queries.delete(session, who, saved_id)
+    return redirect("/enterprise/saved")
+
+
+@router.get("/queries/{query_id}/export.{fmt}")
+def export(query_id: int, fmt: Literal["csv", "xlsx"], session: PageSession, who: EnterprisePage) -> Response:
+    """The result as CSV or Excel, with ± columns and the receipt (same file as the API's export)."""
+    done = exports.export(session, who, query_id, fmt)
+    return Response(done.content, media_type=done.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{done.filename}"'})
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from licensing.service import budget, license_service
 from market import reasons
 from market.schemas import GradeChange, ReviewCreate, TransitionCreate
 from market.service import listings
+from market.service.versions import versions
 from web.forms import minor_units, validated
 from web.pages.render import attempt, redirect, render
 from web.session import OfficePage, PageSession, check_csrf
@@ -120,6 +121,14 @@ def _built(model: Any, data: dict[str, Any]) -> Any:
     if isinstance(built, DomainError):
         raise built
     return built
+
+
+@router.get("/datasets/{dataset_id}/quality", response_class=HTMLResponse)
+def quality_page(request: Request, dataset_id: int, session: PageSession, who: OfficePage,
+                 version: int | None = None) -> Response:
+    """A dataset version's quality report (counts only), as its provider sees it."""
+    report = versions.quality(session, who, dataset_id, version)
+    return render(request, "provider/quality.html", {"report": report, "versions": []})
 
 
 @router.get("/licences", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from market import unit as privacy_unit
 from market.router import UploadTooLarge
 from market.schemas import Dictionary, KeysConfirm, ListingCreate
 from market.service import datasets, listings
+from market.service.versions import versions
 from web import i18n
 from web.forms import minor_units, number, split_list, validated
 from web.pages.render import attempt, redirect, render
@@ -46,7 +47,8 @@ def _wants_json(request: Request) -> bool:
 
 @router.post("/datasets", response_class=HTMLResponse)
 async def upload(request: Request, session: PageSession, who: ProviderPage, file: Annotated[UploadFile, File()],
-                 name: Annotated[str, Form()], encoding: Annotated[str, Form()] = "") -> Response:
+                 name: Annotated[str, Form()], encoding: Annotated[str, Form()] = "",
+                 missing_values: Annotated[str, Form()] = "", changelog: Annotated[str, Form()] = "") -> Response:
     """Upload a file; the browser's script shows progress and follows the answer's `redirect`."""
     limit = get_settings().max_upload_mb * 1024 * 1024
     data = await file.read(limit + 1)
@@ -54,7 +56,8 @@ async def upload(request: Request, session: PageSession, who: ProviderPage, file
     def store() -> Any:
         if len(data) > limit:
             raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it")
-        return datasets.upload(session, who, name, file.filename or "", data, encoding or None)
+        return datasets.upload(session, who, name, file.filename or "", data, encoding or None,
+                               missing_values.strip() or None, changelog)
 
     done = attempt(session, store)
     if isinstance(done, DomainError):
@@ -192,6 +195,15 @@ def _dictionary_from(form: FormData, columns: list[dict[str, Any]]) -> Dictionar
     if isinstance(built, DomainError):
         raise built
     return built
+
+
+@router.get("/datasets/{dataset_id}/quality", response_class=HTMLResponse)
+def quality_page(request: Request, dataset_id: int, session: PageSession, who: ProviderPage,
+                 version: int | None = None) -> Response:
+    """A version's quality report: completeness, values outside bounds, keys never seen, rows per unit."""
+    report = versions.quality(session, who, dataset_id, version)
+    history = datasets.detail(session, who, dataset_id).versions
+    return render(request, "provider/quality.html", {"report": report, "versions": history})
 
 
 @router.get("/datasets/{dataset_id}/listing", response_class=HTMLResponse)
