@@ -106,7 +106,7 @@ class Platform:
             listings.submit(s, self.provider, listing.id)
             listings.review(s, self.office, listing.id, ReviewCreate(decision="approve", grade="general"))
             licence = license_service.apply(s, self.enterprise, LicenseCreate(
-                listing_id=listing.id, offer_id=listing.offers[0].id))
+                listing_id=listing.id, offer_id=listing.offers[0].id, purpose="benchmark"))
             return licence.id
 
     def query(self, licence_id: int, sql: str) -> Any:

@@ -1,7 +1,7 @@
 """Licensing rules, one module per use case; the services other code uses are re-exported here."""
 
 from licensing.service.licenses import LicenseService, effective_status, license_service
-from licensing.service.payments import TREASURY_ACCOUNT, PaymentService, payments
+from licensing.service.payments import PaymentService, payments, treasury_account
 from licensing.service.reconciliation import reconciliations
 from licensing.service.registration import RegistrationService, registrations
 from licensing.service.reports import reports
@@ -9,7 +9,6 @@ from licensing.service.stripe_payments import stripe_payments
 from licensing.service.treasury import treasury
 
 __all__ = [
-    "TREASURY_ACCOUNT",
     "LicenseService",
     "PaymentService",
     "RegistrationService",
@@ -21,4 +20,5 @@ __all__ = [
     "reports",
     "stripe_payments",
     "treasury",
+    "treasury_account",
 ]

@@ -63,8 +63,9 @@ class LicenseService:
         """Apply for a licence on an offer; important data waits for the data office, priced waits for payment."""
         listing, offer = listing_service.offer(session, body.listing_id, body.offer_id)
         check_offer_price(listing, offer)
-        if listing.grade == "important" and not body.purpose.strip():
-            raise InvalidInput("Important data needs a stated purpose for the data office to review")
+        if not body.purpose.strip():
+            raise InvalidInput("State what the data will be used for (the purpose): the licence covers that use only",
+                               zh="请填写用途：说明将如何使用这些数据，许可仅限于所述用途")
         licence = License(
             listing_id=listing.id or 0, offer_id=offer.id or 0, organization_id=who.organization_id,
             applicant_id=who.user_id, purpose=body.purpose.strip(), status="pending_approval",

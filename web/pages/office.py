@@ -54,6 +54,7 @@ def _review_page(request: Request, session: Session, who: Principal, listing_id:
     detail = listings.detail(session, who, listing_id)
     return render(request, "office/review.html", {
         "listing": detail, "decisions": REVIEW_DECISIONS, "transitions": TRANSITIONS,
+        "preview": listings.review_preview(session, who, listing_id),
         "codes": {action: reasons.codes_for(action) for action in (*REVIEW_DECISIONS, *TRANSITIONS,
                                                                    "raise_grade", "lower_grade")},
         "done": request.query_params.get("done"), **extra}, status=status)

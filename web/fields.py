@@ -1,0 +1,44 @@
+"""Naming a listing's editable fields and their values for people (the review page's "what changed")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from web import i18n
+
+FIELD_EN = {"title": "Title", "description": "Description", "keywords": "Keywords", "sector": "Sector",
+            "update_cycle": "Update cycle", "proposed_grade": "Proposed grade", "offers": "Offer",
+            "max_epsilon_per_query": "Max ε per query", "default_epsilon": "Default ε",
+            "min_group_size": "Min group size"}
+
+
+def field_label(locale: str, field: str) -> str:
+    """`dp_policy.default_epsilon` → 默认 ε; `offers.2` → 产品方案 2."""
+    head, _, tail = field.partition(".")
+    if head == "offers":
+        return f"{_name(locale, 'offers')} {tail}"
+    return _name(locale, tail or head)
+
+
+def _name(locale: str, key: str) -> str:
+    return i18n.FIELD_ZH.get(key, key) if locale == "zh-CN" else FIELD_EN.get(key, key)
+
+
+def field_value(locale: str, value: Any) -> str:
+    """A field's value as the form shows it; an offer on one line."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return " · ".join([str(value.get("name", "")), i18n.label(locale, "scenario", value.get("scenario")),
+                           i18n.money(value.get("price_minor")),
+                           i18n.translate(locale, "{n} days", n=value.get("term_days")),
+                           f"ε {i18n.epsilon(value.get('epsilon_budget'))}",
+                           i18n.translate(locale, "{n} queries", n=value.get("query_quota"))])
+    if isinstance(value, float):
+        return i18n.plain(value)
+    for kind in ("grade", "cycle"):
+        if value in i18n.LABELS[kind]:
+            return i18n.label(locale, kind, value)
+    return str(value)
