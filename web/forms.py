@@ -30,8 +30,16 @@ def validated(model: type[M], data: dict[str, Any]) -> M | InvalidInput:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
-        said = ZH_ERRORS.get(first.get("type", ""), "不符合要求").format(**(first.get("ctx") or {}))
-        return InvalidInput(f"{where}: {first.get('msg')}".strip(": "), zh=f"{field_zh(where)}：{said}".strip("："))
+        return InvalidInput(f"{where}: {first.get('msg')}".strip(": "), zh=validated_zh(where, first))
+
+
+def validated_zh(where: str, error: Any) -> str:
+    """A pydantic error in Chinese, naming the field as the form does."""
+    try:
+        said = ZH_ERRORS.get(error.get("type", ""), "不符合要求").format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError):
+        said = "不符合要求"
+    return f"{field_zh(where)}：{said}".strip("：")
 
 
 def field_zh(where: str) -> str:

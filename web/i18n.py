@@ -613,6 +613,13 @@ ZH: dict[str, str] = {
     "one person = one value of {column}, at most {n} rows each": "一人 = {column} 的一个取值，每人最多 {n} 行",
     "{got} of {total} received": "已到账 {got} / {total}",
     "{n} to look at (listed below)": "{n} 项需关注（见下文）",
+    "Stripe refused the request": "Stripe 拒绝了请求",
+    "The Stripe statement cannot be read": "Stripe 对账文件无法读取",
+    "The event was stored but could not be processed yet": "事件已保存，但暂未能处理",
+    "The payment provider could not be reached or refused the request": "无法连接支付服务或请求被拒绝",
+    "The webhook is not from Stripe, or is stale": "回调不是来自 Stripe 或已过期",
+    "This refund cannot be made": "不能进行这笔退款",
+    "This remittance cannot be recorded": "不能登记这笔上缴",
 }
 
 # --- journeys (labels and form field names) ---

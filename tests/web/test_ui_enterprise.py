@@ -105,7 +105,10 @@ def _finance_confirms(page: Any, server: str, reference: str) -> None:
     revenue = page.locator("#trial-balance tr", has_text="4001")
     expect(revenue).to_contain_text("Non-tax revenue")
     expect(revenue.locator("td").nth(4)).to_have_text("¥500.00")
-    expect(page.locator("#trial-balance tfoot")).to_contain_text("¥500.00")
+    part = page.locator("#trial-balance tr", has_text="2201")  # the ¥200 part passed through 2201 and left it
+    expect(part.locator("td").nth(3)).to_have_text("¥200.00")
+    expect(part.locator("td").nth(4)).to_have_text("¥200.00")
+    expect(page.locator("#trial-balance tfoot")).to_contain_text("¥700.00")
     with page.expect_download() as download:
         page.click("a[href='/finance/trial-balance.csv']")
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")

@@ -59,13 +59,17 @@ async def upload(request: Request, session: PageSession, who: ProviderPage, file
 
     def store() -> Any:
         if len(data) > limit:
-            raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it")
+            raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it",
+                                 zh=f"文件不能超过 {get_settings().max_upload_mb} MB：请拆分或压缩后再上传")
         return datasets.upload(session, who, name, file.filename or "", data, encoding or None)
 
     done = attempt(session, store)
     if isinstance(done, DomainError):
         if _wants_json(request):
-            return JSONResponse({"error": done.detail, "title": done.title}, status_code=done.status)
+            zh = i18n.chosen(request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language")) == "zh-CN"
+            return JSONResponse({"error": done.sentence_zh if zh else done.detail,
+                                 "title": i18n.translate("zh-CN" if zh else "en", done.title)},
+                                status_code=done.status)
         return _home(request, session, who, {"error": done, "name": name}, status=done.status)
     target = f"/provider/datasets/{done.id}"
     return JSONResponse({"redirect": target}) if _wants_json(request) else redirect(target)
