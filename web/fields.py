@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from web import i18n
@@ -42,3 +43,13 @@ def field_value(locale: str, value: Any) -> str:
         if value in i18n.LABELS[kind]:
             return i18n.label(locale, kind, value)
     return str(value)
+
+
+def when_iso(locale: str, value: str | datetime | None) -> str:
+    """A time written as ISO 8601 (a receipt's `issued_at`, in UTC) shown in Beijing time like the rest."""
+    if not isinstance(value, str):
+        return i18n.when(locale, value)
+    try:
+        return i18n.when(locale, datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return value

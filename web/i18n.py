@@ -620,6 +620,54 @@ ZH: dict[str, str] = {
     "The webhook is not from Stripe, or is stale": "回调不是来自 Stripe 或已过期",
     "This refund cannot be made": "不能进行这笔退款",
     "This remittance cannot be recorded": "不能登记这笔上缴",
+    "Privacy budget and margin of error": "隐私预算与误差范围",
+    "What is the privacy budget (ε)?": "隐私预算（ε）是什么？",
+    ("Every result leaves the sandbox with a little random noise added, so that no answer can reveal whether a"
+     "ny one person is in the data. ε (epsilon) measures how much a query may reveal: a smaller ε means more n"
+     "oise and stronger protection, a larger ε a more precise answer."):
+        ("每个结果离开沙箱前都会加入少量随机噪声，使任何结果都无法看出某一个人是否在数据中。ε（epsilon）衡量一"
+         "次查询最多可能透露多少信息：ε 越小，噪声越大、保护越强；ε 越大，结果越精确。"),
+    ("Each query spends part of the licence's ε budget. When the budget is used up, no more queries run on tha"
+     "t licence; a renewal brings a new budget. A preview shows the cost and the expected precision before any"
+     "thing is spent."):
+        ("每次查询消耗许可的一部分 ε 预算。预算用完后，该许可不能再查询；续期可获得新的预算。“预览”会在消耗之"
+         "前显示本次查询的花费和预期精度。"),
+    "ε 0.1: strong protection; good for large groups (thousands of people).":
+        "ε 0.1：保护很强，适合人数很多（数千人）的分组。",
+    "ε 0.5–1: the usual choice; counts of a few hundred are precise to a few percent.":
+        "ε 0.5–1：常用取值，几百人的计数误差约为百分之几。",
+    ("Spending ε twice on the same question is like asking it with twice the budget: the protection adds up, w"
+     "hich is why the budget is limited."):
+        "同一个问题问两次，相当于用两倍预算问一次：隐私损失会累加，所以预算是有限的。",
+    "How to read the margin of error (±)": "误差范围（±）怎么读",
+    ("A value shown as 1,250 ± 40 means: with 95% confidence, the value without noise lies between 1,210 and 1"
+     ",290. The ± comes from the noise the platform added, never from the data itself."):
+        ("显示为 1,250 ± 40 的值表示：有 95% 的把握，不加噪声时的真实值在 1,210 到 1,290 之间。± 来自平台加入"
+         "的噪声，与数据本身无关。"),
+    ("For counts and sums the ± is the same for every row of a column; for averages it depends on the group's "
+     "size, so small groups have wider margins. Medians and percentiles have no reliable ± number: their error"
+     " depends on how the data is spread, so their column says so instead."):
+        ("计数和求和的 ± 在同一列中各行相同；平均值的 ± 取决于分组人数，人数少的分组误差更大。中位数和百分位数"
+         "没有可靠的 ± 数值：其误差取决于数据的分布，因此这类列会注明“无 ±”。"),
+    ("Groups smaller than the listing's minimum group size are not shown at all, so that nobody can be singled"
+     " out."):
+        "人数少于数据产品最小分组的分组完全不显示，避免识别出个人。",
+    ("ε is the privacy budget: each query spends some, and results carry a small random error (±) that protect"
+     "s the people in the data."):
+        "ε 是隐私预算：每次查询消耗一部分；结果带有少量随机误差（±），用来保护数据中的每个人。",
+    "What do ε and ± mean?": "ε 和 ± 是什么意思？",
+    "Smaller ε: more noise, less budget spent. Larger ε: a more precise answer.":
+        "ε 越小：噪声越大、消耗的预算越少；ε 越大：结果越精确。",
+    "(no ±)": "（无 ±）",
+    ("A value shown as 100 ± 5 is, with 95% confidence, between 95 and 105; the ± comes from the protective no"
+     "ise, not from the data. Medians and percentiles have no reliable ± number."):
+        ("显示为 100 ± 5 的值，有 95% 的把握真实值在 95 到 105 之间；± 来自保护隐私的噪声，而非数据本身。中位"
+         "数和百分位数没有可靠的 ± 数值。"),
+    "How to read the margin of error": "误差范围怎么读",
+    ("Try a shorter word (公交 rather than 公交刷卡数据), a category such as a district or a trade, or fewer f"
+     "ilters."):
+        "试试更短的词（如“公交”而不是“公交刷卡数据”）、一个分类值（如区名或行业），或减少筛选条件。",
+    "Show every listing": "显示全部数据产品",
 }
 
 # --- journeys (labels and form field names) ---
@@ -636,6 +684,10 @@ LABELS["statement"] = {
     "not-pending": ("该付款已确认过或不是待确认的转账", "Already confirmed, or not a pending transfer"),
     "amount-too-high": ("金额多于尚欠金额，请人工处理", "More than is due: handle by hand"),
     "already-imported": ("此前已导入过这一行", "This line was imported before"),
+}
+LABELS["query_status"] = {
+    "queued": ("排队中", "Queued"), "running": ("运行中", "Running"), "succeeded": ("已完成", "Done"),
+    "refunded": ("已退回预算", "Budget given back"), "failed": ("失败", "Failed"),
 }
 FIELD_ZH: dict[str, str] = {
     "title": "标题", "description": "描述", "keywords": "关键词", "sector": "行业领域", "update_cycle": "更新周期",

@@ -45,7 +45,8 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     response = TEMPLATES.TemplateResponse(request, template, {
         "locale": locale, "_": partial(i18n.translate, locale), "label": partial(i18n.label, locale),
         "reason_label": partial(reason_label, locale), "field_label": partial(fields.field_label, locale),
-        "field_value": partial(fields.field_value, locale),
+        "field_value": partial(fields.field_value, locale), "when_iso": partial(fields.when_iso, locale),
+        "query_statuses": i18n.LABELS["query_status"],
         "when": partial(i18n.when, locale), "viewer": getattr(request.state, "viewer", None),
         "csrf": csrf_token(request), "here": request.url.path, **(context or {}),
     }, status_code=status)
