@@ -668,6 +668,16 @@ ZH: dict[str, str] = {
      "ilters."):
         "试试更短的词（如“公交”而不是“公交刷卡数据”）、一个分类值（如区名或行业），或减少筛选条件。",
     "Show every listing": "显示全部数据产品",
+    "Years are calendar years in China Standard Time (UTC+8).": "年度按北京时间（UTC+8）的自然年计算。",
+    "A licence is counted as granted in the year it became active.": "许可按生效的年份计为授予。",
+    ("Revenue is counted in the year the payment succeeded, net of refunds on it; it belongs to the treasury ("
+     "非税收入)."):
+        "收入按付款到账的年份计算，扣除相应退款；收入属于国库（非税收入）。",
+    "Amounts are integer minor units (fen) of their currency.": "金额以元为单位显示；接口中的 *_minor 字段以分为单位。",
+    "This code is registered already: sign in, or ask your organization's administrator to invite you.":
+        "该代码已注册：请直接登录，或请本单位管理员邀请您。",
+    "Everything else you typed is kept; for your safety, type the password again.":
+        "您填写的其他内容都已保留；为安全起见，请重新输入密码。",
 }
 
 # --- journeys (labels and form field names) ---
