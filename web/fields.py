@@ -53,3 +53,46 @@ def when_iso(locale: str, value: str | datetime | None) -> str:
         return i18n.when(locale, datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         return value
+
+
+SUBJECTS = {"listing": ("数据产品", "Listing"), "license": ("许可", "Licence"),
+            "registration": ("登记", "Registration"), "payment": ("付款", "Payment"),
+            "dataset": ("数据集", "Dataset"), "query": ("查询", "Query")}
+
+
+def action_label(locale: str, action: str) -> str:
+    """An audit action as people say it: `listing.review.approve` → 数据产品审核：通过."""
+    named = i18n.LABELS["audit_action"].get(action)
+    if named:
+        return named[0] if locale == "zh-CN" else named[1]
+    head, _, rest = action.partition(".")
+    subject = SUBJECTS.get(head)
+    if subject is None or not rest:
+        return action
+    if rest.startswith("review."):
+        what = i18n.label(locale, "decision", rest.removeprefix("review."))
+        return f"{subject[0]}审核：{what}" if locale == "zh-CN" else f"{subject[1]} review: {what}"
+    kind = "licence_action" if head == "license" and rest in i18n.LABELS["licence_action"] else "action"
+    what = i18n.label(locale, kind, rest)
+    return f"{subject[0]}：{what}" if locale == "zh-CN" else f"{subject[1]}: {what}"
+
+
+def audit_data(locale: str, data: dict[str, Any]) -> str:
+    """An event's data as `key: value` pairs, numbers exact, amounts in yuan."""
+    from core.audit_log import exact
+
+    parts = []
+    for key, value in exact(data).items():
+        if key.endswith("_minor") and isinstance(value, int):
+            shown = i18n.money(value)
+        elif isinstance(value, dict | list):
+            shown = str(value)
+        else:
+            shown = "—" if value is None else str(value)
+        parts.append(f"{key}: {shown}")
+    return "; ".join(parts)
+
+
+def subject_label(locale: str, kind: str) -> str:
+    names = SUBJECTS.get(kind)
+    return kind if names is None else names[0] if locale == "zh-CN" else names[1]

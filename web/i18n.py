@@ -678,6 +678,20 @@ ZH: dict[str, str] = {
         "该代码已注册：请直接登录，或请本单位管理员邀请您。",
     "Everything else you typed is kept; for your safety, type the password again.":
         "您填写的其他内容都已保留；为安全起见，请重新输入密码。",
+    "Who (email or role)": "操作人（邮箱或角色）",
+    "What": "操作",
+    "Any action": "全部操作",
+    "Object": "对象",
+    "Any object": "全部对象",
+    "Object number": "对象编号",
+    "From (date)": "起始日期",
+    "To (date)": "截止日期",
+    "{n} events match.": "共 {n} 条记录符合条件。",
+    "Who": "操作人",
+    "Details": "详情",
+    "System": "系统",
+    "Newer": "较新",
+    "Older": "较早",
 }
 
 # --- journeys (labels and form field names) ---
@@ -698,6 +712,24 @@ LABELS["statement"] = {
 LABELS["query_status"] = {
     "queued": ("排队中", "Queued"), "running": ("运行中", "Running"), "succeeded": ("已完成", "Done"),
     "refunded": ("已退回预算", "Budget given back"), "failed": ("失败", "Failed"),
+}
+LABELS["audit_action"] = {
+    "api_key.created": ("创建 API 密钥", "API key created"), "user.created": ("创建用户", "User created"),
+    "dataset.uploaded": ("上传数据集", "Dataset uploaded"),
+    "dataset.dictionary_set": ("保存数据字典", "Dictionary saved"),
+    "dataset.keys_confirmed": ("确认公开取值", "Public keys confirmed"),
+    "listing.created": ("创建数据产品草稿", "Listing drafted"), "listing.updated": ("编辑数据产品", "Listing edited"),
+    "listing.offer_added": ("新增产品方案", "Offer added"), "license.applied": ("申请许可", "Licence applied for"),
+    "license.activated": ("许可生效", "Licence activated"), "payment.started": ("发起付款", "Payment started"),
+    "payment.confirmed": ("确认到账", "Payment confirmed"), "payment.part_received": ("部分到账", "Part received"),
+    "payment.refunded": ("退款", "Refund"), "payment.statement_imported": ("导入银行对账单", "Bank statement imported"),
+    "reconciliation.run": ("对账", "Reconciliation"), "treasury.remitted": ("上缴国库", "Remitted to the treasury"),
+    "query.charged": ("查询扣除预算", "Query charged"), "query.released": ("发布查询结果", "Query released"),
+    "query.refunded": ("查询退回预算", "Query budget given back"), "query.refused": ("拒绝查询", "Query refused"),
+    "organization.registered": ("企业注册", "Enterprise registered"),
+    "registration.initial": ("产品登记", "Registered"),
+    "registration.change": ("登记变更", "Registration changed"), "registration.correction": ("登记更正", "Corrected"),
+    "registration.cancellation": ("注销登记", "Registration cancelled"),
 }
 FIELD_ZH: dict[str, str] = {
     "title": "标题", "description": "描述", "keywords": "关键词", "sector": "行业领域", "update_cycle": "更新周期",
