@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -96,3 +97,24 @@ def audit_data(locale: str, data: dict[str, Any]) -> str:
 def subject_label(locale: str, kind: str) -> str:
     names = SUBJECTS.get(kind)
     return kind if names is None else names[0] if locale == "zh-CN" else names[1]
+
+
+JOURNAL_ZH = [
+    (re.compile(r"^Licence (\d+) fee, part (\d+) of bank transfer (\S+)$"),
+     r"许可 \1 费用，银行转账 \3 第 \2 笔部分到账"),
+    (re.compile(r"^Licence (\d+) fee, bank transfer (\S+)$"), r"许可 \1 费用，银行转账 \2"),
+    (re.compile(r"^Licence (\d+) fee, Stripe charge (\S+)$"), r"许可 \1 费用，在线支付 \2"),
+    (re.compile(r"^Refund on licence (\d+) \((.+)\)$"), r"许可 \1 退款（\2）"),
+    (re.compile(r"^Stripe payout (\S+)$"), r"Stripe 结算到银行 \1"),
+    (re.compile(r"^Remittance to the treasury, receipt (.+)$"), r"上缴国库（\1）"),
+]
+
+
+def journal_text(locale: str, description: str) -> str:
+    """A journal entry's description (written in English when booked) in the viewer's language."""
+    if locale != "zh-CN":
+        return description
+    for pattern, said in JOURNAL_ZH:
+        if pattern.match(description):
+            return pattern.sub(said, description)
+    return description

@@ -48,6 +48,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "field_value": partial(fields.field_value, locale), "when_iso": partial(fields.when_iso, locale),
         "query_statuses": i18n.LABELS["query_status"], "action_label": partial(fields.action_label, locale),
         "audit_data": partial(fields.audit_data, locale), "subject_label": partial(fields.subject_label, locale),
+        "journal_text": partial(fields.journal_text, locale),
         "when": partial(i18n.when, locale), "viewer": getattr(request.state, "viewer", None),
         "csrf": csrf_token(request), "here": request.url.path, **(context or {}),
     }, status_code=status)
