@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     query_memory_mb: int = 4096
     max_upload_mb: int = 512
     registration_notice_days: int = 7  # the public notice (公示) of a new registration, during which anyone may object
+    # The account enterprises pay bank transfers into (shown on the licence page and the payment notice).
+    # The defaults are demo values for development; production refuses to start with them.
+    treasury_account_name: str = "数域公共数据授权运营非税收入专户（演示）"
+    treasury_bank: str = "演示银行 北京分行营业部"
+    treasury_account_number: str = "6200 0000 0000 0000 000"
 
     @property
     def resolved_database_url(self) -> str:
@@ -87,6 +92,11 @@ def check_production(settings: Settings) -> None:
         value = getattr(settings, name)
         if value and ("placeholder" in value or value.endswith("_test_dummy")):
             raise ConfigError(f"SHUYU_{name.upper()} looks like a placeholder; refusing to start in production")
+    defaults = Settings.model_fields
+    for name in ("treasury_account_name", "treasury_bank", "treasury_account_number"):
+        value = getattr(settings, name)
+        if value == defaults[name].default or "演示" in value or "placeholder" in value.lower():
+            raise ConfigError(f"SHUYU_{name.upper()} is the demo value; set the real treasury account in production")
 
 
 @lru_cache

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from core import problem_zh
+
 
 class DomainError(Exception):
     status: ClassVar[int] = 400
@@ -34,7 +36,12 @@ class DomainError(Exception):
 
     def problem(self) -> dict[str, Any]:
         body = {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail, **self.extra}
-        return body | ({"detail_zh": self.detail_zh} if self.detail_zh else {})
+        return body | {"detail_zh": self.sentence_zh}
+
+    @property
+    def sentence_zh(self) -> str:
+        """The Chinese sentence: the service's own, or the one every problem of this type carries."""
+        return self.detail_zh or problem_zh.sentence(self.type)
 
 
 class NotAuthenticated(DomainError):

@@ -112,6 +112,7 @@ class Payment(SQLModel, table=True):
     stripe_session_id: str | None = Field(default=None, unique=True, max_length=255)
     checkout_url: str | None = Field(default=None, sa_column=Column(Text))
     refunded_minor: int = 0
+    received_minor: int = 0  # fen received so far on a bank transfer paid in parts (held in 2201 until complete)
     confirmed_by: int | None = None
     confirmed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = ts_column()

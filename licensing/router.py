@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from core.auth import CurrentUser, DataOffice, EnterpriseUser, FinanceUser, SessionDep, StaffReader
+from core.errors import InvalidInput
 from licensing.ledger.service import ledger
 from licensing.schemas import (
     CheckoutCreate,
@@ -34,6 +35,7 @@ from licensing.schemas import (
     RemittancePage,
     RemittanceRead,
     RevenueReport,
+    StatementImportRead,
     TreasuryPage,
     WebhookAck,
 )
@@ -193,6 +195,21 @@ def revenue_report(session: SessionDep, who: FinanceUser, group_by: GroupBy = "l
     if format == "csv":
         return _csv(reports.revenue_csv(session, group_by, start, to, currency), f"revenue-by-{group_by}.csv")
     return reports.revenue(session, group_by, start, to, currency)
+
+
+STATEMENT_LIMIT = 10 * 1024 * 1024  # a year of a busy account's statement is far smaller
+
+
+@router.post("/payments/bank-statement", response_model=StatementImportRead)
+def import_bank_statement(session: SessionDep, who: FinanceUser,
+                          file: Annotated[UploadFile, File()]) -> StatementImportRead:
+    """Import a bank statement (CSV as the bank exports it, UTF-8 or GBK): credit lines quoting a pending
+    transfer's reference are confirmed (in full, or in part when less arrived); the rest are listed with why."""
+    data = file.file.read(STATEMENT_LIMIT + 1)
+    if len(data) > STATEMENT_LIMIT:
+        raise InvalidInput("A statement file is at most 10 MB; export a shorter period",
+                           zh="对账单文件不能超过 10 MB，请缩短导出的时间段")
+    return payments.import_statement(session, who, data)
 
 
 @router.post("/reconciliations", status_code=201, response_model=ReconciliationRead)

@@ -90,14 +90,26 @@ class CheckoutCreate(BaseModel):
     method: Literal["stripe", "bank_transfer"] = "bank_transfer"
 
 
+class BankAccount(BaseModel):
+    """Where a bank transfer goes (SHUYU_TREASURY_* settings)."""
+
+    account_name: str
+    bank: str
+    account_number: str
+
+
 class CheckoutRead(BaseModel):
     payment_id: int
     amount_minor: int
     currency: str
     method: str
     checkout_url: str | None = None
-    bank_reference: str | None = None
-    bank_account: dict[str, str] | None = None
+    bank_reference: str | None = Field(default=None, description="Quote it exactly in the transfer's remark (附言)")
+    bank_account: BankAccount | None = None
+    received_minor: int = Field(default=0, description="Fen received so far on a transfer paid in parts")
+    created_at: datetime | None = None
+    payer_name: str | None = None
+    payer_credit_code: str | None = None
 
 
 class PaymentConfirm(BaseModel):
@@ -132,6 +144,9 @@ class PaymentRead(BaseModel):
     status: str
     bank_reference: str | None
     refunded_minor: int
+    received_minor: int = Field(default=0, description="Fen received so far on a bank transfer paid in parts")
+    payer_name: str | None = None
+    payer_credit_code: str | None = None
     confirmed_at: datetime | None
     created_at: datetime
     attempt: int = 1
@@ -269,3 +284,24 @@ class DatasetBudgetRead(BaseModel):
     delta_spent: float
     global_delta_cap: float
     by_enterprise: list[EnterpriseUsage]
+
+
+class StatementLine(BaseModel):
+    """One credit line of a bank statement and what the import did with it."""
+
+    line: int = Field(description="Line number in the file")
+    date: str = ""
+    payer: str = ""
+    text: str = Field(default="", description="The line's remark (摘要/附言), where the reference is looked for")
+    amount_minor: int
+    reference: str | None = None
+    payment_id: int | None = None
+    outcome: str = Field(description="paid | partial | no-reference | unknown-reference | not-pending | "
+                                     "amount-too-high | already-imported")
+    fingerprint: str = Field(default="", description="SHA-256 of the line as the bank wrote it")
+
+
+class StatementImportRead(BaseModel):
+    encoding: str
+    matched: list[StatementLine]
+    unmatched: list[StatementLine]

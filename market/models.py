@@ -104,6 +104,8 @@ class ListingReview(SQLModel, table=True):
     reason_code: str | None = Field(default=None, max_length=40)
     comment: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime = ts_column()
+    # The listing's editable fields as this review saw them: the next reviewer is shown what changed since.
+    snapshot: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class ListingTransition(SQLModel, table=True):

@@ -96,5 +96,9 @@ def check(action: str, code: str | None) -> str:
     if reason is None or action not in reason.actions:
         allowed = ", ".join(codes_for(action))
         said = f"The reason code {code!r} does not fit" if code else "A reason code is required for"
-        raise UnknownReasonCode(f"{said} the action {action!r}; use one of: {allowed}")
+        names = "、".join(BY_CODE[c].zh for c in codes_for(action))
+        chosen = BY_CODE[code].zh if code in BY_CODE else code
+        said_zh = f"所选原因（{chosen}）不适用于此操作" if code else "请为此操作选择原因"
+        raise UnknownReasonCode(f"{said} the action {action!r}; use one of: {allowed}",
+                                zh=f"{said_zh}；可选：{names}")
     return reason.code

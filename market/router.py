@@ -34,6 +34,7 @@ from market.schemas import (
     ListingDetail,
     ListingPage,
     ListingRead,
+    ListingUpdate,
     OfferCreate,
     PreviewRead,
     ProfileRead,
@@ -152,6 +153,12 @@ def reason_codes(action: str | None = None) -> ReasonPage:
 def get_listing(listing_id: int, session: SessionDep, who: ListingStaff) -> ListingDetail:
     """A listing with what is under review (and what it changes), check flags, reviews and history."""
     return listings.detail(session, who, listing_id)
+
+
+@router.patch("/listings/{listing_id}", response_model=ListingRead)
+def update_listing(listing_id: int, body: ListingUpdate, session: SessionDep, who: ProviderUser) -> ListingRead:
+    """Edit a draft, or a listing the data office sent back for changes (409 in any other state)."""
+    return listings.update(session, who, listing_id, body)
 
 
 @router.post("/listings/{listing_id}/submit", response_model=ListingRead)

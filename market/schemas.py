@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from market.policy import DpPolicy as DpPolicy  # re-exported: the API schema of a listing's policy
 
@@ -182,6 +183,16 @@ class PrivacyUnitRead(BaseModel):
     row_bound: int
 
 
+    @model_validator(mode="after")
+    def _default_within_cap(self) -> DpPolicy:
+        # Refused, never lowered in silence: the provider must see that the two numbers disagree.
+        if self.default_epsilon is not None and self.default_epsilon > self.max_epsilon_per_query:
+            raise PydanticCustomError("default-above-cap",
+                                      "the default ε ({default}) is above the cap per query ({cap})",
+                                      {"default": f"{self.default_epsilon:g}",
+                                       "cap": f"{self.max_epsilon_per_query:g}"})
+        return self
+
 
 class OfferCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
@@ -208,6 +219,37 @@ class ListingCreate(BaseModel):
     update_cycle: str = ""
     offers: list[OfferCreate] = Field(min_length=1)
     dp_policy: DpPolicy = DpPolicy()
+
+
+class DpPolicyUpdate(BaseModel):
+    """The provider's part of a DP policy, for an edit: checked again together with what it keeps."""
+
+    max_epsilon_per_query: float | None = Field(default=None, gt=0, le=10)
+    default_epsilon: float | None = Field(default=None, gt=0, le=10)
+    min_group_size: int | None = Field(default=None, ge=0)
+
+
+class ListingUpdate(BaseModel):
+    """A provider's edit of a draft or of a listing sent back for changes; omitted fields stay as they are.
+
+    `offers`, when given, replaces the offers (nobody holds a licence on a listing never published)."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = None
+    keywords: list[str] | None = None
+    sector: str | None = Field(default=None, max_length=60)
+    proposed_grade: Grade | None = None
+    update_cycle: str | None = Field(default=None, max_length=30)
+    offers: list[OfferCreate] | None = Field(default=None, min_length=1)
+    dp_policy: DpPolicyUpdate | None = None
+
+
+class FieldChange(BaseModel):
+    """One editable field that differs from what the last review saw."""
+
+    field: str
+    before: Any = None
+    after: Any = None
 
 
 class ReviewCreate(BaseModel):
@@ -334,6 +376,7 @@ class ListingDetail(CatalogEntry):
 
     proposed_dictionary: Dictionary | None = None
     changes: list[str] = Field(default=[], description="What the proposal changes, in sentences")
+    field_changes: list[FieldChange] = Field(default=[], description="Fields edited since the last review")
     flags: list[Flag] = []
     person_rows: PersonRows | None = Field(default=None, description="Rows per person of the proposed (else the "
                                                                      "approved) unit column, for the reviewer")

@@ -29,6 +29,7 @@ from sqlmodel import Session, col
 
 from market.models import ListingSearchTerm
 
+MAX_KEYS = 200  # per column: enough for districts or categories, not a bulk copy of a code list
 WEIGHTS = {"title": 8, "keywords": 5, "provider": 4, "sector": 3, "columns": 2, "description": 1}
 MAX_QUERY_TERMS = 16
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -82,8 +83,10 @@ def document_terms(
     dictionary: dict[str, Any] | None,
 ) -> dict[tuple[str, str], int]:
     """(term, field) → weight for one listing's public text."""
-    columns = [f"{c.get('name', '')} {c.get('description', '')}" for c in (dictionary or {}).get("columns", [])
-               if c.get("role") != "excluded"]
+    # A dimension's keys are public by the dictionary's contract (餐饮, 鼓楼区): people search for them too.
+    columns = [" ".join([c.get("name", ""), c.get("description", ""),
+                         *(str(k) for k in (c.get("keys") or [])[:MAX_KEYS] if c.get("role") == "dimension")])
+               for c in (dictionary or {}).get("columns", []) if c.get("role") != "excluded"]
     fields = {"title": title, "keywords": " ".join(keywords), "provider": provider, "sector": sector,
               "columns": " ".join(columns), "description": description}
     return {(term, field): WEIGHTS[field] for field, text in fields.items() for term in text_terms(text)}

@@ -31,6 +31,7 @@ from licensing.service import license_service
 from market.service import DatasetTarget
 from market.service import listings as listing_service
 from market.service.versions import versions as version_service
+from sandbox import refusals_zh
 from sandbox import sql as sql_parser
 from sandbox.cache import answer_key, measurement_key
 from sandbox.errors import EpsilonNotAllowed, QueryFailed, QueryFailedCharged, QueryInProgress, QueryRefused
@@ -104,9 +105,7 @@ class QueryService:
             compiled = compile_query(spec, table, policy, epsilon)
         except sql_parser.QueryNotAllowed as exc:
             self._audit_refusal(who, licence, body, exc.detail)
-            # The construct and its position are SQL either way; the Chinese sentence frames it.
-            zh = f"查询不被允许（只接受单条聚合查询，不返回原始数据）：{exc.detail}"
-            raise QueryRefused(exc.detail, zh=zh) from None
+            raise QueryRefused(exc.detail, zh=refusals_zh.translate(exc.reason, exc.line, exc.col)) from None
         return Prepared(licence, target, table, policy, spec, epsilon, compiled, body.sql)
 
     def _epsilon(self, target: DatasetTarget, asked: float | None) -> float:

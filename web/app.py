@@ -14,10 +14,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
 
+from core import problem_zh
 from core.config import Settings, check_production, get_settings
 from core.errors import DomainError
 from sandbox.worker import get_pool, shutdown_pool
 from web.api import api_router
+from web.forms import validated_zh
 from web.pages import error_page, wants_page
 from web.pages import router as pages_router
 
@@ -27,14 +29,15 @@ STATIC = Path(__file__).parent / "static"
 
 
 def problem(status: int, type_: str, title: str, detail: str, **extra: object) -> JSONResponse:
-    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    body = {"type": type_, "title": title, "status": status, "detail": detail,
+            "detail_zh": problem_zh.sentence(type_), **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if wants_page(request):
-        return error_page(request, exc.status, exc.title, exc.detail, exc.detail_zh)
+        return error_page(request, exc.status, exc.title, exc.detail, exc.sentence_zh)
     return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
 
 
@@ -43,18 +46,20 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid"}
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    said = validated_zh(where, first)
     if wants_page(request):
-        return error_page(request, 422, "Invalid input", f"{where}: {first.get('msg')}".strip(": "))
+        return error_page(request, 422, "Invalid input", f"{where}: {first.get('msg')}".strip(": "), said)
     return problem(422, "invalid-input", "Invalid input", f"{where}: {first.get('msg')}".strip(": "),
-                   errors=[{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors])
+                   detail_zh=said, errors=[{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors])
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if wants_page(request):
         if exc.status_code == 404:
-            return error_page(request, 404, "Page not found", "There is no page at this address.")
-        return error_page(request, exc.status_code, str(exc.detail), str(exc.detail))
+            return error_page(request, 404, "Page not found", "There is no page at this address.",
+                              "此地址没有页面，请从导航栏进入。")
+        return error_page(request, exc.status_code, str(exc.detail), str(exc.detail), problem_zh.sentence("http-error"))
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     return problem(exc.status_code, slug, str(exc.detail), str(exc.detail))
 
@@ -63,7 +68,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)  # the stack trace goes to the log, never to the client
     if wants_page(request):
         return error_page(request, 500, "Something went wrong", "Something went wrong on our side; nothing you "
-                          "sent was lost. Try again, or tell the operator.")
+                          "sent was lost. Try again, or tell the operator.", problem_zh.sentence("internal-error"))
     return problem(500, "internal-error", "Internal error",
                    "Something went wrong on our side; nothing you sent was lost. Try again, or tell the operator.")
 

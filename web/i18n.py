@@ -708,6 +708,182 @@ ZH: dict[str, str] = {
         "每个 {column} 的行数：共 {units} 个单位，最多 {max} 行，平均 {mean} 行；{over} 个单位超过上限 {bound}。",
     "Counts only: no value of the data leaves this report. The data office sees it too.":
         "仅含计数：本报告不含任何数据值。数据管理机构也可查看。",
+    # --- journeys ---
+    "Edit the listing": "编辑数据产品",
+    "Edit": "编辑",
+    "Cancel": "取消",
+    "Save the changes": "保存修改",
+    "Submit again": "重新提交审核",
+    "Saved. Submit it when it is ready.": "已保存。准备好后请提交审核。",
+    "The data office asks for changes": "数据主管部门要求修改",
+    "Edit the listing (or the data dictionary), then submit it again.": "请修改数据产品（或数据字典）后重新提交审核。",
+    "Fields marked * are required. Each field says what it means; mistakes are shown as you type.":
+        "带 * 的为必填项。每个字段下方都有说明；填写有误会立即提示。",
+    "What are the privacy budget (ε) and the margin of error (±)?": "什么是隐私预算（ε）和误差范围（±）？",
+    "What enterprises see in the catalog, e.g. 2025年各区餐饮消费汇总.":
+        "企业在数据目录中看到的名称，例如“2025年各区餐饮消费汇总”。",
+    "Words people search for, separated by commas (，or ,).": "用户可能搜索的词，用逗号（，或 ,）分隔。",
+    "The field the data belongs to, e.g. 商贸, 交通, 医疗.": "数据所属领域，例如 商贸、交通、医疗。",
+    "(not stated)": "（未说明）",
+    "How often you upload a new version of the data.": "您多久上传一次新版本的数据。",
+    ("General data needs one approval; important data two, a cap of at most 0.5 ε per query and groups of at l"
+     "east 10. Core data is never listed."):
+        ("一般数据需一人审核通过；重要数据需两人审核通过，单次查询 ε 不超过 0.5，最小分组不少于 10。核心数据一"
+         "律不得上架。"),
+    "The most privacy budget one query may spend (0 < ε ≤ 10). Smaller means more noise and more protection.":
+        "一次查询最多可消耗的隐私预算（0 < ε ≤ 10）。数值越小，加入的噪声越多，保护越强。",
+    "What the query console proposes; it must not be above the cap per query.":
+        "查询控制台默认填写的 ε，不能高于单次查询上限。",
+    "Groups smaller than this (after noise) are not shown, so nobody is singled out. 0 = no minimum.":
+        "（加噪后）人数少于该值的分组不予显示，避免识别出个人。0 表示不设下限。",
+    "As you write it: 8000, 8,000元, ¥8000 or 8000.00. Public welfare offers are free.":
+        "按习惯填写即可：8000、8,000元、¥8000 或 8000.00。公益场景的方案免费。",
+    "The total privacy budget a licence may spend over its term.": "一份许可在有效期内可消耗的隐私预算总量。",
+    "Account number": "账号",
+    "Amount due": "应付金额",
+    "Back to bank transfers": "返回银行转账",
+    "Bank statement imported": "银行对账单已导入",
+    "Before": "修改前",
+    "Changed since the last review": "自上次审核以来的修改",
+    "Checks of the data against the dictionary": "数据与数据字典的核对",
+    "Choose a reason": "请选择原因",
+    "Date": "日期",
+    "Every credit line matched.": "所有入账记录均已匹配。",
+    "Field": "字段",
+    "Finance confirms the transfer when it reaches the account; the licence then becomes active.":
+        "款项到账后由财务确认，许可随即生效。",
+    "For": "事由",
+    "Import": "导入",
+    "Import a bank statement": "导入银行对账单",
+    "Issued {at}": "开具时间：{at}",
+    "Less than due is recorded as a part payment; the rest stays due.": "少于应付金额的按部分到账记录，其余仍待付。",
+    "Line": "行号",
+    "Made from the dictionary alone, never from the data: what licensees will see to write queries.":
+        "仅依据数据字典生成、从不取自真实数据：被许可企业编写查询时看到的样例。",
+    "Matched and confirmed ({n})": "已匹配并确认（{n} 笔）",
+    "No field changed since the last review.": "自上次审核以来没有字段被修改。",
+    "No line matched a pending transfer.": "没有记录与待确认的转账匹配。",
+    "Not matched ({n})": "未匹配（{n} 笔）",
+    "Now": "修改后",
+    "Once approved, pay the fee by bank transfer or card.": "审批通过后，通过银行转账或在线支付缴费。",
+    "Pay the fee: by bank transfer (the account and the reference are shown here) or by card.":
+        "缴费：银行转账（收款账户和付款参考号会显示在此页）或在线支付。",
+    "Payer": "付款单位",
+    "Payment notice": "缴款通知",
+    "Payment notice (printable)": "缴款通知（可打印）",
+    "Payment {id}": "付款 {id}",
+    "Print": "打印",
+    "Read as {encoding}.": "按 {encoding} 编码读取。",
+    "Received so far": "已到账",
+    "Received so far: {got} of {total}. The rest is still due.": "已到账 {got}（共 {total}），其余仍待付。",
+    "Recorded as received in part: the rest of payment {id} stays due.":
+        "已按部分到账记录：付款 {id} 的其余金额仍待付。",
+    "Reference (put in the remark)": "付款参考号（请填入附言）",
+    "Remark": "摘要/附言",
+    "Statement file": "对账单文件",
+    ("The CSV your bank exports (UTF-8 or GBK). Credit lines quoting a pending transfer's reference are confir"
+     "med, in full or in part; the others are listed for you to check."):
+        ("网银导出的 CSV 文件（UTF-8 或 GBK 编码均可）。附言中含有待确认转账参考号的入账记录将自动确认（全额或"
+         "部分到账），其余记录逐条列出供您核对。"),
+    "The data office reviews your purpose (this is important data); you will see its decision here.":
+        "数据主管部门将审核您填写的用途（本产品为重要数据），审核结果会显示在此页。",
+    ("Then open the query console: each query spends part of the privacy budget and returns results with their"
+     " margin of error."):
+        "然后打开查询控制台：每次查询消耗一部分隐私预算，结果附带误差范围。",
+    ("Transfer the amount due to this account and write the reference in the transfer's remark (附言) exactly;"
+     " finance activates the licence when the money arrives, usually within one working day."):
+        ("请将应付金额转入以下账户，并在转账附言中准确填写付款参考号；款项到账后财务将确认并开通许可，通常在一"
+         "个工作日内。"),
+    "What happens next": "接下来会怎样",
+    "What you are deciding on": "本次审核的要点",
+    "Why": "原因",
+    ("Write the reference in the transfer's remark exactly, or the payment cannot be matched. The licence beco"
+     "mes active once finance confirms the money arrived."):
+        "请在转账附言中准确填写付款参考号，否则无法匹配到账。财务确认到账后许可即生效。",
+    "Your application is recorded.": "您的申请已提交。",
+    "nothing found": "未发现问题",
+    "one person = one row (at most {n})": "一人 = 一行（最多 {n} 行）",
+    "one person = one value of {column}, at most {n} rows each": "一人 = {column} 的一个取值，每人最多 {n} 行",
+    "{got} of {total} received": "已到账 {got} / {total}",
+    "{n} to look at (listed below)": "{n} 项需关注（见下文）",
+    "Stripe refused the request": "Stripe 拒绝了请求",
+    "The Stripe statement cannot be read": "Stripe 对账文件无法读取",
+    "The event was stored but could not be processed yet": "事件已保存，但暂未能处理",
+    "The payment provider could not be reached or refused the request": "无法连接支付服务或请求被拒绝",
+    "The webhook is not from Stripe, or is stale": "回调不是来自 Stripe 或已过期",
+    "This refund cannot be made": "不能进行这笔退款",
+    "This remittance cannot be recorded": "不能登记这笔上缴",
+    "Privacy budget and margin of error": "隐私预算与误差范围",
+    "What is the privacy budget (ε)?": "隐私预算（ε）是什么？",
+    ("Every result leaves the sandbox with a little random noise added, so that no answer can reveal whether a"
+     "ny one person is in the data. ε (epsilon) measures how much a query may reveal: a smaller ε means more n"
+     "oise and stronger protection, a larger ε a more precise answer."):
+        ("每个结果离开沙箱前都会加入少量随机噪声，使任何结果都无法看出某一个人是否在数据中。ε（epsilon）衡量一"
+         "次查询最多可能透露多少信息：ε 越小，噪声越大、保护越强；ε 越大，结果越精确。"),
+    ("Each query spends part of the licence's ε budget. When the budget is used up, no more queries run on tha"
+     "t licence; a renewal brings a new budget. A preview shows the cost and the expected precision before any"
+     "thing is spent."):
+        ("每次查询消耗许可的一部分 ε 预算。预算用完后，该许可不能再查询；续期可获得新的预算。“预览”会在消耗之"
+         "前显示本次查询的花费和预期精度。"),
+    "ε 0.1: strong protection; good for large groups (thousands of people).":
+        "ε 0.1：保护很强，适合人数很多（数千人）的分组。",
+    "ε 0.5–1: the usual choice; counts of a few hundred are precise to a few percent.":
+        "ε 0.5–1：常用取值，几百人的计数误差约为百分之几。",
+    ("Spending ε twice on the same question is like asking it with twice the budget: the protection adds up, w"
+     "hich is why the budget is limited."):
+        "同一个问题问两次，相当于用两倍预算问一次：隐私损失会累加，所以预算是有限的。",
+    "How to read the margin of error (±)": "误差范围（±）怎么读",
+    ("A value shown as 1,250 ± 40 means: with 95% confidence, the value without noise lies between 1,210 and 1"
+     ",290. The ± comes from the noise the platform added, never from the data itself."):
+        ("显示为 1,250 ± 40 的值表示：有 95% 的把握，不加噪声时的真实值在 1,210 到 1,290 之间。± 来自平台加入"
+         "的噪声，与数据本身无关。"),
+    ("For counts and sums the ± is the same for every row of a column; for averages it depends on the group's "
+     "size, so small groups have wider margins. For medians and percentiles the ± is a conservative bound: the "
+     "noise moves the rank, which the column's public bounds turn into a distance."):
+        ("计数和求和的 ± 在同一列中各行相同；平均值的 ± 取决于分组人数，人数少的分组误差更大。中位数和百分位数的"
+         " ± 是保守的上限：噪声使排名位置偏移，再按该列的公开取值范围换算为数值距离。"),
+    ("Groups smaller than the listing's minimum group size are not shown at all, so that nobody can be singled"
+     " out."):
+        "人数少于数据产品最小分组的分组完全不显示，避免识别出个人。",
+    ("ε is the privacy budget: each query spends some, and results carry a small random error (±) that protect"
+     "s the people in the data."):
+        "ε 是隐私预算：每次查询消耗一部分；结果带有少量随机误差（±），用来保护数据中的每个人。",
+    "What do ε and ± mean?": "ε 和 ± 是什么意思？",
+    "Smaller ε: more noise, less budget spent. Larger ε: a more precise answer.":
+        "ε 越小：噪声越大、消耗的预算越少；ε 越大：结果越精确。",
+    "(no ±)": "（无 ±）",
+    ("A value shown as 100 ± 5 is, with 95% confidence, between 95 and 105; the ± comes from the protective no"
+     "ise, not from the data."):
+        ("显示为 100 ± 5 的值，有 95% 的把握真实值在 95 到 105 之间；± 来自保护隐私的噪声，而非数据本身。"),
+    "How to read the margin of error": "误差范围怎么读",
+    ("Try a shorter word (公交 rather than 公交刷卡数据), a category such as a district or a trade, or fewer f"
+     "ilters."):
+        "试试更短的词（如“公交”而不是“公交刷卡数据”）、一个分类值（如区名或行业），或减少筛选条件。",
+    "Show every listing": "显示全部数据产品",
+    "Years are calendar years in China Standard Time (UTC+8).": "年度按北京时间（UTC+8）的自然年计算。",
+    "A licence is counted as granted in the year it became active.": "许可按生效的年份计为授予。",
+    ("Revenue is counted in the year the payment succeeded, net of refunds on it; it belongs to the treasury ("
+     "非税收入)."):
+        "收入按付款到账的年份计算，扣除相应退款；收入属于国库（非税收入）。",
+    "Amounts are integer minor units (fen) of their currency.": "金额以元为单位显示；接口中的 *_minor 字段以分为单位。",
+    "This code is registered already: sign in, or ask your organization's administrator to invite you.":
+        "该代码已注册：请直接登录，或请本单位管理员邀请您。",
+    "Everything else you typed is kept; for your safety, type the password again.":
+        "您填写的其他内容都已保留；为安全起见，请重新输入密码。",
+    "Who (email or role)": "操作人（邮箱或角色）",
+    "What": "操作",
+    "Any action": "全部操作",
+    "Object": "对象",
+    "Any object": "全部对象",
+    "Object number": "对象编号",
+    "From (date)": "起始日期",
+    "To (date)": "截止日期",
+    "{n} events match.": "共 {n} 条记录符合条件。",
+    "Who": "操作人",
+    "Details": "详情",
+    "System": "系统",
+    "Newer": "较新",
+    "Older": "较早",
 }
 
 # --- p-unit --- (finding codes of the privacy-unit checks)
@@ -731,3 +907,96 @@ LABELS.update({
     "risk_level": {"low": ("低", "Low"), "medium": ("中", "Medium"), "high": ("高", "High")},
 })
 LABELS["status"]["notice"] = ("公示中", "Under public notice")
+
+# --- journeys (labels and form field names) ---
+LABELS["cycle"] = {
+    "realtime": ("实时", "Real time"), "daily": ("每日", "Daily"), "weekly": ("每周", "Weekly"),
+    "monthly": ("每月", "Monthly"), "quarterly": ("每季度", "Quarterly"), "yearly": ("每年", "Yearly"),
+    "once": ("一次性", "Once"),
+}
+LABELS["statement"] = {
+    "paid": ("已全额到账，许可已生效", "Paid in full; licence active"),
+    "partial": ("部分到账，其余仍待付", "Received in part; the rest stays due"),
+    "no-reference": ("附言中没有付款参考号", "No payment reference in the remark"),
+    "unknown-reference": ("参考号不存在", "Unknown reference"),
+    "not-pending": ("该付款已确认过或不是待确认的转账", "Already confirmed, or not a pending transfer"),
+    "amount-too-high": ("金额多于尚欠金额，请人工处理", "More than is due: handle by hand"),
+    "already-imported": ("此前已导入过这一行", "This line was imported before"),
+}
+LABELS["query_status"] = {
+    "queued": ("排队中", "Queued"), "running": ("运行中", "Running"), "succeeded": ("已完成", "Done"),
+    "refunded": ("已退回预算", "Budget given back"), "failed": ("失败", "Failed"),
+}
+LABELS["audit_action"] = {
+    "api_key.created": ("创建 API 密钥", "API key created"), "user.created": ("创建用户", "User created"),
+    "dataset.uploaded": ("上传数据集", "Dataset uploaded"),
+    "dataset.dictionary_set": ("保存数据字典", "Dictionary saved"),
+    "dataset.keys_confirmed": ("确认公开取值", "Public keys confirmed"),
+    "listing.created": ("创建数据产品草稿", "Listing drafted"), "listing.updated": ("编辑数据产品", "Listing edited"),
+    "listing.offer_added": ("新增产品方案", "Offer added"), "license.applied": ("申请许可", "Licence applied for"),
+    "license.activated": ("许可生效", "Licence activated"), "payment.started": ("发起付款", "Payment started"),
+    "payment.confirmed": ("确认到账", "Payment confirmed"), "payment.part_received": ("部分到账", "Part received"),
+    "payment.refunded": ("退款", "Refund"), "payment.statement_imported": ("导入银行对账单", "Bank statement imported"),
+    "reconciliation.run": ("对账", "Reconciliation"), "treasury.remitted": ("上缴国库", "Remitted to the treasury"),
+    "query.charged": ("查询扣除预算", "Query charged"), "query.released": ("发布查询结果", "Query released"),
+    "query.refunded": ("查询退回预算", "Query budget given back"), "query.refused": ("拒绝查询", "Query refused"),
+    "organization.registered": ("企业注册", "Enterprise registered"),
+    "registration.initial": ("产品登记", "Registered"),
+    "registration.change": ("登记变更", "Registration changed"), "registration.correction": ("登记更正", "Corrected"),
+    "registration.cancellation": ("注销登记", "Registration cancelled"),
+}
+FIELD_ZH: dict[str, str] = {
+    "title": "标题", "description": "描述", "keywords": "关键词", "sector": "行业领域", "update_cycle": "更新周期",
+    "proposed_grade": "建议分级", "offers": "产品方案", "name": "名称", "scenario": "场景", "price_minor": "价格",
+    "term_days": "期限（天）", "epsilon_budget": "ε 预算", "query_quota": "查询次数", "dp_policy": "差分隐私策略",
+    "max_epsilon_per_query": "单次查询 ε 上限", "default_epsilon": "默认 ε", "min_group_size": "最小分组",
+    "Offer 1 price": "方案 1 价格", "Offer 2 price": "方案 2 价格", "Amount": "金额", "Ceiling price": "最高限价",
+    "purpose": "用途", "amount_minor": "金额", "bank_reference": "付款参考号", "reason": "原因",
+    "credit_code": "统一社会信用代码", "admin_email": "管理员邮箱", "admin_password": "密码",
+}
+
+DIGITS_CAPITAL = "零壹贰叁肆伍陆柒捌玖"
+
+
+def rmb_capital(minor: int) -> str:
+    """An amount in fen written the way payment documents require (大写): 12500000 → 壹拾贰万伍仟元整."""
+    yuan, fen = divmod(max(minor, 0), 100)
+    text = _capital_integer(yuan) + "元" if yuan else ""
+    jiao, cent = divmod(fen, 10)
+    if not fen:
+        return (text or "零元") + "整"
+    if jiao:
+        text += DIGITS_CAPITAL[jiao] + "角"
+    elif yuan:
+        text += "零"
+    return text + (DIGITS_CAPITAL[cent] + "分" if cent else "")
+
+
+def _capital_integer(n: int) -> str:
+    groups, units = [], ["", "万", "亿", "万亿"]
+    while n:
+        n, group = divmod(n, 10000)
+        groups.append(group)
+    text, zero_pending = "", False
+    for index in range(len(groups) - 1, -1, -1):
+        group = groups[index]
+        if group == 0:
+            zero_pending = bool(text)
+            continue
+        if text and (zero_pending or group < 1000):
+            text += "零"
+        text += _capital_group(group) + units[index]
+        zero_pending = False
+    return text
+
+
+def _capital_group(n: int) -> str:
+    text, zero = "", False
+    for value, unit in ((1000, "仟"), (100, "佰"), (10, "拾"), (1, "")):
+        digit, n = divmod(n, value)
+        if digit:
+            text += ("零" if zero and text else "") + DIGITS_CAPITAL[digit] + unit
+            zero = False
+        else:
+            zero = bool(text)
+    return text

@@ -22,6 +22,7 @@ from licensing.ledger.models import JournalEntry, LedgerAccount, Posting
 from licensing.models import Payment, PaymentRefund, Remittance
 
 BANK, STRIPE_CLEARING, TREASURY_PAYABLE, REMITTED = "1001", "1002", "2001", "3001"
+RECEIVED_IN_PART = "2201"  # bank transfers received in part: held until the whole fee is in
 NON_TAX_REVENUE, REVENUE_REFUNDS, PROCESSING_FEES = "4001", "4901", "5001"
 SETTLED = ("succeeded", "partially_refunded", "refunded")
 
@@ -86,13 +87,35 @@ class LedgerService:
 
     # --- booking rules (docs/finance.md, "Booking rules") ---
 
-    def book_bank_payment(self, session: Session, payment: Payment, created_by: int | None) -> JournalEntry:
-        """A confirmed bank transfer: Dr 1001 Bank / Cr 4001 非税收入, keyed by the bank reference."""
+    def book_bank_payment(self, session: Session, payment: Payment, created_by: int | None,
+                          last_part: int | None = None) -> JournalEntry:
+        """A bank transfer paid in full: Dr 1001 Bank / Cr 4001 非税收入, keyed by the bank reference.
+
+        When earlier parts were held in 2201, the last part and the held parts become the revenue together:
+        Dr 1001 Bank (last part) + Dr 2201 (held) / Cr 4001 (the whole fee), so revenue is booked once."""
         amount, cur = payment.amount_minor, payment.currency
+        held = payment.received_minor
+        cash = amount - held if last_part is None else last_part
+        if cash + held != amount:
+            raise UnbalancedEntry(f"The last part ({cash}) and the parts held ({held}) do not make the fee ({amount})")
+        lines = [Line(BANK, cur, debit=cash), Line(RECEIVED_IN_PART, cur, debit=held),
+                 Line(NON_TAX_REVENUE, cur, credit=amount)]
         return self.post(session, "payment", f"Licence {payment.license_id} fee, bank transfer "
-                         f"{payment.bank_reference}", [Line(BANK, cur, debit=amount),
-                                                       Line(NON_TAX_REVENUE, cur, credit=amount)],
+                         f"{payment.bank_reference}", [line for line in lines if line.debit or line.credit],
                          external_key=f"bank:{payment.bank_reference}", payment_id=payment.id, created_by=created_by)
+
+    def book_bank_part(self, session: Session, payment: Payment, amount: int, created_by: int | None,
+                       key: str | None = None) -> JournalEntry:
+        """Part of a bank transfer's fee arrived: Dr 1001 Bank / Cr 2201 received in part (not revenue yet).
+
+        Keyed by the statement line when it came from one, so importing that statement again books nothing."""
+        part = 1 + int(session.exec(select(func.count()).select_from(JournalEntry).where(
+            JournalEntry.payment_id == payment.id, JournalEntry.kind == "part")).one())
+        return self.post(session, "part", f"Licence {payment.license_id} fee, part {part} of bank transfer "
+                         f"{payment.bank_reference}", [Line(BANK, payment.currency, debit=amount),
+                                                       Line(RECEIVED_IN_PART, payment.currency, credit=amount)],
+                         external_key=key or f"bank:{payment.bank_reference}:part:{part}", payment_id=payment.id,
+                         created_by=created_by)
 
     def book_stripe_charge(self, session: Session, payment: Payment, charge_id: str, gross: int, fee: int,
                            currency: str) -> JournalEntry:
@@ -189,7 +212,25 @@ class LedgerService:
     def verify(self, session: Session) -> list[str]:
         """Every invariant over the whole book; returns the breaks found (empty when sound)."""
         return [*self._unbalanced(session), *self._payments_booked_once(session), *self._refunds_agree(session),
-                *self._reversals_point_back(session), *self._remittances_covered(session)]
+                *self._reversals_point_back(session), *self._remittances_covered(session),
+                *self._parts_held(session)]
+
+    def _parts_held(self, session: Session) -> list[str]:
+        """What 2201 holds for a payment equals what was received of it while it is pending, and 0 once paid."""
+        held: dict[int, int] = defaultdict(int)
+        rows = session.execute(sa_select(col(JournalEntry.payment_id), col(Posting.debit_minor),
+                                         col(Posting.credit_minor))
+                               .join(Posting, col(Posting.entry_id) == JournalEntry.id)
+                               .where(col(Posting.account_code) == RECEIVED_IN_PART)).all()
+        for payment_id, debit, credit in rows:
+            held[payment_id or 0] += credit - debit
+        problems = []
+        for payment in session.exec(select(Payment).where(Payment.method == "bank_transfer")).all():
+            expected = payment.received_minor if payment.status == "pending" else 0
+            if held.get(payment.id or 0, 0) != expected:
+                problems.append(f"payment {payment.id}: {held.get(payment.id or 0, 0)} held as received in part, "
+                                f"{expected} expected")
+        return problems
 
     def _unbalanced(self, session: Session) -> list[str]:
         problems = [f"entry {entry_id} does not balance in {cur}: {d} debit vs {c} credit"

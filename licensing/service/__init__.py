@@ -5,7 +5,7 @@ from licensing.service import (
     notices,  # noqa: F401  (licensees hear of new versions: subscribes at import)
 )
 from licensing.service.licenses import LicenseService, effective_status, license_service
-from licensing.service.payments import TREASURY_ACCOUNT, PaymentService, payments
+from licensing.service.payments import PaymentService, payments, treasury_account
 from licensing.service.reconciliation import reconciliations
 from licensing.service.registration import RegistrationService, registrations
 from licensing.service.reports import reports
@@ -16,7 +16,6 @@ from market.service.listings import read_budget_with
 read_budget_with(budget.dataset_remaining)  # the catalog shows how much of a dataset's budget is left
 
 __all__ = [
-    "TREASURY_ACCOUNT",
     "LicenseService",
     "PaymentService",
     "RegistrationService",
@@ -29,4 +28,5 @@ __all__ = [
     "reports",
     "stripe_payments",
     "treasury",
+    "treasury_account",
 ]

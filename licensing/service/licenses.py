@@ -71,8 +71,9 @@ class LicenseService:
         check_offer_price(listing, offer)
         budget.check_open(session, who.organization_id, listing.id or 0, offer.name, offer.epsilon_budget)
         free = offer.price_minor == 0
-        if listing.grade == "important" and not body.purpose.strip():
-            raise InvalidInput("Important data needs a stated purpose for the data office to review")
+        if not body.purpose.strip():
+            raise InvalidInput("State what the data will be used for (the purpose): the licence covers that use only",
+                               zh="请填写用途：说明将如何使用这些数据，许可仅限于所述用途")
         if free and (len(body.purpose.strip()) < 10 or not body.evidence.strip()):
             raise EligibilityEvidenceMissing(
                 "A free offer is for public governance or public welfare: state the purpose (at least 10 characters) "

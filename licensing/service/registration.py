@@ -14,6 +14,11 @@ from licensing.schemas import OrganizationRead, OrganizationRegister, Registrati
 
 
 class RegistrationService:
+    def is_registered(self, session: Session, code: str) -> bool:
+        """Whether an organization holds this (valid) credit code already: the form says so as it is typed."""
+        normalized = credit_code.normalize(code)
+        return session.exec(select(Organization).where(Organization.credit_code == normalized)).first() is not None
+
     def register(self, session: Session, body: OrganizationRegister) -> RegistrationRead:
         """Register an enterprise with its unified social credit code and its first user."""
         reason = credit_code.problem(body.credit_code)
@@ -21,9 +26,11 @@ class RegistrationService:
             raise InvalidCreditCode(reason)
         code = credit_code.normalize(body.credit_code)
         if session.exec(select(Organization).where(Organization.credit_code == code)).first():
-            raise AlreadyRegistered(f"An enterprise with the credit code {code} is registered already")
+            raise AlreadyRegistered(f"An enterprise with the credit code {code} is registered already",
+                                    zh=f"统一社会信用代码 {code} 已注册：请直接登录，或请本单位管理员邀请您")
         if session.exec(select(Organization).where(Organization.name == body.name.strip())).first():
-            raise AlreadyRegistered(f"An organization named {body.name.strip()!r} is registered already")
+            raise AlreadyRegistered(f"An organization named {body.name.strip()!r} is registered already",
+                                    zh=f"名为“{body.name.strip()}”的单位已注册：请直接登录，或核对单位名称")
         org = Organization(name=body.name.strip(), kind="enterprise", credit_code=code)
         session.add(org)
         session.flush()

@@ -114,6 +114,28 @@ def rights_of(holder: str) -> Rights:
                   revenue="财政（非税收入）the treasury, as non-tax revenue")
 
 
+EDITABLE = ("title", "description", "keywords", "sector", "update_cycle", "proposed_grade")
+POLICY_EDITABLE = ("max_epsilon_per_query", "default_epsilon", "min_group_size")
+OFFER_FIELDS = ("name", "scenario", "price_minor", "term_days", "epsilon_budget", "query_quota")
+
+
+def editable_fields(session: Session, listing: Listing) -> dict[str, Any]:
+    """What a provider may edit on a draft, as one comparable record (stored with each review)."""
+    fields: dict[str, Any] = {name: getattr(listing, name) for name in EDITABLE}
+    fields |= {f"dp_policy.{k}": (listing.dp_policy or {}).get(k) for k in POLICY_EDITABLE}
+    offers = [o for o in repo.offers_of(session, listing.id or 0) if o.active]
+    fields |= {f"offers.{i}": {k: getattr(o, k) for k in OFFER_FIELDS} for i, o in enumerate(offers, 1)}
+    return fields
+
+
+def field_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) for every field that differs; nothing when no review saw the listing yet."""
+    if before is None:
+        return []
+    names = [*after, *(k for k in before if k not in after)]
+    return [(k, before.get(k), after.get(k)) for k in names if before.get(k) != after.get(k)]
+
+
 def _revision(session: Session, listing: Listing) -> RevisionRead | None:
     if listing.revision_kind is None or listing.revision_status is None:
         return None

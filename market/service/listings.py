@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from core.audit import record
@@ -30,12 +31,14 @@ from market.profile import dictionary_changes, findings
 from market.schemas import (
     CatalogEntry,
     Dictionary,
+    FieldChange,
     Flag,
     GradeChange,
     ListingCreate,
     ListingDetail,
     ListingPage,
     ListingRead,
+    ListingUpdate,
     OfferCreate,
     PreviewRead,
     ReviewCreate,
@@ -44,11 +47,23 @@ from market.schemas import (
     TransitionRead,
 )
 from market.service import catalog as catalog_service
-from market.service.common import LIVE, check_offer_epsilon, get_listing, move, policy_of, read, reindex
+from market.service.common import (
+    LIVE,
+    check_offer_epsilon,
+    editable_fields,
+    field_changes,
+    get_listing,
+    move,
+    policy_of,
+    read,
+    reindex,
+)
 from market.service.datasets import datasets
 from market.service.registrations import registrations
 from market.service.review import reviews
 from market.service.versions import versions
+
+EDITABLE_STATES = ("draft", "changes_requested")
 
 
 @dataclass(frozen=True)
@@ -105,12 +120,47 @@ class ListingService:
         record(session, who.actor, "listing.created", "listing", listing.id, {"title": listing.title})
         return read(session, listing)
 
+    def update(self, session: Session, who: Principal, listing_id: int, body: ListingUpdate) -> ListingRead:
+        """Edit a draft, or a listing the data office sent back for changes; anything else is 409."""
+        listing = self._own(session, who, listing_id)
+        if listing.status not in EDITABLE_STATES:
+            raise ListingStateConflict(
+                f"Only a draft or a listing sent back for changes can be edited; this listing is {listing.status}",
+                zh="只有草稿或被退回修改的数据产品可以编辑；本数据产品当前不可编辑")
+        if body.proposed_grade == "core":
+            raise CoreGradeRefused("Core data (核心数据) cannot be listed: the platform never publishes it",
+                                   zh="核心数据不得上架，平台从不发布核心数据")
+        before = editable_fields(session, listing)
+        for name, value in body.model_dump(exclude_unset=True, exclude={"offers", "dp_policy"}).items():
+            setattr(listing, name, value)
+        if body.dp_policy is not None:
+            listing.dp_policy = _merged_policy(listing.dp_policy, body.dp_policy.model_dump(exclude_unset=True))
+        if body.offers is not None:
+            self._replace_offers(session, listing, body.offers)
+        session.add(listing)
+        session.flush()
+        reindex(session, listing)
+        changed = [name for name, _, _ in field_changes(before, editable_fields(session, listing))]
+        record(session, who.actor, "listing.updated", "listing", listing.id, {"fields": changed})
+        return read(session, listing)
+
+    def _replace_offers(self, session: Session, listing: Listing, offers: builtins.list[OfferCreate]) -> None:
+        for offer in offers:
+            _check_free(offer)
+        for old in repo.offers_of(session, listing.id or 0):
+            session.delete(old)
+        session.flush()
+        for offer in offers:
+            session.add(Offer(listing_id=listing.id or 0, **offer.model_dump()))
+        session.flush()
+
     def submit(self, session: Session, who: Principal, listing_id: int) -> ListingRead:
         """Send a draft to review; on a live listing, submit its dataset's latest version and dictionary."""
         listing = self._own(session, who, listing_id)
         version = repo.latest_version(session, listing.dataset_id)
         if version is None or not version.dictionary:
-            raise ListingStateConflict("Write the data dictionary (PUT /datasets/{id}/dictionary) before submitting")
+            raise ListingStateConflict("Write the data dictionary on the dataset's page before submitting",
+                                       zh="提交审核前，请先在数据集页面填写数据字典")
         datasets.check_unit(version)  # a new version may have brought people with several rows
         if listing.status in ("draft", "changes_requested"):
             self._submit_first(session, who, listing, version)
@@ -118,7 +168,7 @@ class ListingService:
             self._submit_revision(session, who, listing, version)
         else:
             raise ListingStateConflict(f"Only a draft or a live listing can be submitted; this listing is "
-                                       f"{listing.status}")
+                                       f"{listing.status}", zh="只有草稿、被退回修改或已发布的数据产品可以提交审核")
         return read(session, listing)
 
     def _submit_first(self, session: Session, who: Principal, listing: Listing, version: DatasetVersion) -> None:
@@ -133,12 +183,15 @@ class ListingService:
 
     def _submit_revision(self, session: Session, who: Principal, listing: Listing, version: DatasetVersion) -> None:
         if listing.revision_status == "submitted":
-            raise ListingStateConflict("A revision of this listing is under review already")
+            raise ListingStateConflict("A revision of this listing is under review already",
+                                       zh="本数据产品已有一次变更正在审核中")
         if listing.revision_kind == "grade":
-            raise ListingStateConflict("A grade change of this listing is under review; wait for its decision")
+            raise ListingStateConflict("A grade change of this listing is under review; wait for its decision",
+                                       zh="本数据产品的分级调整正在审核中，请等待审核结果")
         if version.id == listing.dataset_version_id and version.dictionary == listing.dictionary:
             raise ListingStateConflict("Nothing has changed since the approved version: upload a new version or edit "
-                                  "the dictionary first")
+                                       "the dictionary first",
+                                       zh="与已批准的版本相比没有变化：请先上传新版本或修改数据字典")
         current = session.get(DatasetVersion, listing.dataset_version_id)
         if current is not None and current.columns == version.columns and version.dictionary == listing.dictionary:
             datasets.move_listing(session, who, listing, version)  # no public change: nothing to review
@@ -198,6 +251,10 @@ class ListingService:
         """A listing with what is under review, the checks' flags, its reviews and its history."""
         listing = self._visible(session, who, listing_id)
         proposed = session.get(DatasetVersion, listing.proposed_version_id) if listing.proposed_version_id else None
+        reviews = repo.reviews_of(session, listing.id or 0)
+        last_seen = next((r.snapshot for r in reversed(reviews) if r.snapshot is not None), None)
+        edits = [FieldChange(field=k, before=b, after=a)
+                 for k, b, a in field_changes(last_seen, editable_fields(session, listing))]
         flags = [Flag(column=f.column, code=f.code, severity=f.severity)
                  for f in findings(listing.proposed_dictionary, proposed.profile if proposed else None)
                  if f.severity != "info"]
@@ -211,9 +268,8 @@ class ListingService:
             "person_rows": privacy_unit.person_rows(version.profile if version else None,
                                                     unit.privacy_unit.column if unit else None),
             "changes": dictionary_changes(listing.dictionary, listing.proposed_dictionary)
-            if listing.proposed_dictionary else [],
-            "reviews": [ReviewRead.model_validate(r, from_attributes=True)
-                        for r in repo.reviews_of(session, listing.id or 0)],
+            if listing.proposed_dictionary else [], "field_changes": edits,
+            "reviews": [ReviewRead.model_validate(r, from_attributes=True) for r in reviews],
             "history": [TransitionRead.model_validate(t, from_attributes=True)
                         for t in repo.transitions_of(session, listing.id or 0)]})
 
@@ -317,6 +373,16 @@ class ListingService:
         """Synthetic rows made from the public dictionary only."""
         return catalog_service.preview(self.catalog_entry(session, listing_id), rows)
 
+    def review_preview(self, session: Session, who: Principal, listing_id: int, rows: int = 5) -> PreviewRead:
+        """Synthetic rows from the dictionary under review (never the data): what licensees will see."""
+        listing = self._visible(session, who, listing_id)
+        shown = listing.proposed_dictionary or listing.dictionary
+        version = session.get(DatasetVersion, listing.proposed_version_id or listing.dataset_version_id)
+        entry = CatalogEntry.model_validate({
+            **read(session, listing).model_dump(), "dictionary": Dictionary.model_validate(shown) if shown else None,
+            "columns": version.columns if version else []})
+        return catalog_service.preview(entry, rows)
+
     def authorized_between(self, session: Session, start: datetime, end: datetime) -> builtins.list[ListingRead]:
         """Listings that were published at some time in [start, end), for the annual disclosure."""
         return [read(session, listing) for listing in repo.published_between(session, start, end)]
@@ -336,9 +402,20 @@ def read_budget_with(reader: BudgetReader) -> None:
     _budget_reader = reader
 
 
+def _merged_policy(current: dict[str, Any], edit: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return DpPolicy.model_validate({**current, **edit}).model_dump()
+    except ValidationError as exc:
+        merged = {**current, **edit}
+        raise InvalidInput(f"DP policy: {exc.errors()[0]['msg']}",
+                           zh=f"默认 ε（{merged.get('default_epsilon')}）高于单次查询 ε 上限"
+                              f"（{merged.get('max_epsilon_per_query')}）：请调低默认 ε 或调高上限") from None
+
+
 def _check_free(offer: OfferCreate) -> None:
     if offer.scenario == "public_welfare" and offer.price_minor != 0:
-        raise InvalidInput(f"The offer {offer.name!r} is for public welfare, which is always free")
+        raise InvalidInput(f"The offer {offer.name!r} is for public welfare, which is always free",
+                           zh=f"产品方案“{offer.name}”用于公益场景，必须免费（价格填 0）")
 
 
 listings = ListingService()

@@ -30,6 +30,7 @@ from market.service.common import (
     LIVE,
     check_offer_epsilon,
     clear_revision,
+    editable_fields,
     get_listing,
     higher,
     move,
@@ -72,7 +73,8 @@ class ReviewService:
             raise CoreGradeRefused("Core data (核心数据) can never be published; reject the listing instead",
                                    zh="核心数据一律不得发布，请驳回该数据产品")
         session.add(ListingReview(listing_id=listing.id or 0, reviewer_id=who.user_id, decision=body.decision,
-                                  grade=grade, reason_code=code, comment=body.comment))
+                                  grade=grade, reason_code=code, comment=body.comment,
+                                  snapshot=editable_fields(session, listing)))
         if kind == "initial":
             self._decide_initial(session, who, listing, body, grade, code)
         else:

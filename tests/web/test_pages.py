@@ -333,7 +333,7 @@ def test_with_stripe_configured_an_enterprise_pays_by_card_and_comes_back(client
     world.enterprise()
     browser_sign_in(client, "analyst@data.test")
     page = client.get(f"/listings/{world.listing['id']}").text
-    applied = client.post("/enterprise/licences", data={"listing_id": world.listing["id"],
+    applied = client.post("/enterprise/licences", data={"listing_id": world.listing["id"], "purpose": "客流研究",
                                                         "offer_id": world.offer_id, "csrf": csrf_of(page)})
     assert 'id="pay-card"' in applied.text
     checkout = client.post(applied.url.path + "/checkout", data={"method": "stripe", "csrf": csrf_of(applied.text)})

@@ -125,9 +125,9 @@ def _review_and_publish(page: Any, server: str) -> None:
     row.locator("a").click()
     expect(page.locator("#dictionary")).to_contain_text("鼓楼区")
     page.check("input[name=decision][value=reject]")
-    page.select_option("#reason_code", "meets-standard")  # an approval's reason cannot justify a rejection
-    page.click("#record-decision")
-    expect(page.locator(".problem")).to_contain_text("does not fit")
+    # an approval's reason cannot justify a rejection: the list offers only the reasons that fit
+    expect(page.locator("#reason_code option[value=meets-standard]")).to_be_disabled()
+    expect(page.locator("#reason_code option[value=not-public-data]")).to_be_enabled()
     page.check("input[name=decision][value=approve]")
     page.select_option("#grade", "general")
     page.select_option("#reason_code", "meets-standard")

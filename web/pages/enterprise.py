@@ -23,6 +23,7 @@ from sandbox.exports import exports
 from sandbox.saved import saved_queries
 from sandbox.schemas import QueryCreate, QueryResult, SavedQueryCreate, SavedQueryRun
 from sandbox.service import queries
+from web import i18n
 from web.forms import validated
 from web.pages.render import attempt, redirect, render
 from web.session import EnterprisePage, PageSession, check_csrf
@@ -61,7 +62,7 @@ def apply(request: Request, session: PageSession, who: EnterprisePage, listing_i
         return render(request, "public/listing.html", {"entry": entry, "error": done, "purpose": purpose,
                                                        "evidence": evidence},
                       status=done.status)
-    return redirect(f"/enterprise/licences/{done.id}")
+    return redirect(f"/enterprise/licences/{done.id}?applied=1")
 
 
 @router.get("/licences/{license_id}", response_class=HTMLResponse)
@@ -74,7 +75,22 @@ def licence_page(request: Request, license_id: int, session: PageSession, who: E
     updates = published_since(entry.versions, licence.created_at) if entry else []
     return render(request, "enterprise/licence.html", {
         "lic": licence, "entry": entry, "history": history, "updates": updates,
-        "card_payments": stripe_configured(), "payment": request.query_params.get("payment")})
+        "card_payments": stripe_configured(), "payment": request.query_params.get("payment"),
+        "transfer": payments.pending_transfer(session, who, license_id) if licence.status == "awaiting_payment"
+        else None, "applied": request.query_params.get("applied")})
+
+
+@router.get("/licences/{license_id}/notice", response_class=HTMLResponse)
+def payment_notice(request: Request, license_id: int, session: PageSession, who: EnterprisePage) -> Response:
+    """The payment notice (缴款通知) of a bank transfer still awaited: printable, for the payer's own finance."""
+    licence = license_service.get(session, who, license_id)
+    transfer = payments.pending_transfer(session, who, license_id)
+    if transfer is None:
+        raise NotFound(f"Licence {license_id} has no bank transfer waiting",
+                       zh=f"许可 {license_id} 没有待付款的银行转账")
+    return render(request, "enterprise/notice.html", {"lic": licence, "pay": transfer,
+                                                      "capital": i18n.rmb_capital(transfer.amount_minor
+                                                                                  - transfer.received_minor)})
 
 
 @router.post("/licences/{license_id}/checkout", response_class=HTMLResponse)

@@ -11,8 +11,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from core.errors import DomainError
+from core.errors import DomainError, InvalidInput
 from licensing.ledger.service import ledger
+from licensing.router import STATEMENT_LIMIT
 from licensing.schemas import PaymentConfirm, ReconciliationCreate, RefundCreate, RemittanceCreate
 from licensing.service import payments, reconciliations, reports, treasury
 from licensing.service.reports import GroupBy
@@ -32,7 +33,23 @@ def _home(request: Request, session: PageSession, extra: dict[str, Any], status:
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, session: PageSession, who: FinancePage) -> Response:
     """Bank transfers waiting for confirmation, and the latest payments."""
-    return _home(request, session, {"confirmed": request.query_params.get("confirmed")})
+    return _home(request, session, {"confirmed": request.query_params.get("confirmed"),
+                                    "part": request.query_params.get("part")})
+
+
+@router.post("/statements", response_class=HTMLResponse)
+async def import_statement(request: Request, session: PageSession, who: FinancePage,
+                           file: Annotated[UploadFile, File()]) -> Response:
+    """Import a bank statement: matches are confirmed, the rest listed with why."""
+    data = await file.read(STATEMENT_LIMIT + 1)
+    if len(data) > STATEMENT_LIMIT:
+        return _home(request, session, {"error": InvalidInput(
+            "A statement file is at most 10 MB; export a shorter period",
+            zh="对账单文件不能超过 10 MB，请缩短导出的时间段")}, status=413)
+    done = attempt(session, partial(payments.import_statement, session, who, data))
+    if isinstance(done, DomainError):
+        return _home(request, session, {"error": done}, status=done.status)
+    return render(request, "finance/statement.html", {"result": done})
 
 
 @router.post("/payments/{payment_id}/confirm", response_class=HTMLResponse)
@@ -45,6 +62,8 @@ def confirm(request: Request, payment_id: int, session: PageSession, who: Financ
     if isinstance(done, DomainError):
         return _home(request, session, {"error": done, "failed_id": payment_id, "typed": {
             "bank_reference": bank_reference, "amount": amount}}, status=done.status)
+    if done.status == "pending":
+        return redirect(f"/finance?part={payment_id}")
     return redirect(f"/finance?confirmed={payment_id}")
 
 

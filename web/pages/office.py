@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from core import audit
+from core import audit_log as audit_log_service
+from core.audit_log import AuditFilter
 from core.auth import Principal
 from core.errors import DomainError, NotFound
 from licensing.schemas import LicenseAction, LicenseReview
@@ -18,11 +25,13 @@ from market.schemas import GradeChange, ReviewCreate, TransitionCreate
 from market.service import listings
 from market.service.versions import versions
 from web.forms import minor_units, validated
+from web.i18n import CST
 from web.pages.render import attempt, redirect, render
 from web.session import OfficePage, PageSession, check_csrf
 
 router = APIRouter(prefix="/office", include_in_schema=False, dependencies=[Depends(check_csrf)])
 AUDIT_PAGE = 50
+AUDIT_EXPORT = 100_000
 REVIEW_DECISIONS = ("approve", "request_changes", "reject")
 TRANSITIONS = ("suspend", "resume", "pause_ordering", "resume_ordering", "retire")
 LICENCE_ACTIONS = {"suspend": license_service.suspend, "resume": license_service.resume,
@@ -56,6 +65,7 @@ def _review_page(request: Request, session: Session, who: Principal, listing_id:
     odometer = budget.odometer(session, listing_id) if detail.published_at is not None else None
     return render(request, "office/review.html", {
         "listing": detail, "odometer": odometer, "decisions": REVIEW_DECISIONS, "transitions": TRANSITIONS,
+        "preview": listings.review_preview(session, who, listing_id),
         "codes": {action: reasons.codes_for(action) for action in (*REVIEW_DECISIONS, *TRANSITIONS,
                                                                    "raise_grade", "lower_grade")},
         "done": request.query_params.get("done"), **extra}, status=status)
@@ -160,13 +170,55 @@ def sanction(request: Request, license_id: int, action: str, session: PageSessio
     return redirect(f"/office/licences?done={license_id}")
 
 
+def _audit_filter(request: Request) -> tuple[AuditFilter, dict[str, str]]:
+    params = {k: request.query_params.get(k, "").strip() for k in ("actor", "action", "subject_type", "subject_id",
+                                                                   "from", "to", "q")}
+    start, end = (_day(params["from"]), _day(params["to"], 1))
+    return AuditFilter(actor=params["actor"] or None, action=params["action"] or None,
+                       subject_type=params["subject_type"] or None, subject_id=params["subject_id"] or None,
+                       start=start, end=end, q=params["q"] or None), params
+
+
+def _day(text: str, plus: int = 0) -> datetime | None:
+    """A day typed as 2026-11-29, from Beijing midnight (to: up to the end of that day)."""
+    try:
+        return datetime.combine(date.fromisoformat(text), time(), CST) + timedelta(days=plus) if text else None
+    except ValueError:
+        return None
+
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit_log(request: Request, session: PageSession, who: OfficePage,
               offset: Annotated[int, Query(ge=0)] = 0, verify: bool = False) -> Response:
-    """The audit log, newest first, and (on request) the verification of the whole hash chain."""
-    events, total = audit.recent(session, AUDIT_PAGE, offset)
+    """The audit log, newest first, filtered by who, what, object and date, searched; on request, the
+    verification of the whole hash chain."""
+    where, params = _audit_filter(request)
+    events, total = audit_log_service.search(session, where, AUDIT_PAGE, offset)
     verdict = audit.verify(session) if verify else None
-    return render(request, "office/audit.html", {"events": events, "total": total, "offset": offset,
-                                                 "limit": AUDIT_PAGE, "verdict": verdict})
+    query = urlencode({k: v for k, v in params.items() if v})
+    return render(request, "office/audit.html", {
+        "events": events, "total": total, "offset": offset, "limit": AUDIT_PAGE, "verdict": verdict,
+        "actors": audit_log_service.actors(session, events), "actions": audit_log_service.actions(session),
+        "params": params, "query": query})
+
+
+@router.get("/audit.csv")
+def audit_csv(request: Request, session: PageSession, who: OfficePage) -> Response:
+    """The filtered audit log as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese)."""
+    where, _ = _audit_filter(request)
+    events, _ = audit_log_service.search(session, where, AUDIT_EXPORT, 0)
+    names = audit_log_service.actors(session, events)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["seq", "at_beijing", "actor_email", "actor_organization", "actor_role", "action",
+                     "subject_type", "subject_id", "data", "hash"])
+    for e in events:
+        who_ = names.get(e.actor_user_id or 0)
+        writer.writerow([e.seq, e.at.astimezone(CST).isoformat(), who_.email if who_ else "",
+                         who_.organization if who_ else "", e.actor_role or "", e.action, e.subject_type,
+                         e.subject_id, json.dumps(audit_log_service.exact(e.data), ensure_ascii=False,
+                                                  sort_keys=True), e.hash])
+    return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'})
 
 

@@ -16,7 +16,7 @@ from licensing.disclosure import disclosures
 from market import contributions
 from market import unit as privacy_unit
 from market.router import UploadTooLarge
-from market.schemas import Dictionary, KeysConfirm, ListingCreate
+from market.schemas import Dictionary, KeysConfirm, ListingCreate, ListingDetail, ListingRead, ListingUpdate, ReviewRead
 from market.service import datasets, listings
 from market.service.versions import versions
 from web import i18n
@@ -26,6 +26,14 @@ from web.session import PageSession, ProviderPage, check_csrf
 
 router = APIRouter(prefix="/provider", include_in_schema=False, dependencies=[Depends(check_csrf)])
 GRADES = ("general", "important")  # core data is never listed, so it is not offered
+CYCLES = ("realtime", "daily", "weekly", "monthly", "quarterly", "yearly", "once")
+
+
+def requested_changes(detail: ListingDetail) -> ReviewRead | None:
+    """The office's latest request for changes, while the listing waits for them."""
+    if detail.status != "changes_requested":
+        return None
+    return next((r for r in reversed(detail.reviews) if r.decision == "request_changes"), None)
 
 
 def _home(request: Request, session: PageSession, who: Principal, extra: dict[str, Any], status: int = 200) -> Response:
@@ -55,14 +63,18 @@ async def upload(request: Request, session: PageSession, who: ProviderPage, file
 
     def store() -> Any:
         if len(data) > limit:
-            raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it")
+            raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it",
+                                 zh=f"文件不能超过 {get_settings().max_upload_mb} MB：请拆分或压缩后再上传")
         return datasets.upload(session, who, name, file.filename or "", data, encoding or None,
                                missing_values.strip() or None, changelog)
 
     done = attempt(session, store)
     if isinstance(done, DomainError):
         if _wants_json(request):
-            return JSONResponse({"error": done.detail, "title": done.title}, status_code=done.status)
+            zh = i18n.chosen(request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language")) == "zh-CN"
+            return JSONResponse({"error": done.sentence_zh if zh else done.detail,
+                                 "title": i18n.translate("zh-CN" if zh else "en", done.title)},
+                                status_code=done.status)
         return _home(request, session, who, {"error": done, "name": name}, status=done.status)
     target = f"/provider/datasets/{done.id}"
     return JSONResponse({"redirect": target}) if _wants_json(request) else redirect(target)
@@ -209,9 +221,7 @@ def quality_page(request: Request, dataset_id: int, session: PageSession, who: P
 @router.get("/datasets/{dataset_id}/listing", response_class=HTMLResponse)
 def listing_form(request: Request, dataset_id: int, session: PageSession, who: ProviderPage) -> Response:
     """Draft a listing over a dataset whose dictionary is written."""
-    dataset, version = datasets.own_dataset(session, who, dataset_id)
-    return render(request, "provider/listing_form.html", {"dataset": dataset, "version": version, "form": {},
-                                                          "grades": GRADES})
+    return _form_page(request, session, who, dataset_id, {}, {})
 
 
 def _offers_from(form: FormData) -> list[dict[str, Any]]:
@@ -229,19 +239,56 @@ def _offers_from(form: FormData) -> list[dict[str, Any]]:
     return offers
 
 
-def _listing_from(form: FormData, dataset_id: int) -> ListingCreate:
-    built = validated(ListingCreate, {
-        "dataset_id": dataset_id, "title": str(form.get("title") or "").strip(),
+def _listing_fields(form: FormData) -> dict[str, Any]:
+    return {
+        "title": str(form.get("title") or "").strip(),
         "description": str(form.get("description") or ""), "keywords": split_list(str(form.get("keywords") or "")),
         "sector": str(form.get("sector") or "").strip(), "proposed_grade": form.get("proposed_grade"),
         "update_cycle": str(form.get("update_cycle") or "").strip(), "offers": _offers_from(form),
         "dp_policy": {"max_epsilon_per_query": form.get("max_epsilon_per_query") or 1.0,
                       "default_epsilon": form.get("default_epsilon") or None,
                       "min_group_size": form.get("min_group_size") or 0},
-    })
+    }
+
+
+def _listing_from(form: FormData, dataset_id: int) -> ListingCreate:
+    built = validated(ListingCreate, {"dataset_id": dataset_id, **_listing_fields(form)})
     if isinstance(built, DomainError):
         raise built
     return built
+
+
+def _update_from(form: FormData) -> ListingUpdate:
+    built = validated(ListingUpdate, _listing_fields(form))
+    if isinstance(built, DomainError):
+        raise built
+    return built
+
+
+def _form_of(listing: ListingRead) -> dict[str, Any]:
+    """A listing as the form's fields, to edit it."""
+    policy = listing.dp_policy
+    form: dict[str, Any] = {
+        "title": listing.title, "description": listing.description, "keywords": ", ".join(listing.keywords),
+        "sector": listing.sector, "update_cycle": listing.update_cycle, "proposed_grade": listing.proposed_grade,
+        "max_epsilon_per_query": i18n.plain(policy.get("max_epsilon_per_query")),
+        "default_epsilon": i18n.plain(policy.get("default_epsilon")) if policy.get("default_epsilon") else "",
+        "min_group_size": policy.get("min_group_size", 0)}
+    for n, offer in enumerate([o for o in listing.offers if o.active][:2], 1):
+        p = f"offer{n}_"
+        form |= {p + "name": offer.name, p + "scenario": offer.scenario,
+                 p + "price": i18n.plain(offer.price_minor / 100),
+                 p + "term_days": offer.term_days, p + "epsilon_budget": i18n.plain(offer.epsilon_budget),
+                 p + "query_quota": offer.query_quota}
+    return form
+
+
+def _form_page(request: Request, session: PageSession, who: Principal, dataset_id: int, form: dict[str, Any],
+               extra: dict[str, Any], status: int = 200) -> Response:
+    dataset, version = datasets.own_dataset(session, who, dataset_id)
+    return render(request, "provider/listing_form.html", {
+        "dataset": dataset, "version": version, "form": form, "grades": GRADES, "cycles": CYCLES,
+        "action": f"/provider/datasets/{dataset_id}/listing", **extra}, status=status)
 
 
 @router.post("/datasets/{dataset_id}/listing", response_class=HTMLResponse)
@@ -251,19 +298,43 @@ async def create_listing(request: Request, dataset_id: int, session: PageSession
     body = attempt(session, partial(_listing_from, form, dataset_id))
     done = body if isinstance(body, DomainError) else attempt(session, partial(listings.create, session, who, body))
     if isinstance(done, DomainError):
-        dataset, version = datasets.own_dataset(session, who, dataset_id)
-        return render(request, "provider/listing_form.html", {
-            "dataset": dataset, "version": version, "form": dict(form), "error": done, "grades": GRADES},
-            status=done.status)
+        return _form_page(request, session, who, dataset_id, dict(form), {"error": done}, status=done.status)
     return redirect(f"/provider/listings/{done.id}")
+
+
+@router.get("/listings/{listing_id}/edit", response_class=HTMLResponse)
+def edit_form(request: Request, listing_id: int, session: PageSession, who: ProviderPage) -> Response:
+    """The listing form filled with a draft (or a listing sent back), with the office's request above it."""
+    detail = listings.detail(session, who, listing_id)
+    return _form_page(request, session, who, detail.dataset_id, _form_of(detail), _edit_context(detail))
+
+
+def _edit_context(detail: ListingDetail) -> dict[str, Any]:
+    return {"listing": detail, "requested": requested_changes(detail),
+            "action": f"/provider/listings/{detail.id}/edit"}
+
+
+@router.post("/listings/{listing_id}/edit", response_class=HTMLResponse)
+async def save_edit(request: Request, listing_id: int, session: PageSession, who: ProviderPage) -> Response:
+    """Save the edit; the listing page then offers to (re)submit it."""
+    form = await request.form()
+    body = attempt(session, partial(_update_from, form))
+    done = body if isinstance(body, DomainError) else attempt(
+        session, partial(listings.update, session, who, listing_id, body))
+    if isinstance(done, DomainError):
+        detail = listings.detail(session, who, listing_id)
+        return _form_page(request, session, who, detail.dataset_id, dict(form),
+                          {**_edit_context(detail), "error": done}, status=done.status)
+    return redirect(f"/provider/listings/{listing_id}?saved=1")
 
 
 @router.get("/listings/{listing_id}", response_class=HTMLResponse)
 def listing_page(request: Request, listing_id: int, session: PageSession, who: ProviderPage) -> Response:
     """A listing as its provider sees it: state, what is under review, the checks, reviews and history."""
     detail = listings.detail(session, who, listing_id)
-    return render(request, "provider/listing.html", {"listing": detail,
-                                                     "submitted": request.query_params.get("submitted")})
+    return render(request, "provider/listing.html", {
+        "listing": detail, "submitted": request.query_params.get("submitted"),
+        "saved": request.query_params.get("saved"), "requested": requested_changes(detail)})
 
 
 @router.post("/listings/{listing_id}/submit", response_class=HTMLResponse)

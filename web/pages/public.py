@@ -94,11 +94,13 @@ def register_form(request: Request, who: Viewer) -> Response:
 
 
 @router.get("/register/credit-code", response_class=HTMLResponse)
-def check_credit_code(request: Request, credit_code_value: Annotated[str, Query(alias="credit_code")] = "") -> Response:
-    """The htmx check as the code is typed: the same check the registration itself makes."""
+def check_credit_code(request: Request, session: PageSession,
+                      credit_code_value: Annotated[str, Query(alias="credit_code")] = "") -> Response:
+    """The htmx check as the code is typed: the same checks the registration itself makes."""
     code = credit_code_value.strip()
     problem = credit_code.problem(code, locale_of(request)) if code else None
-    return render(request, "public/_credit_code.html", {"problem": problem, "checked": bool(code)})
+    taken = bool(code) and problem is None and registrations.is_registered(session, code)
+    return render(request, "public/_credit_code.html", {"problem": problem, "checked": bool(code), "taken": taken})
 
 
 @router.post("/register", response_class=HTMLResponse)

@@ -1,0 +1,67 @@
+"""SQL refusals in Chinese: the parser's English reasons (sandbox.sql) said again for zh-CN viewers.
+
+SQL keywords, column and table names stay as written; everything around them is Chinese."""
+
+from __future__ import annotations
+
+import re
+
+PATTERNS: list[tuple[str, str]] = [
+    (r"the query is empty", "查询为空：请写一条 SELECT 聚合查询"),
+    (r"the SQL could not be read \((.*)\)", "无法解析该 SQL，请检查引号和括号"),
+    (r"several statements are not allowed", "一次只能提交一条语句"),
+    (r"(\w+) statements are not allowed", r"不允许 \1 语句，只接受 SELECT 聚合查询"),
+    (r"subqueries are not allowed", "不允许子查询，请直接在一条 SELECT 中查询数据表"),
+    (r"WITH \(common table expressions\) is not allowed", "不允许 WITH（公用表表达式），请直接查询数据表"),
+    (r"JOIN is not allowed", "不允许 JOIN，一次只能查询一张表"),
+    (r"window functions \(OVER \.\.\.\) are not allowed", "不允许窗口函数（OVER ...）"),
+    (r"DISTINCT is not allowed", "不允许 DISTINCT，请对维度使用 GROUP BY 并配合 COUNT(*)"),
+    (r"SELECT \* is not allowed", "不允许 SELECT *：沙箱只返回聚合结果，请使用 COUNT(*)、SUM、AVG、MEDIAN 等聚合函数"),
+    (r"\* is only allowed in COUNT\(\*\)", "* 只能用在 COUNT(*) 中"),
+    (r"query parameters are not allowed", "不允许查询参数，请直接写入常量"),
+    (r'selecting the raw column "(.+)" is not allowed', r"不能直接选取原始列“\1”：请对其聚合，或把它放进 GROUP BY"),
+    (r"the query selects no aggregate", "查询没有聚合函数：请使用 COUNT(*)、SUM、AVG、MEDIAN 等"),
+    (r"the query has no FROM clause", "查询缺少 FROM 子句"),
+    (r"FROM must name one table", "FROM 只能写一张表"),
+    (r"schema-qualified table names are not allowed", "表名前不能带模式名"),
+    (r'unknown table "(.+)"', r"没有名为“\1”的数据表"),
+    (r"qualified column names are not allowed", "列名前不能带表名"),
+    (r'unknown column "(.+)"', r"没有名为“\1”的列"),
+    (r'column "(.+)" is an identifier and cannot be used in a query', r"列“\1”是个人标识符，不能在查询中使用"),
+    (r'column "(.+)" is excluded by the data dictionary', r"列“\1”在数据字典中被设为不可用"),
+    (r'column "(.+)" has type (\w+), which queries cannot use', r"列“\1”的类型为 \2，查询中不能使用"),
+    (r"group columns cannot be renamed", "分组列不能用 AS 重命名"),
+    (r"(\w+) is not supported", r"暂不支持 \1"),
+    (r"function (\w+) is not allowed", r"不允许使用函数 \1"),
+    (r"expressions over aggregates are not allowed", "不允许对聚合结果再做运算"),
+    (r"selecting constants is not allowed", "不能选取常量"),
+    (r"(\w+) is not allowed in the SELECT list", r"SELECT 列表中不允许 \1"),
+    (r"COUNT accepts \*, or a single column", "COUNT 只接受 * 或单个列"),
+    (r"the quantile level must be a number strictly between 0 and 1", "分位数必须是介于 0 和 1 之间的数"),
+    (r'column "(.+)" is a (\w+), not a measure', r"列“\1”不是度量，不能求和或求平均"),
+    (r'measure "(.+)" has no bounds in the data dictionary', r"度量“\1”在数据字典中没有取值范围"),
+    (r'the bounds \[(.+)\] would widen the bounds of "(.+)"', r"范围 [\1] 超出了“\2”在数据字典中的取值范围"),
+    (r'the bounds \[(.+)\] of "(.+)" are empty', r"“\2”的范围 [\1] 为空"),
+    (r'"(.+)" holds integers, so its bounds must be integers', r"“\1”为整数列，范围也必须是整数"),
+    (r"GROUP BY (\w+) is not allowed", r"不允许 GROUP BY \1"),
+    (r'column "(.+)" is selected but not grouped', r"列“\1”被选取但没有出现在 GROUP BY 中"),
+    (r"GROUP BY accepts dimension columns only", "GROUP BY 只能使用维度列"),
+    (r'column "(.+)" is a measure and cannot be grouped on', r"列“\1”是度量，不能用于分组"),
+    (r'the keys of column "(.+)" are not public, so it cannot be grouped on', r"列“\1”的取值不公开，不能用于分组"),
+    (r'the result column name "(.+)" is used twice', r"结果列名“\1”重复"),
+    (r"functions are not allowed in WHERE \((.*)\)", r"WHERE 中不允许使用函数（\1）"),
+    (r"(\w+) can only use columns of the result.*", r"\1 只能使用结果中的列"),
+    (r"(\w+) can only use aggregates that are also selected", r"\1 只能使用已选取的聚合"),
+    (r"ORDER BY must name a column of the result", "ORDER BY 必须使用结果中的列"),
+    (r"(.+) is not allowed", r"不允许 \1"),
+]
+COMPILED = [(re.compile(f"^{pattern}$"), said) for pattern, said in PATTERNS]
+
+
+def translate(reason: str, line: int | None = None, col: int | None = None) -> str:
+    """The refusal in Chinese, with its position; an unknown reason keeps its SQL-bearing text."""
+    where = f"（第 {line} 行第 {col} 列）" if line is not None and col is not None else ""
+    for pattern, said in COMPILED:
+        if pattern.match(reason):
+            return "查询不被允许" + where + "：" + pattern.sub(said, reason)
+    return f"查询不被允许{where}：{reason}"
