@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from market.errors import InvalidDataset
+from market.limits import check_shape
 
 NUMBER_SHARE = 0.9  # a column this numeric with a few non-numbers has typos, not text
 MIN_NUMERIC_VALUES = 10
@@ -38,6 +39,7 @@ def read_table(data: bytes, filename: str, encoding: str | None = None) -> Table
     if not data.strip():
         raise InvalidDataset("The file is empty: upload a CSV with a header line and at least one row",
                              zh="文件为空：请上传包含表头行和至少一行数据的 CSV")
+    check_shape(data, filename)
     if data[:4] == b"PAR1" or filename.lower().endswith(".parquet"):
         return Table(_parquet(data), None)
     text, used = decode(data, encoding)

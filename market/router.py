@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from core.auth import DataOffice, ProviderUser, SessionDep
 from core.config import get_settings
-from core.errors import DomainError
 from market import reasons
 from market.deps import ListingStaff
+from market.intake import UPLOAD_OPENAPI, UploadTooLarge, read_upload  # noqa: F401 (UploadTooLarge: re-exported)
 from market.schemas import (
     CatalogEntry,
     CorrectionCreate,
@@ -44,28 +44,17 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0)]
 
 
-class UploadTooLarge(DomainError):
-    status = 413
-    type = "upload-too-large"
-    title = "The file is too large"
+@router.post("/datasets", status_code=201, response_model=DatasetRead, openapi_extra=UPLOAD_OPENAPI)
+async def upload_dataset(request: Request, session: SessionDep, who: ProviderUser) -> DatasetRead:
+    """Upload a CSV (UTF-8, GBK/GB18030, or the `encoding` you name) or Parquet file (multipart fields `file`,
+    `name`, optional `encoding`); it is profiled in memory and encrypted before it is written.
 
-
-@router.post("/datasets", status_code=201, response_model=DatasetRead)
-async def upload_dataset(
-    request: Request, session: SessionDep, who: ProviderUser, file: Annotated[UploadFile, File()],
-    name: Annotated[str, Form()], encoding: Annotated[str | None, Form()] = None,
-) -> DatasetRead:
-    """Upload a CSV (UTF-8, GBK/GB18030, or the `encoding` you name) or Parquet file; it is profiled in memory
-    and encrypted before it is written.
-
-    Uploading the same `name` again makes a new version of that dataset; live listings whose dictionary
-    did not change move to it at once (`listings_moved`), others wait for a review."""
-    limit = get_settings().max_upload_mb * 1024 * 1024
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it",
-                             zh=f"文件不能超过 {get_settings().max_upload_mb} MB：请拆分或压缩后再上传")
-    return datasets.upload(session, who, name, file.filename or "", data, encoding or None)
+    The caller and the declared size are checked before the body is read; the file never touches disk
+    unencrypted. Uploading the same `name` again makes a new version of that dataset; live listings whose
+    dictionary did not change move to it at once (`listings_moved`), others wait for a review."""
+    form = await read_upload(request)
+    return datasets.upload(session, who, form.fields["name"], form.filename, form.data,
+                           form.fields.get("encoding") or None)
 
 
 @router.get("/datasets", response_model=DatasetPage)

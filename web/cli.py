@@ -48,7 +48,8 @@ def _safe_url(url: str) -> str:
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="Sign-in email")],
-    password: Annotated[str, typer.Option(help="At least 8 characters", prompt=True, hide_input=True)],
+    password: Annotated[str, typer.Option(help="At least 12 characters, not a common one", prompt=True,
+                                                 hide_input=True)],
     role: Annotated[Role, typer.Option(help="provider, data_office, finance or admin")],
     org_name: Annotated[str | None, typer.Option(help="The provider's department (providers only)")] = None,
 ) -> None:
