@@ -170,7 +170,7 @@ def catalog(
                             max_price_minor=max_price_minor, sort=sort)
 
 
-@router.get("/catalog.jsonld")
+@router.get("/catalog.jsonld", responses={200: {"content": {"application/ld+json": {"schema": {"type": "object"}}}}})
 def catalog_jsonld(session: SessionDep) -> JSONResponse:
     """The catalog as DCAT-AP JSON-LD: every published listing as a `dcat:Dataset`."""
     body: dict[str, Any] = catalog_service.dcat(session, get_settings().base_url)

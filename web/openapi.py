@@ -16,6 +16,7 @@ ERRORS = {
     "409": "The record is in a state that does not allow this, or it exists already",
     "422": "The input is invalid; `detail` names the field and `detail_zh` says it in Chinese",
     "429": "Too many attempts or requests: wait for `Retry-After` seconds",
+    "503": "Temporarily unavailable (the sandbox is at capacity, or a step must be retried): retry later",
 }
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -50,6 +51,8 @@ def with_problems(document: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             for status, description in ERRORS.items():
                 responses[status] = _problem(description)
+            if operation.get("operationId", "").startswith("stripe_webhook"):
+                responses["400"] = _problem("The Stripe-Signature is missing, wrong, stale or from the future")
             if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
                 responses["413"] = _problem("The file is larger than the upload limit, or unfolds past a limit")
     return document

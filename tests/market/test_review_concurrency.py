@@ -10,6 +10,7 @@ from sqlmodel import select
 from core.auth import Role
 from core.db import unit_of_work
 from market.models import ListingReview
+from tests.figures import record
 from tests.flow import ok, staff
 from tests.market.steps import API, draft, review
 
@@ -30,4 +31,6 @@ def test_twenty_concurrent_approvals_by_one_user_record_one_decision(client: Tes
     with unit_of_work() as session:
         rows = session.exec(select(ListingReview).where(ListingReview.listing_id == listing["id"])).all()
     assert len(rows) == 1
+    record("20 concurrent approvals by one data-office user", requests=20, accepted=statuses.count(200),
+           refused_409=statuses.count(409), review_rows=len(rows), held="one decision recorded")
     assert ok(client.get(f"{API}/listings/{listing['id']}", headers=provider))["status"] == "submitted"

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.auth import Role
+from tests.figures import record
 from tests.flow import staff
 from tests.market.steps import API
 
@@ -81,6 +82,8 @@ def test_an_anonymous_upload_is_refused_before_its_body_is_read(client: TestClie
     status, read, body = _asgi_upload(client.app, {}, chunks, total)
     assert status == 401, body
     assert read == 0  # not one chunk of the 70 MB was asked for
+    record("anonymous 70 MB upload", body_bytes=total, chunks_read=read, status=status,
+           held="401 before the body was read")
 
 
 def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(
@@ -152,6 +155,8 @@ def test_a_large_upload_never_touches_disk_in_plaintext(client: TestClient, prov
     assert read == len(chunks)
     assert seen == []
     assert _files_with(marker, data_dir) == []  # the stored copy is encrypted
+    record("24 MB upload watched on disk", body_bytes=total, checks=read, plaintext_files=len(seen),
+           held="no temp file, no unlinked file, stored copy encrypted")
     new = {p.name for p in temp.iterdir()} - temp_before
     assert [n for n in new if marker in _head(temp / n)] == []
 
@@ -194,6 +199,8 @@ def test_a_parquet_bomb_is_refused_from_its_metadata(client: TestClient, provide
     problem = response.json()
     assert problem["type"] == "upload-too-large" and "100,000,000 rows" in problem["detail"]
     assert "行" in problem["detail_zh"]
+    record("Parquet bomb", file_bytes=len(bomb), declared_rows=100_000_000, status=response.status_code,
+           held="refused from the footer; never decoded")
 
 
 def test_a_parquet_file_unfolding_past_the_decompressed_limit_is_refused(
