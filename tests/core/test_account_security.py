@@ -21,6 +21,7 @@ from core.accounts import accounts
 from core.auth import Role
 from core.db import unit_of_work
 from core.models import AuditEvent, SignInThrottle, User, utcnow
+from tests.figures import record
 from tests.flow import CREDIT_CODE, PASSWORD, staff
 
 TOKEN = "/api/v1/auth/token"
@@ -46,6 +47,9 @@ def test_ten_wrong_passwords_lock_the_account_even_against_the_right_one(client:
     with unit_of_work() as session:
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "auth.locked_out")).all()
     assert [(e.subject_type, e.subject_id) for e in events] == [("account", office)]
+    record("sign-in throttling", wrong_passwords=10, then_right_password=locked.status_code,
+           retry_after_seconds=int(locked.headers["Retry-After"]), audit_events=len(events),
+           held="429 too-many-attempts with Retry-After, even for the right password")
 
 
 def test_a_lockout_ends_and_the_right_password_then_works(client: TestClient, office: str) -> None:
