@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench fuzz reliability-report clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "Shuyu needs Python >= 3.11 on the PATH (python3, python3.11, ...)"; exit 1; }
@@ -32,6 +32,25 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# A long schemathesis run: every operation, as every role, FUZZ_EXAMPLES generated inputs each.
+FUZZ_EXAMPLES ?= 25
+fuzz: install
+	SHUYU_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:randomly tests/web/test_fuzz.py
+
+# Runs the reliability tests, recording their figures, and rewrites docs/reliability.md from them.
+RELIABILITY_TESTS := tests/market/test_upload_limits.py tests/web/test_authorization_matrix.py \
+	tests/web/test_fuzz.py tests/web/test_backup.py tests/licensing/test_budget_concurrency.py tests/licensing/test_stripe_hardening.py \
+	tests/market/test_review_concurrency.py
+reliability-report: install
+	mkdir -p var && rm -f var/reliability-figures*.json
+	SHUYU_RELIABILITY_FIGURES=$(CURDIR)/var/reliability-figures.json $(BIN)/python -m pytest -q -p no:randomly \
+		$(RELIABILITY_TESTS)
+	test -z "$(RELIABILITY_PG_URL)" || SHUYU_DATABASE_URL=$(RELIABILITY_PG_URL) \
+		SHUYU_RELIABILITY_FIGURES=$(CURDIR)/var/reliability-figures-pg.json $(BIN)/python -m pytest -q \
+		-p no:randomly tests/licensing/test_budget_concurrency.py tests/web/test_backup.py \
+		tests/market/test_review_concurrency.py tests/licensing/test_stripe_hardening.py
+	$(BIN)/python -m bench.reliability_report var/reliability-figures*.json > docs/reliability.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

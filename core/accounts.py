@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from sqlmodel import Session, select
+from zxcvbn import zxcvbn
 
 from core.audit import Actor, record
 from core.auth import Role, hash_password
+from core.config import get_settings
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Organization, User
 
@@ -17,6 +19,33 @@ ORG_KIND_FOR_ROLE = {
     Role.finance: "operator",
     Role.admin: "operator",
 }
+
+
+class WeakPassword(InvalidInput):
+    type = "weak-password"
+    title = "The password is too easy to guess"
+
+
+MAX_PASSWORD = 256  # long passphrases are welcome; a megabyte "password" is an attack on the hasher
+
+
+def check_password(password: str, email: str = "", org_name: str = "") -> None:
+    """The password policy (OWASP ASVS 2.1): at least `SHUYU_PASSWORD_MIN_LENGTH` characters, at most 256,
+    and not guessable — zxcvbn's estimate, which knows common passwords, names, keyboard walks and the
+    person's own email and organization, must reach 3 of 4. Registration, `shuyu users create` and every
+    other way to set a password call this."""
+    minimum = get_settings().password_min_length
+    if len(password) < minimum:
+        raise WeakPassword(f"Passwords need at least {minimum} characters; a few unrelated words make a good one",
+                           zh=f"密码至少需要 {minimum} 个字符；几个不相关的词组合起来是不错的密码")
+    if len(password) > MAX_PASSWORD:
+        raise WeakPassword(f"Passwords may have at most {MAX_PASSWORD} characters",
+                           zh=f"密码最多 {MAX_PASSWORD} 个字符")
+    hints = [w for w in (email, email.split("@")[0], org_name, "shuyu", "数域") if w]
+    strength = zxcvbn(password[:100], user_inputs=hints)
+    if strength["score"] < 3:
+        raise WeakPassword("This password is common or easy to guess; choose a longer one, such as a few "
+                           "unrelated words", zh="该密码过于常见或容易被猜中：请使用更长的密码，例如几个不相关的词")
 
 
 class AccountService:
@@ -38,8 +67,7 @@ class AccountService:
         email = email.strip().lower()
         if "@" not in email:
             raise InvalidInput(f"{email!r} is not an email address")
-        if len(password) < 8:
-            raise InvalidInput("Passwords need at least 8 characters")
+        check_password(password, email, org.name)
         if ORG_KIND_FOR_ROLE[role] != org.kind:
             raise InvalidInput(f"A {role.value} user cannot belong to a {org.kind} organization")
         if session.exec(select(User).where(User.email == email)).first() is not None:

@@ -130,3 +130,34 @@ def _check(event: AuditEvent, expected_seq: int, prev: str) -> str | None:
     if event.hash != event_hash(event):
         return "its content does not match its hash (edited)"
     return None
+
+
+def checkpoint(session: Session) -> dict[str, Any]:
+    """The chain's length and head hash now, signed with the platform's receipts key. Stored outside the
+    database, it anchors the chain: a rewrite of the whole table with self-consistent hashes no longer
+    passes through this head."""
+    from core import receipts
+    from core.config import get_settings
+
+    head = session.get(AuditHead, 1)
+    key = receipts.signing_key(get_settings())
+    return receipts.sign(key, {"kind": "shuyu-audit-checkpoint", "length": head.length if head else 0,
+                               "head": head.head_hash if head else GENESIS, "at": utcnow().isoformat()})
+
+
+def check_checkpoint(session: Session, signed: dict[str, Any]) -> str | None:
+    """None if `signed` is this platform's checkpoint and the chain still has that event with that hash."""
+    from core import receipts
+    from core.config import get_settings
+
+    if not receipts.verify(receipts.public_pem(receipts.signing_key(get_settings())), signed):
+        return "the checkpoint's signature is not this platform's"
+    length = int(signed.get("length", 0))
+    if length == 0:
+        return None
+    event = session.get(AuditEvent, length)
+    if event is None:
+        return f"event {length} of the checkpoint is gone"
+    if event.hash != signed.get("head"):
+        return f"event {length} no longer has the checkpoint's hash: the chain was rewritten"
+    return None

@@ -5,21 +5,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Annotated
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
-from core.audit import Actor
+from core.audit import Actor, record
 from core.config import get_settings
-from core.db import session_dependency
-from core.errors import Forbidden, NotAuthenticated
-from core.models import Credential, Organization, User, utcnow
+from core.db import session_dependency, unit_of_work
+from core.errors import Forbidden, NotAuthenticated, TooManyAttempts
+from core.models import Credential, Organization, SignInThrottle, User, utcnow
 
 
 class Role(StrEnum):
@@ -30,24 +36,41 @@ class Role(StrEnum):
     admin = "admin"
 
 
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_HASHER = PasswordHasher()  # argon2id with argon2-cffi's current defaults (RFC 9106's low-memory profile)
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # the format before argon2id: still verified, replaced at sign-in
 
 
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+    return _HASHER.hash(password)
 
 
 def verify_password(password: str, stored: str) -> bool:
+    """Whether `password` matches `stored` (argon2id, or the older scrypt format)."""
+    if stored.startswith("scrypt$"):
+        return _verify_scrypt(password, stored)
     try:
-        scheme, salt_b64, digest_b64 = stored.split("$")
-    except ValueError:
+        return _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
         return False
-    if scheme != "scrypt":
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a verified hash should be replaced: an old format, or argon2 parameters weaker than today's."""
+    return stored.startswith("scrypt$") or _HASHER.check_needs_rehash(stored)
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
+    try:
+        _, salt_b64, digest_b64 = stored.split("$")
+    except ValueError:
         return False
     digest = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt_b64), dklen=32, **_SCRYPT)
     return hmac.compare_digest(digest, base64.b64decode(digest_b64))
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def _sha256(secret: str) -> str:
@@ -112,10 +135,92 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def authenticate_password(session: Session, email: str, password: str) -> User:
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+# --- Sign-in throttling -----------------------------------------------------------------------------------
+# Failures are counted per account (the email, known or not) and per client address in a fixed window; at
+# the limit the key is locked out for a while and an audit event says so. Failures are written in a unit
+# of work of their own: the sign-in that fails rolls its request back, and the failure must still count.
+
+
+def throttle_keys(email: str, address: str | None) -> list[str]:
+    return [f"account:{email}"[:200]] + ([f"address:{address}"[:200]] if address else [])
+
+
+def check_throttle(session: Session, keys: list[str]) -> None:
+    """429 `too-many-attempts` with the seconds to wait, while any of the keys is locked out."""
+    now = utcnow()
+    rows = session.exec(select(SignInThrottle).where(col(SignInThrottle.key).in_(keys))).all()
+    waits = [(_aware(r.locked_until) - now).total_seconds() for r in rows if r.locked_until is not None]
+    wait = max([w for w in waits if w > 0], default=0.0)
+    if wait > 0:
+        raise TooManyAttempts(math.ceil(wait))
+
+
+def note_failed_sign_in(keys: list[str]) -> None:
+    """Count a failure against each key; lock a key out when its count reaches the limit."""
+    settings = get_settings()
+    now = utcnow()
+    window_start = now - timedelta(seconds=settings.signin_window_seconds)
+    with unit_of_work() as session:
+        for key in keys:
+            kind, _, who = key.partition(":")
+            limit = settings.signin_max_failures if kind == "account" else settings.signin_max_failures_per_address
+            _count_failure(session, key, now, window_start)
+            locked = session.execute(
+                update(SignInThrottle)
+                .where(col(SignInThrottle.key) == key, col(SignInThrottle.failures) >= limit)
+                .values(failures=0, window_started_at=now,
+                        locked_until=now + timedelta(seconds=settings.signin_lockout_seconds)))
+            if locked.rowcount:  # type: ignore[attr-defined]
+                record(session, Actor.system(), "auth.locked_out", kind, who[:64],
+                       {"failures": limit, "seconds": settings.signin_lockout_seconds})
+
+
+def _count_failure(session: Session, key: str, now: datetime, window_start: datetime) -> None:
+    """One more failure in the current window (a new window once the last one ended), as conditional UPDATEs
+    so concurrent failures all count."""
+    counted = session.execute(update(SignInThrottle).where(
+        col(SignInThrottle.key) == key, col(SignInThrottle.window_started_at) >= window_start)
+        .values(failures=col(SignInThrottle.failures) + 1))
+    if counted.rowcount:  # type: ignore[attr-defined]
+        return
+    restarted = session.execute(update(SignInThrottle).where(col(SignInThrottle.key) == key)
+                                .values(failures=1, window_started_at=now))
+    if restarted.rowcount:  # type: ignore[attr-defined]
+        return
+    try:
+        with session.begin_nested():
+            session.add(SignInThrottle(key=key, failures=1, window_started_at=now))
+    except IntegrityError:  # a concurrent failure created the row first
+        _count_failure(session, key, now, window_start)
+
+
+def note_signed_in(session: Session, keys: list[str]) -> None:
+    """A correct password clears the account's count (never the address's: one known password must not
+    reset an attacker's budget for guessing others). In the caller's unit of work: on SQLite a second
+    writer beside a request that already wrote (registration signs its new user in) would wait on itself."""
+    session.execute(update(SignInThrottle).where(col(SignInThrottle.key) == keys[0],
+                                                 col(SignInThrottle.failures) > 0).values(failures=0))
+
+
+def authenticate_password(session: Session, email: str, password: str, address: str | None = None) -> User:
+    """The user whose password this is, or a 401 that does not say which part was wrong.
+
+    Refused with 429 while the account or the address is locked out (see the throttle above). An unknown email
+    costs the same argon2 verification as a known one, so response times do not tell which accounts exist.
+    A correct password stored in an older format is re-hashed with argon2id on the spot."""
+    email = email.strip().lower()
+    keys = throttle_keys(email, address)
+    check_throttle(session, keys)
+    user = session.exec(select(User).where(User.email == email)).first()
+    if user is None:
+        verify_password(password, _dummy_hash())
     if user is None or not verify_password(password, user.password_hash) or not user.is_active:
+        note_failed_sign_in(keys)
         raise NotAuthenticated("Wrong email or password", zh="邮箱或密码错误")
+    note_signed_in(session, keys)
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        session.add(user)
     return user
 
 
@@ -126,11 +231,40 @@ SessionDep = Annotated[Session, Depends(session_dependency, scope="function")]
 SESSION_COOKIE = "shuyu_session"
 
 
+CSRF_COOKIE = "shuyu_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CsrfRejected(Forbidden):
+    type = "csrf-failed"
+    title = "The form expired"
+
+
+def csrf_signature(value: str) -> str:
+    """The CSRF token for a browser's random CSRF cookie: an HMAC under a key derived from the master key,
+    so a page on another site can neither read nor forge it."""
+    key = hmac.new(get_settings().master_key_bytes(), b"shuyu web csrf v1", hashlib.sha256).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_matches(cookie: str | None, sent: str | None) -> bool:
+    return bool(cookie and sent and hmac.compare_digest(sent, csrf_signature(cookie)))
+
+
 def _bearer(request: Request) -> str | None:
+    """The caller's secret: a bearer header (scripts, exempt from CSRF: a browser never adds it by itself),
+    or the session cookie, which a state change must back with the page's CSRF token in `X-CSRF-Token`."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.cookies.get(SESSION_COOKIE)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and request.method not in SAFE_METHODS and not csrf_matches(
+            request.cookies.get(CSRF_COOKIE), request.headers.get(CSRF_HEADER)):
+        raise CsrfRejected("A signed-in browser must send the page's CSRF token (X-CSRF-Token) to change "
+                           "anything; scripts should use an API key as a bearer token",
+                           zh="浏览器登录状态下的修改请求须附带页面的 CSRF 令牌（X-CSRF-Token）；脚本请使用 API 密钥")
+    return cookie
 
 
 def optional_principal(request: Request, session: SessionDep) -> Principal | None:

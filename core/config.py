@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     treasury_account_name: str = "数域公共数据授权运营非税收入专户（演示）"
     treasury_bank: str = "演示银行 北京分行营业部"
     treasury_account_number: str = "6200 0000 0000 0000 000"
+    # Limits on what an upload may unfold into, checked before it is decoded (Parquet from its metadata).
+    max_upload_rows: int = 20_000_000
+    max_upload_columns: int = 1_000
+    max_upload_decompressed_mb: int = 2_048
+    # Sign-in throttling: failures per account or per address within the window before a lockout.
+    signin_max_failures: int = 10  # per account
+    signin_max_failures_per_address: int = 50  # an office behind one address has many people
+    signin_window_seconds: int = 900
+    signin_lockout_seconds: int = 900
+    password_min_length: int = 12
+    # SQL accepted by the sandbox: characters, and the nesting depth of its syntax tree.
+    max_sql_length: int = 20_000
+    max_sql_depth: int = 20
 
     @property
     def resolved_database_url(self) -> str:

@@ -8,7 +8,9 @@ names the cause, a short title and a sentence the person can act on:
     ├── Forbidden              403 forbidden
     ├── NotFound               404 not-found
     ├── Conflict               409 conflict            (wrong lifecycle state, duplicate)
-    └── InvalidInput           422 invalid-input
+    ├── InvalidInput           422 invalid-input
+    ├── TooManyAttempts        429 too-many-attempts   (with Retry-After)
+    └── Unavailable            503 unavailable
 
 Domains subclass these with their own slugs (`budget-exhausted`, `query-not-allowed`, ...). Services
 raise them; one handler renders them; nothing else builds an error body. Where a person meets the error
@@ -33,6 +35,7 @@ class DomainError(Exception):
         self.detail = detail
         self.detail_zh = zh
         self.extra = extra
+        self.headers: dict[str, str] = {}
 
     def problem(self) -> dict[str, Any]:
         body = {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail, **self.extra}
@@ -72,6 +75,17 @@ class InvalidInput(DomainError):
     status = 422
     type = "invalid-input"
     title = "Invalid input"
+
+
+class TooManyAttempts(DomainError):
+    status = 429
+    type = "too-many-attempts"
+    title = "Too many attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed sign-ins: try again in {retry_after} seconds",
+                         zh=f"登录失败次数过多，请在 {retry_after} 秒后重试", retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class Unavailable(DomainError):

@@ -5,12 +5,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy import JSON, Column, DateTime, Text, event
+from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@event.listens_for(SQLModel, "load", propagate=True)
+@event.listens_for(SQLModel, "refresh", propagate=True)
+def _utc_on_load(target: Any, *_: Any) -> None:
+    """SQLite keeps no time zone: every timestamp Shuyu stores is UTC, so one read back is made UTC-aware
+    (on PostgreSQL they already are). Responses then carry an offset, as `format: date-time` requires."""
+    state = sa_inspect(target)
+    for attr in state.mapper.column_attrs:
+        value = state.dict.get(attr.key)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            state.dict[attr.key] = value.replace(tzinfo=UTC)
 
 
 def ts_column(**kw: Any) -> Any:
@@ -50,6 +63,16 @@ class Credential(SQLModel, table=True):
     created_at: datetime = ts_column()
     expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked: bool = False
+
+
+class SignInThrottle(SQLModel, table=True):
+    """Failed sign-ins counted per key (`account:<email>` or `address:<ip>`) in a window, and a lockout."""
+
+    __tablename__ = "sign_in_throttle"
+    key: str = Field(primary_key=True, max_length=200)
+    failures: int = 0
+    window_started_at: datetime = ts_column()
+    locked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class AuditHead(SQLModel, table=True):

@@ -29,6 +29,7 @@ from market.cells import (
     read_excel,
 )
 from market.errors import InvalidDataset
+from market.limits import check_shape
 
 NUMBER_SHARE = 0.9  # a column this numeric with a few non-numbers has typos, not text
 MIN_NUMERIC_VALUES = 10
@@ -55,6 +56,7 @@ def read_table(data: bytes, filename: str, encoding: str | None = None,
     if not data.strip():
         raise InvalidDataset("The file is empty: upload a CSV with a header line and at least one row",
                              zh="文件为空：请上传包含表头行和至少一行数据的 CSV")
+    check_shape(data, filename)
     in_force = markers(missing_values)
     if data[:4] == b"PAR1" or filename.lower().endswith(".parquet"):
         frame, missing = blank_markers(_parquet(data), in_force)

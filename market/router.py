@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
 from core.auth import DataOffice, MaybeUser, ProviderUser, SessionDep
 from core.config import get_settings
-from core.errors import DomainError
 from market import reasons
 from market.deps import ListingStaff
+from market.intake import UPLOAD_OPENAPI, UploadTooLarge, read_upload  # noqa: F401 (UploadTooLarge: re-exported)
 from market.schemas import (
     CatalogEntry,
     ComplaintCreate,
@@ -59,34 +59,23 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0)]
 
 
-class UploadTooLarge(DomainError):
-    status = 413
-    type = "upload-too-large"
-    title = "The file is too large"
-
-
-@router.post("/datasets", status_code=201, response_model=DatasetRead)
-async def upload_dataset(
-    request: Request, session: SessionDep, who: ProviderUser, file: Annotated[UploadFile, File()],
-    name: Annotated[str, Form()], encoding: Annotated[str | None, Form()] = None,
-    missing_values: Annotated[str | None, Form()] = None, changelog: Annotated[str, Form()] = "",
-) -> DatasetRead:
-    """Upload a CSV (UTF-8, GBK/GB18030, or the `encoding` you name), Excel (.xlsx, first sheet) or Parquet
-    file; it is profiled in memory and encrypted before it is written.
+@router.post("/datasets", status_code=201, response_model=DatasetRead, openapi_extra=UPLOAD_OPENAPI)
+async def upload_dataset(request: Request, session: SessionDep, who: ProviderUser) -> DatasetRead:
+    """Upload a CSV (UTF-8, GBK/GB18030, or the `encoding` you name), Excel (.xlsx, first sheet) or Parquet file
+    (multipart fields `file`, `name`, optional `encoding`, `missing_values`, `changelog`); it is profiled in
+    memory and encrypted before it is written.
 
     Cells such as `NA`, `N/A`, `#N/A`, `NULL`, `\\N`, `—`, `无`, `暂无` or empty are read as missing and counted
     per column (`missing_values` in the answer); send `missing_values` (comma-separated) to name your own
     markers instead. `changelog` is one line telling licensees what this version changes.
 
-    Uploading the same `name` again makes a new version of that dataset; live listings whose dictionary
-    did not change move to it at once (`listings_moved`), others wait for a review."""
-    limit = get_settings().max_upload_mb * 1024 * 1024
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it",
-                             zh=f"文件不能超过 {get_settings().max_upload_mb} MB：请拆分或压缩后再上传")
-    return datasets.upload(session, who, name, file.filename or "", data, encoding or None, missing_values,
-                           changelog)
+    The caller and the declared size are checked before the body is read; the file never touches disk
+    unencrypted. Uploading the same `name` again makes a new version of that dataset; live listings whose
+    dictionary did not change move to it at once (`listings_moved`), others wait for a review."""
+    form = await read_upload(request)
+    return datasets.upload(session, who, form.fields["name"], form.filename, form.data,
+                           form.fields.get("encoding") or None, form.fields.get("missing_values") or None,
+                           form.fields.get("changelog") or "")
 
 
 @router.get("/datasets", response_model=DatasetPage)
@@ -208,7 +197,7 @@ def catalog(
                             max_price_minor=max_price_minor, sort=sort)
 
 
-@router.get("/catalog.jsonld")
+@router.get("/catalog.jsonld", responses={200: {"content": {"application/ld+json": {"schema": {"type": "object"}}}}})
 def catalog_jsonld(session: SessionDep) -> JSONResponse:
     """The catalog as DCAT-AP JSON-LD: every published listing as a `dcat:Dataset`."""
     body: dict[str, Any] = catalog_service.dcat(session, get_settings().base_url)

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.tokens import Tokenizer
 
+from core.config import get_settings
 from sandbox.spec import (
     AggKind,
     Aggregate,
@@ -60,8 +62,56 @@ class QueryNotAllowed(Exception):
 
 def parse(sql: str, table: TableInfo, policy: Policy) -> QuerySpec:
     """Parse one SQL aggregate query over `table` into a QuerySpec, or raise QueryNotAllowed."""
-    select = _single_select(sql)
-    return _Parser(table, policy, select).spec()
+    _check_size(sql)
+    try:
+        select = _single_select(sql)
+        _check_depth(select)
+        return _Parser(table, policy, select).spec()
+    except RecursionError:  # a last guard: the limits above keep parsing well inside Python's stack
+        raise _too_deep() from None
+
+
+_UNARY = {"NOT", "DASH", "PLUS", "TILDA"}
+
+
+def _check_size(sql: str) -> None:
+    """Length and nesting limits, checked on the tokens before the recursive parser sees them: deep nesting
+    (50 parentheses, NOT × 900) would otherwise exhaust Python's stack."""
+    settings = get_settings()
+    if len(sql) > settings.max_sql_length:
+        raise QueryNotAllowed(f"the query is {len(sql):,} characters long; at most {settings.max_sql_length:,} "
+                              "are accepted", hint="shorten it: long IN lists can often become a GROUP BY")
+    try:
+        tokens = Tokenizer().tokenize(sql)
+    except sqlglot.errors.SqlglotError:
+        return  # the parser reports it, with its position
+    depth = unary = deepest = 0
+    for token in tokens:
+        kind = token.token_type.name
+        if kind == "L_PAREN":
+            depth += 1
+        elif kind == "R_PAREN":
+            depth -= 1
+        unary = unary + 1 if kind in _UNARY else 0
+        deepest = max(deepest, depth + unary)
+    if deepest > settings.max_sql_depth:
+        raise _too_deep()
+
+
+def _check_depth(tree: exp.Expr) -> None:
+    """The parsed tree's depth (long AND chains nest too), counted without recursion."""
+    limit = get_settings().max_sql_depth * 5
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise _too_deep()
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+
+
+def _too_deep() -> QueryNotAllowed:
+    return QueryNotAllowed(f"the query is nested too deeply (at most {get_settings().max_sql_depth} levels of "
+                           "parentheses or NOT)", hint="simplify the condition: remove redundant parentheses")
 
 
 def _position(node: exp.Expr) -> tuple[int | None, int | None]:
@@ -231,6 +281,7 @@ class _Parser:
         if source.name.lower() != self.table.name.lower():
             raise _refuse(f'unknown table "{source.name}"', source,
                           f"this dataset is queried as FROM {self.table.name}")
+        _check_source(source)
         self.qualifiers = {source.name.lower()}
         if source.alias:
             self.qualifiers.add(source.alias.lower())
@@ -574,6 +625,17 @@ class _Parser:
 
     def _aggregate_items(self, tree: exp.Select) -> list[exp.Expr]:
         return [i for i in tree.expressions if not isinstance(i.unalias(), exp.Column)]
+
+
+def _check_source(source: exp.Table) -> None:
+    """Table clauses the sandbox would otherwise parse and ignore: refused, so what runs is what was asked."""
+    if source.args.get("sample"):
+        raise _refuse("TABLESAMPLE is not allowed", source.args["sample"],
+                      "every query runs over the whole table; the noise already protects each person")
+    alias = source.args.get("alias")
+    if alias is not None and alias.args.get("columns"):
+        raise _refuse("renaming columns in FROM (AS t(col, ...)) is not allowed", alias,
+                      "use the dictionary's column names; rename results with AS in the SELECT list")
 
 
 def _ident(name: str) -> exp.Identifier:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, Field
 
 from core import audit
@@ -43,9 +43,11 @@ class ApiKeyRead(BaseModel):
 
 
 @router.post("/auth/token", response_model=Token)
-def token(session: SessionDep, username: Annotated[str, Form()], password: Annotated[str, Form()]) -> Token:
-    """OAuth2 password flow: `username` is the email."""
-    user = authenticate_password(session, username, password)
+def token(request: Request, session: SessionDep, username: Annotated[str, Form()],
+          password: Annotated[str, Form()]) -> Token:
+    """OAuth2 password flow: `username` is the email. Repeated failures for an account or from an address
+    lock it out for a while: 429 `too-many-attempts` with `Retry-After`."""
+    user = authenticate_password(session, username, password, request.client.host if request.client else None)
     _, secret = issue_credential(session, user, "token")
     return Token(access_token=secret)
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -18,8 +18,10 @@ from core import problem_zh
 from core.config import Settings, check_production, get_settings
 from core.errors import DomainError
 from sandbox.worker import get_pool, shutdown_pool
+from web import openapi
 from web.api import api_router
 from web.forms import validated_zh
+from web.guards import check_id_range
 from web.pages import error_page, wants_page
 from web.pages import router as pages_router
 
@@ -38,7 +40,7 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if wants_page(request):
         return error_page(request, exc.status, exc.title, exc.detail, exc.sentence_zh)
-    return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
+    return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM, headers=exc.headers or None)
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:
@@ -88,7 +90,7 @@ def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -
         yield
         shutdown_pool()
 
-    app = FastAPI(title="Shuyu 数域", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Shuyu 数域", version="0.1.0", lifespan=lifespan, dependencies=[Depends(check_id_range)],
                   description="Authorized operation of public data: graded listings, licences, "
                               "differentially private SQL, and a treasury ledger.")
     app.add_exception_handler(DomainError, domain_error)
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -
     app.include_router(api_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    openapi.install(app)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

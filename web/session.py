@@ -8,8 +8,6 @@ another site can neither read nor forge it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Callable
 from typing import Annotated
@@ -18,33 +16,31 @@ from fastapi import Depends, Request, Response
 from sqlmodel import Session
 
 from core.auth import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
     SESSION_COOKIE,
+    CsrfRejected,
     Principal,
     Role,
     SessionDep,
     authenticate_password,
     authenticate_secret,
+    csrf_matches,
+    csrf_signature,
     issue_credential,
     principal_for,
     revoke_token,
 )
 from core.config import Settings, get_settings
-from core.errors import DomainError, Forbidden, NotAuthenticated
+from core.errors import Forbidden, NotAuthenticated
+from market.intake import read_form
 
-CSRF_COOKIE = "shuyu_csrf"
 CSRF_FIELD = "csrf"
-CSRF_HEADER = "x-csrf-token"
 
 
 # The same unit of work as the API's: it commits before the response leaves, so a browser following a
 # redirect always reads the form's change.
 PageSession = SessionDep
-
-
-class CsrfRejected(DomainError):
-    status = 403
-    type = "csrf-failed"
-    title = "The form expired"
 
 
 class SignInRequired(NotAuthenticated):
@@ -55,9 +51,14 @@ def _cookie_flags(settings: Settings) -> dict[str, object]:
     return {"httponly": True, "samesite": "lax", "secure": settings.env == "production", "path": "/"}
 
 
-def sign_in(session: Session, email: str, password: str) -> tuple[str, Principal]:
+def client_address(request: Request) -> str | None:
+    """The caller's address, as the throttle counts it (the proxy in front must pass the real one on)."""
+    return request.client.host if request.client else None
+
+
+def sign_in(session: Session, email: str, password: str, address: str | None = None) -> tuple[str, Principal]:
     """Check the password and issue a session token (the cookie's value)."""
-    user = authenticate_password(session, email, password)
+    user = authenticate_password(session, email, password, address)
     _, secret = issue_credential(session, user, "token")
     return secret, principal_for(session, user)
 
@@ -79,21 +80,13 @@ def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, **_cookie_flags(settings))  # type: ignore[arg-type]
 
 
-def _csrf_key() -> bytes:
-    return hmac.new(get_settings().master_key_bytes(), b"shuyu web csrf v1", hashlib.sha256).digest()
-
-
-def _sign(value: str) -> str:
-    return hmac.new(_csrf_key(), value.encode(), hashlib.sha256).hexdigest()
-
-
 def csrf_token(request: Request) -> str:
     """The token for this browser's forms; creates the browser's CSRF cookie on its first page."""
     value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_cookie", None)
     if not value:
         value = secrets.token_urlsafe(32)
         request.state.new_csrf_cookie = value
-    return _sign(value)
+    return csrf_signature(value)
 
 
 def store_csrf_cookie(request: Request, response: Response) -> None:
@@ -109,11 +102,15 @@ async def check_csrf(request: Request) -> None:
         return
     cookie = request.cookies.get(CSRF_COOKIE)
     sent = request.headers.get(CSRF_HEADER)
-    if sent is None:
+    if not cookie:  # refused before the body is read
+        raise CsrfRejected("The form expired: reload the page and send it again")
+    if sent is None and request.headers.get("content-type", "").startswith("multipart/form-data"):
+        sent = (await read_form(request)).fields.get(CSRF_FIELD)  # in memory, never Starlette's spool file
+    elif sent is None:
         form = await request.form()
         field = form.get(CSRF_FIELD)
         sent = field if isinstance(field, str) else None
-    if not cookie or not sent or not hmac.compare_digest(sent, _sign(cookie)):
+    if not csrf_matches(cookie, sent):
         raise CsrfRejected("The form expired: reload the page and send it again")
 
 

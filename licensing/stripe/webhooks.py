@@ -8,6 +8,7 @@ deliver it again. Claiming an event is a conditional UPDATE, so two deliveries r
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import stripe
@@ -27,6 +28,7 @@ from licensing.schemas import WebhookAck
 from licensing.service.stripe_payments import stripe_payments
 
 TOLERANCE_SECONDS = 300
+FUTURE_TOLERANCE_SECONDS = 60  # clock skew between Stripe and us; a signature from later than that is forged
 SESSION_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded",
                   "checkout.session.async_payment_failed", "checkout.session.expired")
 
@@ -42,9 +44,21 @@ def verify(payload: bytes, signature: str | None) -> dict[str, Any]:
     except (stripe.SignatureVerificationError, ValueError):
         raise InvalidWebhook("The Stripe-Signature header is missing, wrong or older than "
                              f"{TOLERANCE_SECONDS} seconds; nothing was stored") from None
+    if _signed_at(signature) > time.time() + FUTURE_TOLERANCE_SECONDS:  # Stripe's check looks only backwards
+        raise InvalidWebhook(f"The Stripe-Signature timestamp is more than {FUTURE_TOLERANCE_SECONDS} seconds in "
+                             "the future; nothing was stored")
     if not isinstance(event, dict) or not str(event.get("id", "")).startswith("evt_") or "type" not in event:
         raise InvalidWebhook("The signed body is not a Stripe event; nothing was stored")
     return event
+
+
+def _signed_at(signature: str | None) -> int:
+    """The `t=` of a Stripe-Signature header that has verified (so it is present and numeric)."""
+    for part in (signature or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            return int(value)
+    return 0
 
 
 class StripeWebhooks:

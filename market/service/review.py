@@ -33,6 +33,7 @@ from market.service.common import (
     editable_fields,
     get_listing,
     higher,
+    locked_listing,
     move,
     policy_for,
     policy_of,
@@ -64,7 +65,7 @@ TRANSITIONS = {
 class ReviewService:
     def review(self, session: Session, who: Principal, listing_id: int, body: ReviewCreate) -> ListingRead:
         """Record a data-office decision on the open round; apply it once approvals suffice for the grade."""
-        listing = get_listing(session, listing_id)
+        listing = locked_listing(session, listing_id)
         kind = self._round(listing)
         self._check_reviewer(session, listing, who)
         code = reasons.check(body.decision, body.reason_code)

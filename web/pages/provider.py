@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import FormData
 
@@ -15,7 +15,7 @@ from core.errors import DomainError, InvalidInput
 from licensing.disclosure import disclosures
 from market import contributions
 from market import unit as privacy_unit
-from market.router import UploadTooLarge
+from market.intake import read_upload
 from market.schemas import Dictionary, KeysConfirm, ListingCreate, ListingDetail, ListingRead, ListingUpdate, ReviewRead
 from market.service import datasets, listings
 from market.service.versions import versions
@@ -54,19 +54,20 @@ def _wants_json(request: Request) -> bool:
 
 
 @router.post("/datasets", response_class=HTMLResponse)
-async def upload(request: Request, session: PageSession, who: ProviderPage, file: Annotated[UploadFile, File()],
-                 name: Annotated[str, Form()], encoding: Annotated[str, Form()] = "",
-                 missing_values: Annotated[str, Form()] = "", changelog: Annotated[str, Form()] = "") -> Response:
+async def upload(request: Request, session: PageSession, who: ProviderPage) -> Response:
     """Upload a file; the browser's script shows progress and follows the answer's `redirect`."""
-    limit = get_settings().max_upload_mb * 1024 * 1024
-    data = await file.read(limit + 1)
+    try:
+        form = await read_upload(request)
+    except DomainError as exc:
+        if _wants_json(request):
+            return JSONResponse({"error": exc.detail, "title": exc.title}, status_code=exc.status)
+        raise
+    name = form.fields["name"]
 
     def store() -> Any:
-        if len(data) > limit:
-            raise UploadTooLarge(f"Files up to {get_settings().max_upload_mb} MB are accepted; split or compress it",
-                                 zh=f"文件不能超过 {get_settings().max_upload_mb} MB：请拆分或压缩后再上传")
-        return datasets.upload(session, who, name, file.filename or "", data, encoding or None,
-                               missing_values.strip() or None, changelog)
+        return datasets.upload(session, who, name, form.filename, form.data, form.fields.get("encoding") or None,
+                               (form.fields.get("missing_values") or "").strip() or None,
+                               form.fields.get("changelog") or "")
 
     done = attempt(session, store)
     if isinstance(done, DomainError):

@@ -21,7 +21,16 @@ from market.service import listings
 from web import i18n
 from web.forms import validated
 from web.pages.render import attempt, locale_of, redirect, render, safe_next
-from web.session import PageSession, Viewer, check_csrf, clear_session_cookie, set_session_cookie, sign_in, sign_out
+from web.session import (
+    PageSession,
+    Viewer,
+    check_csrf,
+    clear_session_cookie,
+    client_address,
+    set_session_cookie,
+    sign_in,
+    sign_out,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
 HOME = {Role.enterprise: "/enterprise", Role.provider: "/provider", Role.data_office: "/office",
@@ -71,9 +80,12 @@ def signin_form(request: Request, who: Viewer, next: str | None = None) -> Respo
 def signin(request: Request, session: PageSession, email: Annotated[str, Form()],
            password: Annotated[str, Form()], next: Annotated[str, Form()] = "") -> Response:
     """Check the password, set the session cookie, and go where the person was heading (or home)."""
-    signed = attempt(session, partial(sign_in, session, email, password))
+    signed = attempt(session, partial(sign_in, session, email, password, client_address(request)))
     if isinstance(signed, DomainError):
-        return render(request, "public/signin.html", {"error": signed, "email": email, "next": next}, status=401)
+        page = render(request, "public/signin.html", {"error": signed, "email": email, "next": next},
+                      status=signed.status)
+        page.headers.update(signed.headers)
+        return page
     secret, who = signed
     response = redirect(safe_next(next, HOME[who.role]))
     set_session_cookie(response, secret)

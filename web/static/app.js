@@ -12,6 +12,8 @@ function uploadWithProgress(form) {
     const request = new XMLHttpRequest();
     request.open("POST", form.action);
     request.setRequestHeader("Accept", "application/json");
+    const csrf = form.querySelector("input[name=csrf]");
+    if (csrf) { request.setRequestHeader("X-CSRF-Token", csrf.value); }
     request.upload.addEventListener("progress", (progress) => {
       if (progress.lengthComputable) {
         bar.value = Math.round((progress.loaded / progress.total) * 100);
