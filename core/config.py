@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     query_timeout_seconds: float = 60.0
     query_memory_mb: int = 4096
     max_upload_mb: int = 512
+    pdf_font: Path | None = None  # a CJK TTF/OTF for receipts; default: Debian's fonts-noto-cjk
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,56 @@
+"""Pages for every signed-in person about their own account: API keys."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from core.apikeys import ApiKeyCreate, api_keys
+from core.auth import Principal
+from core.errors import DomainError
+from web.forms import validated
+from web.pages.render import attempt, redirect, render
+from web.session import PageSession, SignInRequired, Viewer, check_csrf
+
+router = APIRouter(prefix="/account", include_in_schema=False, dependencies=[Depends(check_csrf)])
+
+
+def signed_in(who: Viewer) -> Principal:
+    if who is None:
+        raise SignInRequired("Sign in to see this page")
+    return who
+
+
+Someone = Annotated[Principal, Depends(signed_in)]
+
+
+def _keys_page(request: Request, session: PageSession, who: Principal, extra: dict[str, Any],
+               status: int = 200) -> Response:
+    return render(request, "account/api_keys.html", {"keys": api_keys.list(session, who), **extra}, status=status)
+
+
+@router.get("/api-keys", response_class=HTMLResponse)
+def keys_page(request: Request, session: PageSession, who: Someone) -> Response:
+    """Your API keys: scope, expiry, last use; create one (shown once) or revoke one."""
+    return _keys_page(request, session, who, {})
+
+
+@router.post("/api-keys", response_class=HTMLResponse)
+def create_key(request: Request, session: PageSession, who: Someone, name: Annotated[str, Form()],
+               scope: Annotated[str, Form()] = "read", expires_in_days: Annotated[str, Form()] = "90") -> Response:
+    """Create a key and show it this once (the page is not redirected, so the key is never in a URL)."""
+    body = validated(ApiKeyCreate, {"name": name, "scope": scope, "expires_in_days": expires_in_days or None})
+    done = body if isinstance(body, DomainError) else attempt(session, partial(api_keys.create, session, who, body))
+    if isinstance(done, DomainError):
+        return _keys_page(request, session, who, {"error": done, "name": name}, status=done.status)
+    return _keys_page(request, session, who, {"created": done})
+
+
+@router.post("/api-keys/{key_id}/revoke")
+def revoke_key(key_id: int, session: PageSession, who: Someone) -> Response:
+    api_keys.revoke(session, who, key_id)
+    return redirect("/account/api-keys?revoked=1")
+
