@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     query_timeout_seconds: float = 60.0
     query_memory_mb: int = 4096
     max_upload_mb: int = 512
+    smtp_url: str | None = Field(default=None, repr=False)  # smtp://[user:pass@]host:port[?starttls=1], smtps://…
+    mail_from: str = "Shuyu 数域 <no-reply@shuyu.invalid>"
+    notify_interval_seconds: float = 15.0  # how often the background job pumps notices and sends mail
     pdf_font: Path | None = None  # a CJK TTF/OTF for receipts; default: Debian's fonts-noto-cjk
 
     @property

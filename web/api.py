@@ -9,9 +9,11 @@ from market.router import router as market_router
 from sandbox.router import router as sandbox_router
 from web.accounts import router as accounts_router
 from web.apikeys import router as apikeys_router
+from web.notifications import router as notifications_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (accounts_router, market_router, payer_router, licensing_router, sandbox_router):
     api_router.include_router(router)
 api_router.include_router(disclosure_router)
 api_router.include_router(apikeys_router)
+api_router.include_router(notifications_router)

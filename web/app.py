@@ -19,6 +19,7 @@ from core.errors import DomainError
 from sandbox.worker import get_pool, shutdown_pool
 from web.api import api_router
 from web.docs import mount_docs
+from web.jobs import background_jobs
 from web.pages import error_page, wants_page
 from web.pages import router as pages_router
 
@@ -81,7 +82,8 @@ def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -
             yield
             return
         get_pool(settings).warm_up()  # also creates the sandbox key pair on a fresh data dir
-        yield
+        with background_jobs(settings.notify_interval_seconds):
+            yield
         shutdown_pool()
 
     app = FastAPI(title="Shuyu 数域", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,

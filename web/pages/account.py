@@ -1,4 +1,5 @@
-"""Pages for every signed-in person about their own account: API keys."""
+"""Pages for every signed-in person about their own account: API keys, the notification inbox (and the bell
+in the header, an htmx fragment) and which notices they receive."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from fastapi.responses import HTMLResponse, Response
 from core.apikeys import ApiKeyCreate, api_keys
 from core.auth import Principal
 from core.errors import DomainError
+from core.notify import PreferenceUpdate, notifications
 from web.forms import validated
-from web.pages.render import attempt, redirect, render
+from web.pages.render import attempt, locale_of, redirect, render
 from web.session import PageSession, SignInRequired, Viewer, check_csrf
 
 router = APIRouter(prefix="/account", include_in_schema=False, dependencies=[Depends(check_csrf)])
@@ -54,3 +56,42 @@ def revoke_key(key_id: int, session: PageSession, who: Someone) -> Response:
     api_keys.revoke(session, who, key_id)
     return redirect("/account/api-keys?revoked=1")
 
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+def inbox_page(request: Request, session: PageSession, who: Someone) -> Response:
+    """Your notices, newest first, and the choice of what reaches your inbox and your e-mail."""
+    return render(request, "account/notifications.html", {
+        "page": notifications.inbox(session, who, locale_of(request), False, 100, 0),
+        "prefs": notifications.preferences(session, who), "saved": request.query_params.get("saved")})
+
+
+@router.get("/notifications/bell", response_class=HTMLResponse)
+def bell(request: Request, session: PageSession, who: Someone) -> Response:
+    """The header's bell with the unread count (loaded by htmx, refreshed every minute)."""
+    return render(request, "account/_bell.html", {"unread": notifications.unread(session, who.user_id)})
+
+
+@router.post("/notifications/{notification_id}/read")
+def read_one(notification_id: int, session: PageSession, who: Someone) -> Response:
+    """Mark a notice read and follow its link."""
+    link = next((n.link for n in notifications.inbox(session, who, "en", False, 200, 0).items
+                 if n.id == notification_id), "")
+    notifications.mark_read(session, who, notification_id)
+    return redirect(link or "/account/notifications")
+
+
+@router.post("/notifications/read-all")
+def read_all(session: PageSession, who: Someone) -> Response:
+    notifications.mark_read(session, who, None)
+    return redirect("/account/notifications")
+
+
+@router.post("/notifications/preferences")
+async def save_preferences(request: Request, session: PageSession, who: Someone) -> Response:
+    """Save the checkboxes: `<kind>:in_app` and `<kind>:email`, present when ticked."""
+    form = await request.form()
+    choices = [PreferenceUpdate(kind=p.kind, in_app=f"{p.kind}:in_app" in form, email=f"{p.kind}:email" in form)
+               for p in notifications.preferences(session, who)]
+    notifications.set_preferences(session, who, choices)
+    return redirect("/account/notifications?saved=1")
