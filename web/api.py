@@ -8,6 +8,7 @@ from licensing.router import router as licensing_router
 from market.router import router as market_router
 from sandbox.router import router as sandbox_router
 from web.accounts import router as accounts_router
+from web.admin import router as admin_router
 from web.apikeys import router as apikeys_router
 from web.notifications import router as notifications_router
 
@@ -17,3 +18,4 @@ for router in (accounts_router, market_router, payer_router, licensing_router, s
 api_router.include_router(disclosure_router)
 api_router.include_router(apikeys_router)
 api_router.include_router(notifications_router)
+api_router.include_router(admin_router)

@@ -43,7 +43,7 @@ def test_an_approval_arrives_by_email_and_rings_the_bell(client: TestClient, liv
     expect(page.locator("#bell-count")).to_have_text("1")
     page.click("#bell")
     expect(page.locator("#inbox .notice.unread h2")).to_have_text(f"许可 {licence['id']} 已获批准")
-    page.click(f"#inbox .notice button[id^=open-]")
+    page.click("#inbox .notice button[id^=open-]")
     expect(page).to_have_url(f"{live_server}/enterprise/licences/{licence['id']}")
     expect(page.locator("#bell")).to_be_visible()
     expect(page.locator("#bell-count")).to_have_count(0)

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from core.apikeys import ApiKeyCreate, api_keys
-from core.auth import Principal
+from core.auth import SESSION_COOKIE, Principal
 from core.errors import DomainError
 from core.notify import PreferenceUpdate, notifications
+from core.users import PasswordChange, users
 from web.forms import validated
 from web.pages.render import attempt, locale_of, redirect, render
 from web.session import PageSession, SignInRequired, Viewer, check_csrf
@@ -95,3 +96,34 @@ async def save_preferences(request: Request, session: PageSession, who: Someone)
                for p in notifications.preferences(session, who)]
     notifications.set_preferences(session, who, choices)
     return redirect("/account/notifications?saved=1")
+
+
+def _security(request: Request, session: PageSession, who: Principal, extra: dict[str, Any],
+              status: int = 200) -> Response:
+    current = request.cookies.get(SESSION_COOKIE)
+    return render(request, "account/security.html", {"sessions": users.sessions(session, who, current), **extra},
+                  status=status)
+
+
+@router.get("/security", response_class=HTMLResponse)
+def security_page(request: Request, session: PageSession, who: Someone) -> Response:
+    """Change your password; see your sessions and end the ones you do not recognise."""
+    return _security(request, session, who, {"changed": request.query_params.get("changed")})
+
+
+@router.post("/password", response_class=HTMLResponse)
+def change_password(request: Request, session: PageSession, who: Someone,
+                    current_password: Annotated[str, Form()], new_password: Annotated[str, Form()]) -> Response:
+    body = validated(PasswordChange, {"current_password": current_password, "new_password": new_password})
+    current = request.cookies.get(SESSION_COOKIE)
+    done = body if isinstance(body, DomainError) else attempt(
+        session, partial(users.change_password, session, who, body, current))
+    if isinstance(done, DomainError):
+        return _security(request, session, who, {"error": done}, status=done.status)
+    return redirect("/account/security?changed=1")
+
+
+@router.post("/sessions/{session_id}/end")
+def end_session(session_id: int, session: PageSession, who: Someone) -> Response:
+    users.end_session(session, who, session_id)
+    return redirect("/account/security")
