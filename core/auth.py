@@ -87,6 +87,7 @@ class Principal:
     organization_name: str
     organization_kind: str
     scope: str = scopes.Scope.full  # an API key's scope (core.scopes); sign-in sessions are `full`
+    member_scope: str = scopes.Scope.full  # what their role inside an enterprise allows (core.team)
 
     @property
     def actor(self) -> Actor:
@@ -109,7 +110,8 @@ def authenticate_secret(session: Session, secret: str) -> Principal:
     if user is None or not user.is_active:
         raise NotAuthenticated("This account is disabled", zh="该账号已停用")
     _mark_used(cred)
-    return replace(principal_for(session, user), scope=cred.scope)
+    return replace(principal_for(session, user), scope=cred.scope,
+                   member_scope=scopes.member_scope(session, user.id or 0, user.role))
 
 
 LAST_USE_GRANULARITY = timedelta(minutes=1)
@@ -159,8 +161,12 @@ def optional_principal(request: Request, session: SessionDep) -> Principal | Non
     secret = _bearer(request)
     if not secret:
         return None
-    principal = authenticate_secret(session, secret)
+    return _allowed(authenticate_secret(session, secret), request)
+
+
+def _allowed(principal: Principal, request: Request) -> Principal:
     scopes.enforce(principal.scope, request.method, request.url.path)
+    scopes.enforce_member(principal.member_scope, request.method, request.url.path)
     return principal
 
 
@@ -168,9 +174,7 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
     secret = _bearer(request)
     if not secret:
         raise NotAuthenticated("Sign in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
-    principal = authenticate_secret(session, secret)
-    scopes.enforce(principal.scope, request.method, request.url.path)
-    return principal
+    return _allowed(authenticate_secret(session, secret), request)
 
 
 def require(*roles: Role) -> Callable[[Principal], Principal]:

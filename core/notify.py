@@ -287,6 +287,14 @@ class NotificationService:
         return self.preferences(session, who)
 
 
+def queue_mail(session: Session, to: str, subject: str, body: str, user_id: int | None = None) -> bool:
+    """Put one e-mail in the outbox (sent by the background job); False when no mail server is configured."""
+    if not get_settings().smtp_url:
+        return False
+    session.add(MailOutbox(user_id=user_id, to_address=to, subject=subject, body_text=body))
+    return True
+
+
 class PumpRace(RuntimeError):
     """Another node moved the cursor first; roll back and let the next pump continue from there."""
 

@@ -11,6 +11,7 @@ from web.accounts import router as accounts_router
 from web.admin import router as admin_router
 from web.apikeys import router as apikeys_router
 from web.notifications import router as notifications_router
+from web.team import router as team_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (accounts_router, market_router, payer_router, licensing_router, sandbox_router):
@@ -19,3 +20,4 @@ api_router.include_router(disclosure_router)
 api_router.include_router(apikeys_router)
 api_router.include_router(notifications_router)
 api_router.include_router(admin_router)
+api_router.include_router(team_router)

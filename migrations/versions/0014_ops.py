@@ -1,4 +1,5 @@
-"""Running it as a platform: scoped API keys with last use; the notification inbox, mail outbox and preferences.
+"""Running it as a platform: scoped API keys with last use; the notification inbox, mail outbox and preferences;
+roles inside an enterprise and invitations.
 
 Revision ID: 0014_ops
 Revises: 0006
@@ -65,12 +66,32 @@ def upgrade() -> None:
         sa.Column("audit_seq", sa.Integer(), nullable=False),
         _ts("scanned_at"),
     )
+    op.create_table(
+        "org_members",
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), primary_key=True),
+        sa.Column("org_role", sa.String(10), nullable=False),
+    )
+    op.create_table(
+        "invitations",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("organization_id", sa.Integer(), sa.ForeignKey("organizations.id"), nullable=False, index=True),
+        sa.Column("email", sa.String(254), nullable=False),
+        sa.Column("org_role", sa.String(10), nullable=False),
+        sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("invited_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        _ts("created_at", nullable=False),
+        _ts("expires_at", nullable=False),
+        _ts("accepted_at"),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
+    )
     # Start after what is already in the audit log: an upgrade must not announce last year's events.
     op.execute("INSERT INTO notify_cursor (id, audit_seq) "
                "SELECT 1, COALESCE((SELECT length FROM audit_head WHERE id = 1), 0)")
 
 
 def downgrade() -> None:
+    op.drop_table("invitations")
+    op.drop_table("org_members")
     op.drop_table("notify_cursor")
     op.drop_table("notification_preferences")
     op.drop_table("mail_outbox")
