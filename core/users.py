@@ -9,17 +9,47 @@ the audit log.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
-from sqlalchemy import update
-from sqlmodel import Session, col, func, select
+from sqlalchemy import DateTime, update
+from sqlmodel import Field as SQLField
+from sqlmodel import Session, SQLModel, col, func, select
 
 from core.accounts import accounts
-from core.audit import record
+from core.audit import Actor, record
 from core.auth import Principal, Role, _aware, hash_password, verify_password
+from core.config import get_settings
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Credential, Organization, User, utcnow
+from core.models import Credential, Organization, User, ts_column, utcnow
+
+RESET_TTL = timedelta(hours=1)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A one-time link to set a new password: only its hash is stored; it works once, for an hour."""
+
+    __tablename__ = "password_resets"
+    id: int | None = SQLField(default=None, primary_key=True)
+    user_id: int = SQLField(foreign_key="users.id", index=True)
+    token_sha256: str = SQLField(unique=True, max_length=64)
+    created_at: datetime = ts_column()
+    expires_at: datetime = SQLField(sa_type=DateTime(timezone=True))
+    used_at: datetime | None = SQLField(default=None, sa_type=DateTime(timezone=True))
+
+
+class ResetSent(BaseModel):
+    sent: bool = Field(description="Whether an e-mail was queued")
+    reset_url: str | None = Field(default=None, description="Admin only, when no mail server is configured")
+
+
+class ResetRequest(BaseModel):
+    email: str = Field(min_length=3, max_length=254)
+
+
+class ResetComplete(BaseModel):
+    password: str = Field(min_length=8, max_length=200)
 
 
 class UserCreate(BaseModel):
@@ -140,8 +170,54 @@ class UserAdminService:
         record(session, who.actor, "user.session_ended", "credential", cred.id, {})
 
 
+class PasswordResetService:
+    def _issue(self, session: Session, user: User) -> tuple[str, bool]:
+        token = secrets.token_urlsafe(32)
+        session.add(PasswordReset(user_id=user.id or 0, token_sha256=_sha256(token), expires_at=utcnow() + RESET_TTL))
+        url = get_settings().base_url.rstrip("/") + f"/reset/{token}"
+        from core.notify import queue_mail
+
+        mailed = queue_mail(session, user.email, "[数域 Shuyu] 重设密码 / Reset your password",
+                            f"请在 1 小时内打开以下链接设置新密码（仅可使用一次）：\n{url}\n\n"
+                            f"Open this link within an hour to set a new password (it works once):\n{url}\n\n"
+                            "如果不是您本人或管理员发起的，请忽略本邮件。If you did not ask for this, ignore it.",
+                            user_id=user.id)
+        return url, mailed
+
+    def send_by_admin(self, session: Session, who: Principal, user_id: int) -> ResetSent:
+        """The admin sends a user a one-time link to set a new password."""
+        user = accounts.get_user(session, user_id)
+        url, mailed = self._issue(session, user)
+        record(session, who.actor, "admin.password_reset_sent", "user", user.id, {"email": user.email})
+        return ResetSent(sent=mailed, reset_url=None if mailed else url)
+
+    def forgot(self, session: Session, body: ResetRequest) -> None:
+        """Anyone asks for a link for an email; the answer is the same whether the account exists or not."""
+        user = session.exec(select(User).where(User.email == body.email.strip().lower())).first()
+        if user is not None and user.is_active:
+            self._issue(session, user)
+            record(session, Actor(user.id, user.role, user.organization_id), "user.password_reset_requested",
+                   "user", user.id, {})
+
+    def complete(self, session: Session, token: str, body: ResetComplete) -> User:
+        """Set the new password from a link; every session of the user ends and the link stops working."""
+        reset = session.exec(select(PasswordReset).where(PasswordReset.token_sha256 == _sha256(token))).first()
+        if reset is None or reset.used_at is not None or _aware(reset.expires_at) <= utcnow():
+            raise NotFound("This reset link is unknown, used or expired: ask for a new one",
+                           zh="重设密码链接无效、已使用或已过期，请重新申请")
+        user = accounts.get_user(session, reset.user_id)
+        user.password_hash = hash_password(body.password)
+        reset.used_at = utcnow()
+        session.add_all([user, reset])
+        session.execute(update(Credential).where(col(Credential.user_id) == user.id, col(Credential.kind) == "token")
+                        .values(revoked=True).execution_options(synchronize_session=False))
+        record(session, Actor(user.id, user.role, user.organization_id), "user.password_reset", "user", user.id, {})
+        return user
+
+
 def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 users = UserAdminService()
+resets = PasswordResetService()

@@ -7,7 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from core.auth import AdminUser, CurrentUser, SessionDep, _bearer
-from core.users import PasswordChange, SessionRead, UserCreate, UserPage, UserRead, users
+from core.users import (
+    PasswordChange,
+    ResetComplete,
+    ResetRequest,
+    ResetSent,
+    SessionRead,
+    UserCreate,
+    UserPage,
+    UserRead,
+    resets,
+    users,
+)
 
 router = APIRouter(tags=["administration"])
 
@@ -54,4 +65,24 @@ def my_sessions(request: Request, session: SessionDep, who: CurrentUser) -> list
 def end_session(session_id: int, session: SessionDep, who: CurrentUser) -> Response:
     """End one of your sessions."""
     users.end_session(session, who, session_id)
+    return Response(status_code=204)
+
+
+@router.post("/admin/users/{user_id}/reset-password", response_model=ResetSent)
+def send_reset(user_id: int, session: SessionDep, who: AdminUser) -> ResetSent:
+    """E-mail the user a one-time link (valid one hour) to set a new password."""
+    return resets.send_by_admin(session, who, user_id)
+
+
+@router.post("/auth/password-reset", status_code=202)
+def forgot_password(body: ResetRequest, session: SessionDep) -> Response:
+    """Ask for a reset link by e-mail; the answer never says whether the account exists."""
+    resets.forgot(session, body)
+    return Response(status_code=202)
+
+
+@router.post("/auth/password-reset/{token}", status_code=204)
+def reset_password(token: str, body: ResetComplete, session: SessionDep) -> Response:
+    """Set a new password from an e-mailed link; all of the user's sessions end."""
+    resets.complete(session, token, body)
     return Response(status_code=204)

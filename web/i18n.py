@@ -581,4 +581,13 @@ ZH: dict[str, str] = {
     "Join your team": "加入团队",
     "You are invited as {email}. Choose a password to finish.": "您以 {email} 受邀加入。请设置密码完成注册。",
     "Join": "加入",
+    "Reset your password": "重设密码",
+    "Set the new password": "设置新密码",
+    "If an account has this email, a link to set a new password is on its way. It works once, for an hour.":
+        "如果该邮箱有对应账号，设置新密码的链接已经发出。链接一小时内有效，仅可使用一次。",
+    "Send me a link": "发送链接",
+    "Forgot your password?": "忘记密码？",
+    "Your password is set: sign in with it.": "密码已设置，请用新密码登录。",
+    "Send a password link": "发送重设密码链接",
+    "A link to set a new password is on its way.": "设置新密码的链接已发出。",
 }

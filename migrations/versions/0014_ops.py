@@ -1,5 +1,5 @@
 """Running it as a platform: scoped API keys with last use; the notification inbox, mail outbox and preferences;
-roles inside an enterprise and invitations.
+roles inside an enterprise and invitations; password reset links.
 
 Revision ID: 0014_ops
 Revises: 0006
@@ -84,12 +84,22 @@ def upgrade() -> None:
         _ts("accepted_at"),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
     )
+    op.create_table(
+        "password_resets",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False, index=True),
+        sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+        _ts("created_at", nullable=False),
+        _ts("expires_at", nullable=False),
+        _ts("used_at"),
+    )
     # Start after what is already in the audit log: an upgrade must not announce last year's events.
     op.execute("INSERT INTO notify_cursor (id, audit_seq) "
                "SELECT 1, COALESCE((SELECT length FROM audit_head WHERE id = 1), 0)")
 
 
 def downgrade() -> None:
+    op.drop_table("password_resets")
     op.drop_table("invitations")
     op.drop_table("org_members")
     op.drop_table("notify_cursor")

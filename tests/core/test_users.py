@@ -3,6 +3,8 @@ ends their sessions; each action is audited."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -10,6 +12,10 @@ from core.auth import Role
 from core.db import unit_of_work
 from core.models import AuditEvent
 from tests.flow import PASSWORD, World, ok, sign_in, staff
+from tests.smtp import Mailbox, smtp_server
+from web.jobs import run_once
+
+__all__ = ["smtp_server"]
 
 
 def test_the_admin_creates_lists_disables_and_enables_users(client: TestClient) -> None:
@@ -86,3 +92,28 @@ def test_the_admin_has_pages_now_and_everyone_can_change_their_password_in_the_b
     changed = client.post("/account/password", data={"current_password": PASSWORD, "new_password": "a new passphrase",
                                                      "csrf": csrf_of(security.text)})
     assert changed.status_code == 200 and "当前浏览器" in changed.text  # still signed in here
+
+
+def test_a_forgotten_password_is_reset_by_an_emailed_one_time_link(client: TestClient, smtp_server: Mailbox) -> None:
+    World(client)
+    admin = staff(client, "admin@gov.test", Role.admin)
+    old_session = sign_in(client, "office@gov.test")
+    assert client.post("/api/v1/auth/password-reset", json={"email": "nobody@gov.test"}).status_code == 202
+    assert client.post("/api/v1/auth/password-reset", json={"email": "office@gov.test"}).status_code == 202
+    run_once()
+    assert smtp_server.to("nobody@gov.test") == []
+    token = re.search(r"/reset/([A-Za-z0-9_-]+)", smtp_server.to("office@gov.test")[0].get_content())
+    assert token is not None
+    short = client.post(f"/api/v1/auth/password-reset/{token.group(1)}", json={"password": "short"})
+    assert short.status_code == 422
+    assert client.post(f"/api/v1/auth/password-reset/{token.group(1)}",
+                       json={"password": "a fresh passphrase"}).status_code == 204
+    assert client.get("/api/v1/me", headers=old_session).status_code == 401
+    sign_in(client, "office@gov.test", "a fresh passphrase")
+    again = client.post(f"/api/v1/auth/password-reset/{token.group(1)}", json={"password": "another passphrase"})
+    assert again.status_code == 404 and again.json()["detail_zh"]
+
+    finance_id = ok(client.get("/api/v1/admin/users?q=finance", headers=admin))["items"][0]["id"]
+    assert ok(client.post(f"/api/v1/admin/users/{finance_id}/reset-password", headers=admin))["sent"] is True
+    run_once()
+    assert "/reset/" in smtp_server.to("finance@gov.test")[0].get_content()

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from core.auth import Principal, Role
 from core.errors import DomainError
-from core.users import UserCreate, users
+from core.users import UserCreate, resets, users
 from web.forms import validated
 from web.pages.render import attempt, redirect, render
 from web.session import PageSession, check_csrf, page_role
@@ -43,6 +43,13 @@ def create_user(request: Request, session: PageSession, who: AdminPage, email: A
         return _users_page(request, session, "", {"error": done, "form": {"email": email, "org_name": org_name}},
                            status=done.status)
     return redirect(f"/admin?created={done.id}")
+
+
+@router.post("/users/{user_id}/reset-password", response_class=HTMLResponse)
+def send_reset(request: Request, user_id: int, session: PageSession, who: AdminPage) -> Response:
+    """E-mail the user a one-time link to set a new password (shown here when no mail server is configured)."""
+    sent = resets.send_by_admin(session, who, user_id)
+    return _users_page(request, session, "", {"reset": sent})
 
 
 @router.post("/users/{user_id}/{action}")
