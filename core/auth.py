@@ -8,7 +8,7 @@ import hmac
 import math
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -17,10 +17,11 @@ from typing import Annotated
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core import scopes
 from core.audit import Actor, record
 from core.config import get_settings
 from core.db import session_dependency, unit_of_work
@@ -107,6 +108,8 @@ class Principal:
     organization_id: int
     organization_name: str
     organization_kind: str
+    scope: str = scopes.Scope.full  # an API key's scope (core.scopes); sign-in sessions are `full`
+    member_scope: str = scopes.Scope.full  # what their role inside an enterprise allows (core.team)
 
     @property
     def actor(self) -> Actor:
@@ -128,7 +131,27 @@ def authenticate_secret(session: Session, secret: str) -> Principal:
     user = session.get(User, cred.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("This account is disabled", zh="该账号已停用")
-    return principal_for(session, user)
+    _mark_used(cred)
+    return replace(principal_for(session, user), scope=cred.scope,
+                   member_scope=scopes.member_scope(session, user.id or 0, user.role))
+
+
+LAST_USE_GRANULARITY = timedelta(minutes=1)
+
+
+def _mark_used(cred: Credential) -> None:
+    """Remember when a key or session was last used, to the minute (a busy script writes once a minute).
+
+    Written in its own short transaction: held in the request's, this write would lock SQLite against the
+    budget accountant's separate transaction for as long as the query runs."""
+    now = utcnow()
+    if cred.last_used_at is not None and _aware(cred.last_used_at) >= now - LAST_USE_GRANULARITY:
+        return
+    with unit_of_work() as own:
+        own.execute(update(Credential).where(col(Credential.id) == cred.id)
+                    .where(or_(col(Credential.last_used_at).is_(None),
+                               col(Credential.last_used_at) < now - LAST_USE_GRANULARITY))
+                    .values(last_used_at=now))
 
 
 def _aware(at: datetime) -> datetime:
@@ -269,14 +292,22 @@ def _bearer(request: Request) -> str | None:
 
 def optional_principal(request: Request, session: SessionDep) -> Principal | None:
     secret = _bearer(request)
-    return authenticate_secret(session, secret) if secret else None
+    if not secret:
+        return None
+    return _allowed(authenticate_secret(session, secret), request)
+
+
+def _allowed(principal: Principal, request: Request) -> Principal:
+    scopes.enforce(principal.scope, request.method, request.url.path)
+    scopes.enforce_member(principal.member_scope, request.method, request.url.path)
+    return principal
 
 
 def current_principal(request: Request, session: SessionDep) -> Principal:
     secret = _bearer(request)
     if not secret:
         raise NotAuthenticated("Sign in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
-    return authenticate_secret(session, secret)
+    return _allowed(authenticate_secret(session, secret), request)
 
 
 def require(*roles: Role) -> Callable[[Principal], Principal]:

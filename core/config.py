@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # SQL accepted by the sandbox: characters, and the nesting depth of its syntax tree.
     max_sql_length: int = 20_000
     max_sql_depth: int = 20
+    smtp_url: str | None = Field(default=None, repr=False)  # smtp://[user:pass@]host:port[?starttls=1], smtps://…
+    mail_from: str = "Shuyu 数域 <no-reply@shuyu.invalid>"
+    notify_interval_seconds: float = 15.0  # how often the background job pumps notices and sends mail
+    pdf_font: Path | None = None  # a CJK TTF/OTF for receipts; default: Debian's fonts-noto-cjk
 
     @property
     def resolved_database_url(self) -> str:

@@ -63,6 +63,8 @@ class Credential(SQLModel, table=True):
     created_at: datetime = ts_column()
     expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked: bool = False
+    scope: str = Field(default="full", max_length=10)  # API keys: read | query | full (core.scopes)
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class SignInThrottle(SQLModel, table=True):

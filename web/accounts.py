@@ -1,14 +1,13 @@
-"""Account routes: sign-in tokens, the caller's identity, API keys, and the audit chain check."""
+"""Account routes: sign-in tokens, the caller's identity, and the audit chain check (API keys: web/apikeys.py)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from core import audit
-from core.accounts import accounts
 from core.auth import CurrentUser, DataOffice, SessionDep, authenticate_password, issue_credential
 
 router = APIRouter(tags=["accounts"])
@@ -32,16 +31,6 @@ class Me(BaseModel):
     organization: OrganizationRef
 
 
-class ApiKeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-
-
-class ApiKeyRead(BaseModel):
-    id: int
-    name: str
-    key: str = Field(description="Shown once; only its hash is stored")
-
-
 @router.post("/auth/token", response_model=Token)
 def token(request: Request, session: SessionDep, username: Annotated[str, Form()],
           password: Annotated[str, Form()]) -> Token:
@@ -58,15 +47,6 @@ def me(who: CurrentUser) -> Me:
     return Me(id=who.user_id, email=who.email, role=who.role.value,
               organization=OrganizationRef(id=who.organization_id, name=who.organization_name,
                                            kind=who.organization_kind))
-
-
-@router.post("/api-keys", status_code=201, response_model=ApiKeyRead)
-def create_api_key(body: ApiKeyCreate, session: SessionDep, who: CurrentUser) -> ApiKeyRead:
-    """An API key for scripts; send it as a bearer token. It is shown only in this response."""
-    user = accounts.get_user(session, who.user_id)
-    cred, secret = issue_credential(session, user, "api_key", body.name)
-    audit.record(session, who.actor, "api_key.created", "credential", cred.id, {"name": body.name})
-    return ApiKeyRead(id=cred.id or 0, name=body.name, key=secret)
 
 
 @router.get("/audit/verify")

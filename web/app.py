@@ -20,8 +20,10 @@ from core.errors import DomainError
 from sandbox.worker import get_pool, shutdown_pool
 from web import openapi
 from web.api import api_router
+from web.docs import mount_docs
 from web.forms import validated_zh
 from web.guards import check_id_range
+from web.jobs import background_jobs
 from web.pages import error_page, wants_page
 from web.pages import router as pages_router
 
@@ -87,10 +89,12 @@ def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -
             yield
             return
         get_pool(settings).warm_up()  # also creates the sandbox key pair on a fresh data dir
-        yield
+        with background_jobs(settings.notify_interval_seconds):
+            yield
         shutdown_pool()
 
     app = FastAPI(title="Shuyu 数域", version="0.1.0", lifespan=lifespan, dependencies=[Depends(check_id_range)],
+                  docs_url=None, redoc_url=None,
                   description="Authorized operation of public data: graded listings, licences, "
                               "differentially private SQL, and a treasury ledger.")
     app.add_exception_handler(DomainError, domain_error)
@@ -99,13 +103,14 @@ def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -
     app.add_exception_handler(Exception, unexpected_error)
     app.include_router(api_router)
     app.include_router(pages_router)
+    mount_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     openapi.install(app)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response: Response = await call_next(request)
-        if request.url.path not in ("/docs", "/redoc"):  # FastAPI's own doc pages load their scripts inline
+        if not request.url.path.startswith(("/docs", "/redoc")):  # web/docs.py sets theirs
             response.headers.setdefault("Content-Security-Policy",
                                         "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                                         "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; "

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from sqlmodel import Session
 
+from core import scopes
 from core.auth import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -123,6 +124,8 @@ def viewer(request: Request, session: PageSession) -> Principal | None:
             principal = authenticate_secret(session, secret)
         except NotAuthenticated:
             principal = None
+    if principal is not None and request.method not in scopes.SAFE_METHODS:  # an enterprise viewer only looks
+        scopes.enforce_member(principal.member_scope, request.method, request.url.path)
     request.state.viewer = principal
     return principal
 

@@ -34,7 +34,7 @@ from web.session import (
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
 HOME = {Role.enterprise: "/enterprise", Role.provider: "/provider", Role.data_office: "/office",
-        Role.finance: "/finance", Role.admin: "/"}
+        Role.finance: "/finance", Role.admin: "/admin"}
 SORTS = ("relevance", "newest", "title", "price_asc", "price_desc")
 CATALOG_PAGE = 24
 
