@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from market.errors import PolicyInvalid
 
@@ -110,6 +111,16 @@ class DpPolicy(BaseModel):
                                                  "a quarter of the dataset's δ cap)")
     global_delta_cap: float | None = Field(
         default=None, gt=0, lt=1e-2, description="δ across all licensees of the dataset version (default: 1/n)")
+
+    @model_validator(mode="after")
+    def _default_within_cap(self) -> DpPolicy:
+        # Refused, never lowered in silence: the provider must see that the two numbers disagree.
+        if self.default_epsilon is not None and self.default_epsilon > self.max_epsilon_per_query:
+            raise PydanticCustomError("default-above-cap",
+                                      "the default ε ({default}) is above the cap per query ({cap})",
+                                      {"default": f"{self.default_epsilon:g}",
+                                       "cap": f"{self.max_epsilon_per_query:g}"})
+        return self
 
     # --- the grade's floor -------------------------------------------------------------------------------
     def for_grade(self, grade: str | None) -> DpPolicy:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field
 
 from market.policy import DpPolicy as DpPolicy  # re-exported: the API schema of a listing's policy
 
@@ -181,17 +180,6 @@ class PrivacyUnitRead(BaseModel):
     description_zh: str
     description_en: str
     row_bound: int
-
-
-    @model_validator(mode="after")
-    def _default_within_cap(self) -> DpPolicy:
-        # Refused, never lowered in silence: the provider must see that the two numbers disagree.
-        if self.default_epsilon is not None and self.default_epsilon > self.max_epsilon_per_query:
-            raise PydanticCustomError("default-above-cap",
-                                      "the default ε ({default}) is above the cap per query ({cap})",
-                                      {"default": f"{self.default_epsilon:g}",
-                                       "cap": f"{self.max_epsilon_per_query:g}"})
-        return self
 
 
 class OfferCreate(BaseModel):

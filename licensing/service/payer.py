@@ -19,7 +19,7 @@ from licensing.errors import PaymentConflict
 from licensing.ledger.service import ledger
 from licensing.models import License, Payment
 from licensing.schemas import PaymentPage, RefundRead
-from licensing.service.payments import TREASURY_ACCOUNT, payments
+from licensing.service.payments import payments, treasury_account
 
 RECEIVED = ("succeeded", "partially_refunded", "refunded")
 
@@ -72,14 +72,15 @@ class PayerService:
         org = session.get(Organization, payment.organization_id)
         assert entry is not None and licence is not None and org is not None, "a received payment is booked"
         view = payments.read(session, payment)
+        account = treasury_account()
         return ReceiptData(
             number=f"SY{payment.confirmed_at:%Y}-{payment.id:06d}", payment_id=payment.id or 0,
             paid_at=payment.confirmed_at, method=payment.method, amount_minor=payment.amount_minor,
             refunded_minor=payment.refunded_minor, currency=payment.currency, payer_name=org.name,
             payer_credit_code=org.credit_code, license_id=licence.id or 0, listing_title=licence.listing_title,
             offer_name=licence.offer_name, term_days=licence.term_days,
-            payee_account_name=TREASURY_ACCOUNT["account_name"], payee_bank=TREASURY_ACCOUNT.get("bank", ""),
-            payee_account_number=TREASURY_ACCOUNT.get("account_number"), bank_reference=payment.bank_reference,
+            payee_account_name=account.account_name, payee_bank=account.bank,
+            payee_account_number=account.account_number, bank_reference=payment.bank_reference,
             booking_reference=key, journal_entry_id=entry.id or 0, refunds=view.refunds)
 
 

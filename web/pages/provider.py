@@ -272,9 +272,9 @@ def _form_of(listing: ListingRead) -> dict[str, Any]:
     form: dict[str, Any] = {
         "title": listing.title, "description": listing.description, "keywords": ", ".join(listing.keywords),
         "sector": listing.sector, "update_cycle": listing.update_cycle, "proposed_grade": listing.proposed_grade,
-        "max_epsilon_per_query": i18n.plain(policy.get("max_epsilon_per_query")),
-        "default_epsilon": i18n.plain(policy.get("default_epsilon")) if policy.get("default_epsilon") else "",
-        "min_group_size": policy.get("min_group_size", 0)}
+        "max_epsilon_per_query": i18n.plain(policy.max_epsilon_per_query),
+        "default_epsilon": i18n.plain(policy.default_epsilon) if policy.default_epsilon else "",
+        "min_group_size": policy.min_group_size}
     for n, offer in enumerate([o for o in listing.offers if o.active][:2], 1):
         p = f"offer{n}_"
         form |= {p + "name": offer.name, p + "scenario": offer.scenario,
