@@ -73,7 +73,8 @@ def test_the_sandbox_refuses_a_query_over_the_enterprise_cap_and_charges_nothing
     first, second = _active(world, enterprise, listing), _active(world, enterprise, listing)
     for n, (licence, epsilon) in enumerate([(first, 1.0), (first, 0.5), (second, 0.5)]):
         ok(world.client.post("/api/v1/queries", headers=enterprise, json={
-            "license_id": licence, "sql": f"SELECT SUM(age) AS s{n} FROM people", "epsilon": epsilon}), 201)
+            "license_id": licence, "sql": f"SELECT SUM(age) AS s FROM people WHERE age >= -{n}",
+            "epsilon": epsilon}), 201)
     refused = world.client.post("/api/v1/queries", headers=enterprise, json={
         "license_id": second, "sql": "SELECT COUNT(*) AS n FROM people", "epsilon": 0.5})
     assert refused.status_code == 409 and refused.json()["type"] == "budget-exhausted"

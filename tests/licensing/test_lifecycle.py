@@ -31,7 +31,8 @@ def world(client: TestClient) -> World:
 
 def _query(client: TestClient, headers: dict[str, str], licence_id: int, n: int = 0) -> Any:
     return client.post("/api/v1/queries", headers=headers, json={
-        "license_id": licence_id, "sql": f"SELECT COUNT(*) AS n{n} FROM people", "epsilon": 0.1})
+        # A different measurement per n (another alias alone would reuse the stored release for free).
+        "license_id": licence_id, "sql": f"SELECT COUNT(*) AS n FROM people WHERE age >= -{n}", "epsilon": 0.1})
 
 
 def _act(world: World, licence_id: int, action: str, reason: str = "audit finding 2026-07") -> Any:
