@@ -129,7 +129,8 @@ class ExportService:
         """One of the caller's released results as CSV or Excel (404 for anyone else's)."""
         result = queries.get(session, who, query_id)
         licence = license_service.get(session, who, result.license_id)
-        unit = getattr(result.receipt, "privacy_unit", None) or versions.privacy_unit(session, licence.listing_id)
+        signed = getattr(result.receipt, "privacy_unit", None)  # v2 receipts name the unit; older ones do not
+        unit = signed.model_dump() if signed is not None else versions.privacy_unit(session, licence.listing_id)
         content = to_csv(result, unit) if fmt == "csv" else to_xlsx(result, unit)
         return ExportFile(content, MEDIA[fmt], f"shuyu-query-{query_id}.{fmt}")
 
