@@ -52,6 +52,7 @@ from licensing.service import (
 from licensing.service.reports import GroupBy
 from licensing.stripe.webhooks import stripe_webhooks
 
+CSV_TOO: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 router = APIRouter(tags=["licensing"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
@@ -186,7 +187,7 @@ def list_remittances(session: SessionDep, who: FinanceUser, limit: Limit = 50, o
     return treasury.list(session, limit, offset)
 
 
-@router.get("/reports/revenue", response_model=RevenueReport)
+@router.get("/reports/revenue", response_model=RevenueReport, responses=CSV_TOO)
 def revenue_report(session: SessionDep, who: FinanceUser, group_by: GroupBy = "listing",
                    start: Annotated[date | None, Query(alias="from")] = None, to: date | None = None,
                    currency: Currency = "CNY", format: Format = "json") -> Any:
@@ -234,7 +235,7 @@ def list_reconciliations(session: SessionDep, who: FinanceUser, limit: Limit = 5
     return reconciliations.list(session, limit, offset)
 
 
-@router.get("/reconciliations/{reconciliation_id}", response_model=ReconciliationRead)
+@router.get("/reconciliations/{reconciliation_id}", response_model=ReconciliationRead, responses=CSV_TOO)
 def get_reconciliation(reconciliation_id: int, session: SessionDep, who: FinanceUser,
                        format: Format = "json") -> Any:
     """One saved reconciliation; `format=csv` for one line per matched item, difference or missing object."""
