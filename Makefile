@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo test lint bench fuzz reliability-report clean
+.PHONY: install demo test test-slow lint bench fuzz reliability-report clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "Shuyu needs Python >= 3.11 on the PATH (python3, python3.11, ...)"; exit 1; }
@@ -23,8 +23,12 @@ demo: install
 	$(BIN)/shuyu demo
 	$(BIN)/shuyu serve --host $(HOST) --port $(PORT)
 
+# The whole suite but the long statistical runs (marked `slow`: make test-slow, and CI, run those).
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow
 
 lint: install
 	$(BIN)/ruff check .
