@@ -15,7 +15,7 @@ from core.db import unit_of_work
 from licensing.errors import BudgetExhausted
 from licensing.models import EpsilonCap, License
 from licensing.service import license_service
-from tests.flow import World, listing_body, ok, people
+from tests.flow import PEOPLE_DICTIONARY, World, listing_body, ok, people
 from tests.licensing.helpers import apply, pay_by_bank, publish
 
 CODE_B = "91350100M0001020N7"
@@ -118,7 +118,8 @@ def test_a_raised_grade_lowers_the_default_caps_at_once(client: TestClient) -> N
 
 
 def _delta_world(client: TestClient) -> tuple[World, dict[str, Any], dict[str, str], dict[str, str]]:
-    world = World(client)
+    # A public row bound near the data's size keeps 1/n above the δ caps these tests set.
+    world = World(client, dictionary={**PEOPLE_DICTIONARY, "row_bound": 5_000})
     listing = publish(world, dp_policy={"unknown_keys_delta": 1e-7, "delta_budget": 3e-7,
                                         "enterprise_delta_cap": 4e-7, "global_delta_cap": 5e-7})
     one, two = world.enterprise(), world.enterprise("第二公司 Second Co", CODE_B, "second@co.test")
