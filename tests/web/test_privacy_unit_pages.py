@@ -50,6 +50,12 @@ def test_each_role_sees_what_epsilon_protects_and_only_staff_see_rows_per_person
     console = client.get(f"/enterprise/licences/{licence['id']}/console", headers=ZH).text
     assert SENTENCE_ZH in console and 'id="privacy-unit"' in console
     assert "person-rows" not in console and "rows-per-person" not in console
+    ran = client.post("/api/v1/queries", headers=enterprise, json={
+        "license_id": licence["id"], "sql": "SELECT COUNT(*) AS n FROM people", "epsilon": 0.5})
+    assert ran.status_code == 201, ran.text
+    assert ran.json()["receipt"]["privacy_unit"] == {"column": "card_id", "max_contributions": 5}
+    result = client.get(f"/enterprise/queries/{ran.json()['id']}", headers=ZH).text
+    assert SENTENCE_ZH in result and 'id="privacy-unit"' in result
 
 
 def test_the_dictionary_editor_saves_the_unit_words_and_the_row_bound(client: TestClient) -> None:

@@ -162,7 +162,7 @@ def result_page(request: Request, query_id: int, session: PageSession, who: Ente
     result = queries.get(session, who, query_id)
     licence = license_service.get(session, who, result.license_id)
     return render(request, "enterprise/result.html", {
-        "result": result, "lic": licence, "charts": chart_series(result),
+        "result": result, "lic": licence, "charts": chart_series(result), "entry": _entry(session, licence.listing_id),
         "cached": request.query_params.get("cached") == "1"})
 
 
