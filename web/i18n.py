@@ -566,7 +566,8 @@ ZH: dict[str, str] = {
         "并限定每人贡献的记录数。",
     ("No reconciliation has been run yet. Pull from Stripe above, or compare a Stripe CSV; bank transfers are "
      "matched by importing a bank statement on the bank transfers page."):
-        "尚未进行过对账。可在上方从 Stripe 拉取或上传 Stripe CSV 进行比对；银行转账请在“银行转账”页面导入银行对账单进行匹配。",
+        ("尚未进行过对账。可在上方从 Stripe 拉取或上传 Stripe CSV 进行比对；"
+         "银行转账请在“银行转账”页面导入银行对账单进行匹配。"),
     # --- rules ---
     "Fee schedule": "收费公示",
     ("Every data product on sale and what it costs. Products for public governance and public welfare are free; "
