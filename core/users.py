@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 from sqlalchemy import DateTime, update
@@ -88,6 +88,11 @@ class SessionRead(BaseModel):
     current: bool
 
 
+def _utc(at: datetime | None) -> datetime | None:
+    """An aggregate (MAX) bypasses the load hook that makes SQLite timestamps UTC-aware: do it here."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
 class UserAdminService:
     def page(self, session: Session, q: str | None, limit: int, offset: int) -> UserPage:
         """Users, newest first, with their organization and last sign-in; `q` filters on the email."""
@@ -102,7 +107,8 @@ class UserAdminService:
                                    .group_by(col(Credential.user_id))).all())
         return UserPage(items=[UserRead(id=u.id or 0, email=u.email, role=u.role, organization_id=o.id or 0,
                                         organization_name=o.name, is_active=u.is_active, created_at=u.created_at,
-                                        last_sign_in_at=signed.get(u.id or 0)) for u, o in rows], total=int(total))
+                                        last_sign_in_at=_utc(signed.get(u.id or 0))) for u, o in rows],
+                        total=int(total))
 
     def create(self, session: Session, who: Principal, body: UserCreate) -> UserRead:
         """A staff account (enterprises register themselves and invite their colleagues)."""
@@ -131,7 +137,7 @@ class UserAdminService:
             Credential.user_id == user.id, Credential.kind == "token")).one()
         return UserRead(id=user.id or 0, email=user.email, role=user.role, organization_id=org.id or 0,
                         organization_name=org.name, is_active=user.is_active, created_at=user.created_at,
-                        last_sign_in_at=last)
+                        last_sign_in_at=_utc(last))
 
     def change_password(self, session: Session, who: Principal, body: PasswordChange, current_secret: str | None
                         ) -> None:

@@ -74,7 +74,7 @@ def send_reset(user_id: int, session: SessionDep, who: AdminUser) -> ResetSent:
     return resets.send_by_admin(session, who, user_id)
 
 
-@router.post("/auth/password-reset", status_code=202)
+@router.post("/auth/password-reset", status_code=202, response_class=Response)
 def forgot_password(body: ResetRequest, session: SessionDep) -> Response:
     """Ask for a reset link by e-mail; the answer never says whether the account exists."""
     resets.forgot(session, body)

@@ -96,6 +96,57 @@ RULES: dict[str, Rule] = {
     "GET /treasury": roles(FINANCE),
     "POST /treasury/remittances": roles(FINANCE),
     "GET /treasury/remittances": roles(FINANCE),
+    "PATCH /listings/{listing_id}": roles(PROVIDER, owner=PROVIDER),
+    "GET /registrations/export.json": Rule(PUBLIC),
+    "GET /fees": Rule(PUBLIC),
+    "POST /complaints": Rule(PUBLIC),
+    "GET /complaints/track/{tracking_code}": Rule(PUBLIC),
+    "GET /complaints": roles(OFFICE),
+    "GET /complaints/{complaint_id}": roles(OFFICE),
+    "POST /complaints/{complaint_id}/handle": roles(OFFICE),
+    "POST /listings/{listing_id}/security-reviews": roles(OFFICE),
+    "GET /listings/{listing_id}/security-reviews": roles(OFFICE),
+    "GET /listings/{listing_id}/budget": roles(OFFICE),
+    "GET /payments/mine": roles(ENTERPRISE),
+    "GET /payments/{payment_id}/receipt.pdf": roles(ENTERPRISE),
+    "POST /payments/bank-statement": roles(FINANCE),
+    "GET /datasets/{dataset_id}/quality": roles(PROVIDER, OFFICE),
+    "GET /queries/{query_id}/export": roles(ENTERPRISE),
+    "POST /saved-queries": roles(ENTERPRISE),
+    "GET /saved-queries": roles(ENTERPRISE),
+    "GET /saved-queries/{saved_id}": roles(ENTERPRISE),
+    "DELETE /saved-queries/{saved_id}": roles(ENTERPRISE),
+    "POST /saved-queries/{saved_id}/run": roles(ENTERPRISE),
+    "GET /query-history": roles(ENTERPRISE),
+    "GET /metrics/effectiveness/{year}": Rule(PUBLIC),
+    "GET /metrics/effectiveness": Rule(PUBLIC),
+    "POST /licenses/{license_id}/rating": roles(ENTERPRISE),
+    "POST /costs": roles(FINANCE),
+    "GET /costs": roles(FINANCE),
+    "POST /revenue-ceilings": roles(OFFICE),
+    "GET /reports/revenue-ceiling": roles(OFFICE, FINANCE),
+    "GET /api-keys": Rule(SIGNED_IN),
+    "DELETE /api-keys/{key_id}": Rule(SIGNED_IN),
+    "GET /notifications": Rule(SIGNED_IN),
+    "POST /notifications/{notification_id}/read": Rule(SIGNED_IN),
+    "POST /notifications/read-all": Rule(SIGNED_IN),
+    "GET /notifications/preferences": Rule(SIGNED_IN),
+    "PUT /notifications/preferences": Rule(SIGNED_IN),
+    "GET /admin/users": roles("admin"),
+    "POST /admin/users": roles("admin"),
+    "POST /admin/users/{user_id}/disable": roles("admin"),
+    "POST /admin/users/{user_id}/enable": roles("admin"),
+    "POST /admin/users/{user_id}/reset-password": roles("admin"),
+    "POST /me/password": Rule(SIGNED_IN),
+    "GET /me/sessions": Rule(SIGNED_IN),
+    "DELETE /me/sessions/{session_id}": Rule(SIGNED_IN),
+    "POST /auth/password-reset": Rule(PUBLIC),
+    "POST /auth/password-reset/{token}": Rule(PUBLIC),
+    # the organization's own enterprise admin; anyone else finds no such organization (404)
+    "POST /organizations/{organization_id}/invitations": Rule(SIGNED_IN, readers=frozenset({ENTERPRISE})),
+    "GET /organizations/{organization_id}/members": Rule(SIGNED_IN, owner=ENTERPRISE,
+                                                         readers=frozenset({ENTERPRISE})),
+    "POST /invitations/{token}/accept": Rule(PUBLIC),
 }
 
 
@@ -128,6 +179,9 @@ def tenants(client: TestClient) -> Tenants:
     admin = staff(client, "admin@gov.test", Role.admin)
     other_provider = staff(client, "other@gov.test", Role.provider, "另一个局 Other Bureau")
     other_enterprise = _second_enterprise(client)
+    spare = staff(client, "spare@gov.test", Role.finance)  # a user the admin may disable without harm
+    organization_id = ok(client.get("/api/v1/me", headers=enterprise))["organization"]["id"]
+    user_id = ok(client.get("/api/v1/me", headers=spare))["id"]
     return Tenants(
         headers={"anonymous": {}, "provider": world.provider, "data_office": world.office, "enterprise": enterprise,
                  "finance": world.finance, "admin": admin},
@@ -135,7 +189,11 @@ def tenants(client: TestClient) -> Tenants:
         ids={"listing_id": str(world.listing["id"]), "dataset_id": str(world.dataset["id"]),
              "license_id": str(licence["id"]), "query_id": str(query["id"]), "payment_id": str(payments[0]["id"]),
              "reconciliation_id": "1", "year": str(datetime.now(UTC).year),
-             "code": world.listing["registration_code"]})
+             "code": world.listing["registration_code"], "organization_id": str(organization_id),
+             "user_id": str(user_id), "complaint_id": "1", "tracking_code": "1", "saved_id": "1",
+             "notification_id": "1", "token": "1",
+             # ids no one owns: ending a real session or key would sign a probing role out mid-matrix
+             "key_id": "999999", "session_id": "999999"})
 
 
 def _second_enterprise(client: TestClient) -> dict[str, str]:
