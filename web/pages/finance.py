@@ -6,9 +6,9 @@ import csv
 import io
 from datetime import date, datetime
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from core.errors import DomainError, InvalidInput
@@ -17,6 +17,7 @@ from licensing.router import STATEMENT_LIMIT
 from licensing.schemas import PaymentConfirm, ReconciliationCreate, RefundCreate, RemittanceCreate
 from licensing.service import payments, reconciliations, reports, treasury
 from licensing.service.reports import GroupBy
+from market.intake import read_form
 from web.forms import minor_units, validated
 from web.pages.render import attempt, redirect, render
 from web.session import FinancePage, PageSession, check_csrf
@@ -38,10 +39,14 @@ def home(request: Request, session: PageSession, who: FinancePage) -> Response:
 
 
 @router.post("/statements", response_class=HTMLResponse)
-async def import_statement(request: Request, session: PageSession, who: FinancePage,
-                           file: Annotated[UploadFile, File()]) -> Response:
+async def import_statement(request: Request, session: PageSession, who: FinancePage) -> Response:
     """Import a bank statement: matches are confirmed, the rest listed with why."""
-    data = await file.read(STATEMENT_LIMIT + 1)
+    # The form the CSRF check read already (in memory): FastAPI's File() would read the consumed stream again.
+    form = await read_form(request, STATEMENT_LIMIT)
+    if not form.has_file:
+        return _home(request, session, {"error": InvalidInput(
+            "file: Field required", zh="请选择要导入的对账单文件")}, status=422)
+    data = form.data
     if len(data) > STATEMENT_LIMIT:
         return _home(request, session, {"error": InvalidInput(
             "A statement file is at most 10 MB; export a shorter period",
@@ -209,11 +214,19 @@ def _when(text: str) -> datetime | None:
 
 
 @router.post("/reconciliations", response_class=HTMLResponse)
-async def reconcile(request: Request, session: PageSession, who: FinancePage,
-                    source: Annotated[Literal["api", "csv"], Form()], start: Annotated[str, Form(alias="from")] = "",
-                    to: Annotated[str, Form()] = "", file: Annotated[UploadFile | None, File()] = None) -> Response:
+async def reconcile(request: Request, session: PageSession, who: FinancePage) -> Response:
     """Compare the ledger with Stripe (its API, or an exported balance-transactions CSV); the report is saved."""
-    data = await file.read() if file is not None else b""
+    # A multipart form as the CSRF check read it (in memory): FastAPI's Form()/File() would read it again.
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await read_form(request)
+        fields, data = form.fields, (form.data if form.has_file else b"")
+    else:
+        fields, data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}, b""
+    source, start, to = (fields.get(k, "") for k in ("source", "from", "to"))
+    if source not in ("api", "csv"):
+        return render(request, "finance/reconciliations.html", {
+            "page": reconciliations.list(session, 50, 0),
+            "error": InvalidInput("source: choose api or csv", zh="请选择从 Stripe 拉取或比对 CSV")}, status=422)
 
     def call() -> Any:
         begin, end = _when(start), _when(to)

@@ -126,7 +126,8 @@ def register(request: Request, session: PageSession, name: Annotated[str, Form()
     if isinstance(done, DomainError):
         form = {"name": name, "credit_code": credit_code_value, "email": email}
         if done.type == "invalid-credit-code":  # the same check, said in the viewer's language
-            done.detail = credit_code.problem(credit_code_value, locale_of(request)) or done.detail
+            done.detail = credit_code.problem(credit_code_value) or done.detail
+            done.detail_zh = credit_code.problem(credit_code_value, "zh-CN") or done.detail_zh
         return render(request, "public/register.html", {"form": form, "error": done}, status=done.status)
     secret, _ = sign_in(session, email, password)
     response = redirect("/enterprise?welcome=1")
