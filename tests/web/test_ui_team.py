@@ -43,6 +43,7 @@ def test_invite_accept_and_sign_in(client: TestClient, live_server: str, browser
     sign_in(invitee, live_server, "colleague@data.test", "colleague password")
     expect(invitee).to_have_url(f"{live_server}/enterprise")
     invitee.goto(f"{live_server}/listings/{world.listing['id']}")
+    invitee.fill("#purpose", "regional income analysis")  # required now: the browser would not send it empty
     invitee.locator("form[action='/enterprise/licences'] button[type=submit]").first.click()
     expect(invitee.locator("main")).to_contain_text("ask its admin")
 
