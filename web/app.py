@@ -11,12 +11,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
 
 from core import problem_zh
 from core.config import Settings, check_production, get_settings
-from core.errors import DomainError
+from core.errors import DomainError, InvalidInput
 from sandbox.worker import get_pool, shutdown_pool
 from web import openapi
 from web.api import api_router
@@ -43,6 +44,18 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     if wants_page(request):
         return error_page(request, exc.status, exc.title, exc.detail, exc.sentence_zh)
     return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM, headers=exc.headers or None)
+
+
+class ValueOutOfRange(InvalidInput):
+    type = "value-out-of-range"
+    title = "A value is out of range"
+
+
+async def out_of_range(request: Request, exc: Exception) -> Response:
+    """A number or text the database cannot hold (an id above PostgreSQL's INTEGER, say) is bad input: 422."""
+    return await domain_error(request, ValueOutOfRange(
+        "A number or text in the request is too large for the platform to store or look up",
+        zh="请求中的数字或文本超出了平台可以存储或查询的范围"))
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:
@@ -99,6 +112,7 @@ def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -
                               "differentially private SQL, and a treasury ledger.")
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(DataError, out_of_range)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)
     app.include_router(api_router)

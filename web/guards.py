@@ -1,7 +1,9 @@
 """Guards that answer bad input before a route runs: integers out of the database's range.
 
 An id of 2^63 or more passes FastAPI's `int` validation and then overflows the database driver (a 500 on
-both SQLite and PostgreSQL). Every route's integer path and query parameters are found from the routes
+both SQLite and PostgreSQL); on PostgreSQL an id column is INTEGER, so 2^31 already overflows. Path ids above
+2^31 − 1 are 404; anything else the database still cannot hold is a 422 from `web.app`'s DataError handler.
+Every route's integer path and query parameters are found from the routes
 themselves, so a new route is covered without a line of its own: out of range in the path is 404 (no such
 thing can exist), in the query string 422.
 """
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from core.errors import InvalidInput, NotFound
 
 INT_MAX = 2**63 - 1
+ID_MAX = 2**31 - 1  # ids are INTEGER columns: PostgreSQL's int4 holds no more
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,9 @@ def _int_params(dependant: Dependant) -> _IntParams:
     return _IntParams(frozenset(path), frozenset(query))
 
 
-def _out_of_range(value: str) -> bool:
+def _out_of_range(value: str, limit: int = INT_MAX) -> bool:
     text = value.strip().lstrip("+-")
-    return text.isdigit() and abs(int(value.strip())) > INT_MAX
+    return text.isdigit() and abs(int(value.strip())) > limit
 
 
 def check_id_range(request: Request) -> None:
@@ -60,9 +63,9 @@ def check_id_range(request: Request) -> None:
         return
     params = _int_params(route.dependant)
     for name in params.path:
-        if _out_of_range(str(request.path_params.get(name, ""))):
-            raise NotFound(f"No such {name.removesuffix('_id')}: ids are below 2^63",
-                           zh="没有该编号对应的记录（编号须小于 2^63）")
+        if _out_of_range(str(request.path_params.get(name, "")), ID_MAX):
+            raise NotFound(f"No such {name.removesuffix('_id')}: ids are below 2^31",
+                           zh="没有该编号对应的记录（编号须小于 2^31）")
     for name in params.query:
         if any(_out_of_range(v) for v in request.query_params.getlist(name)):
             raise InvalidInput(f"{name}: must be below 2^63", zh=f"参数 {name} 须小于 2^63")
