@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     query_timeout_seconds: float = 60.0
     query_memory_mb: int = 4096
     max_upload_mb: int = 512
+    # Sandbox nodes (docs/deploy.md): workers hold the private key, API nodes only the public one.
+    sandbox_mode: Literal["inprocess", "queue"] = "inprocess"
+    sandbox_key_file: Path | None = None
+    sandbox_public_key_file: Path | None = None
+    sandbox_queue_size: int = 64  # queries waiting for a sandbox beyond this get 503 + Retry-After
+    sandbox_lease_seconds: float = 30.0  # how long past its time limit a silent job is presumed dead
+    store_url: str | None = None
+    s3_endpoint_url: str | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -48,6 +56,14 @@ class Settings(BaseSettings):
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "store"
+
+    @property
+    def private_key_path(self) -> Path:
+        return self.sandbox_key_file or self.keys_dir / "sandbox.key"
+
+    @property
+    def public_key_path(self) -> Path:
+        return self.sandbox_public_key_file or self.keys_dir / "sandbox.pub"
 
     @property
     def is_sqlite(self) -> bool:

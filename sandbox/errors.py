@@ -22,3 +22,26 @@ class QueryFailed(DomainError):
     status = 503
     type = "query-failed"
     title = "The query failed in the sandbox; nothing was charged"
+
+
+class QueryRunning(Conflict):
+    type = "query-running"
+    title = "The sandbox has started the query"
+
+
+class QueryStillRunning(DomainError):
+    status = 202
+    type = "query-still-running"
+    title = "The query is still running"
+
+
+class SandboxBusy(DomainError):
+    """Beyond capacity: refused before anything is charged; the caller should come back later."""
+
+    status = 503
+    type = "sandbox-busy"
+    title = "The sandbox is at capacity"
+
+    def __init__(self, detail: str, *, zh: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(detail, zh=zh, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}

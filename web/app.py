@@ -16,6 +16,7 @@ from starlette.formparsers import MultiPartParser
 
 from core.config import Settings, check_production, get_settings
 from core.errors import DomainError
+from sandbox import jobs
 from sandbox.worker import get_pool, shutdown_pool
 from web.api import api_router
 from web.pages import error_page, wants_page
@@ -35,7 +36,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if wants_page(request):
         return error_page(request, exc.status, exc.title, exc.detail, exc.detail_zh)
-    return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
+    headers: dict[str, str] | None = getattr(exc, "headers", None)  # e.g. Retry-After on 503 sandbox-busy
+    return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM, headers=headers)
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:
@@ -79,8 +81,11 @@ def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -
         if not warm_sandbox:  # the caller (tests, a host process) owns the worker pool
             yield
             return
-        get_pool(settings).warm_up()  # also creates the sandbox key pair on a fresh data dir
+        if settings.sandbox_mode == "inprocess":
+            get_pool(settings).warm_up()  # also creates the sandbox key pair on a fresh data dir
+        jobs.dispatcher().start()  # sweeps jobs a crash left behind, now and periodically
         yield
+        jobs.reset_dispatcher()
         shutdown_pool()
 
     app = FastAPI(title="Shuyu 数域", version="0.1.0", lifespan=lifespan,

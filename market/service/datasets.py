@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 from sqlmodel import Session
 
-from core import crypto
+from core import crypto, keys, store
 from core.audit import record
 from core.auth import Principal
 from core.config import get_settings
@@ -82,13 +82,11 @@ class DatasetService:
         frame.write_parquet(buffer, statistics=False)
         plaintext = buffer.getvalue()
         settings = get_settings()
-        sealed = crypto.encrypt_for(crypto.load_public_key(settings.keys_dir), plaintext)
+        sealed = crypto.encrypt_for(keys.sealing_key(settings), plaintext)  # the public half is all we hold
         previous = repo.latest_version(session, dataset.id or 0)
         version = (previous.version + 1) if previous else 1
-        storage_key = f"ds{dataset.id}/v{version}-{hashlib.sha256(sealed.ciphertext).hexdigest()[:12]}.bin"
-        path = settings.store_dir / storage_key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(sealed.ciphertext)
+        storage_key = store.storage_key(dataset.id or 0, version, sealed.ciphertext)
+        store.store_for(settings).put(storage_key, sealed.ciphertext)
         row = DatasetVersion(
             dataset_id=dataset.id or 0, version=version, sha256=hashlib.sha256(plaintext).hexdigest(),
             row_count=profile["rows"], size_bytes=len(plaintext), columns=columns, storage_key=storage_key,
