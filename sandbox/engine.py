@@ -89,6 +89,7 @@ _ENGINE: Engine | None = None
 def init(private_key_file: str, store: Store) -> None:
     global _ENGINE
     _ENGINE = Engine(Path(private_key_file), store)
+    import sandbox.plan  # noqa: F401  (OpenDP and Polars load now, not during the first query's time limit)
 
 
 def handle(op: str, payload: dict[str, Any]) -> dict[str, Any]:

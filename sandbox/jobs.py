@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from core.config import Settings, get_settings
 from core.db import unit_of_work
@@ -158,6 +158,7 @@ def _requeue(run: QueryRun, now: datetime) -> bool:
         if done.rowcount == 1:  # type: ignore[attr-defined]
             from core.audit import Actor, record
 
+            dispatcher().enqueue(uow, run.id or 0)
             record(uow, Actor(run.user_id, "enterprise", run.organization_id), "query.requeued", "query", run.id,
                    {"attempts": run.attempts, "was": run.status})
             return True
@@ -214,6 +215,9 @@ class Dispatcher:
         """Refuse new work beyond the bounded queue, before anything is charged."""
         if waiting_jobs() >= get_settings().sandbox_queue_size:
             raise _busy()
+
+    def enqueue(self, uow: Session, run_id: int) -> None:
+        """Inside the transaction that queues the job (the reservation, or a re-queue)."""
 
     def submit(self, run_id: int) -> None:
         """Called once the reservation and the job are committed."""
@@ -309,7 +313,13 @@ class InProcessDispatcher(Dispatcher):
 
 
 class QueueDispatcher(Dispatcher):
-    """API nodes in queue mode: the committed job row is the message; sandbox nodes (`shuyu worker`) take it."""
+    """Queue mode: sandbox nodes (`shuyu worker`) take the jobs; on PostgreSQL through procrastinate."""
+
+    def enqueue(self, uow: Session, run_id: int) -> None:
+        from sandbox import node
+
+        if node.uses_procrastinate(get_settings()):
+            node.defer_in(uow, run_id)
 
 
 _DISPATCHER: Dispatcher | None = None

@@ -170,7 +170,7 @@ class QueryService:
             return Submitted(stored.id or 0, self._result(stored, license_id, charged=0.0, cached=True))
         dispatch = jobs.dispatcher()
         dispatch.admit()
-        run_id = self._reserve(who, prepared, body, fingerprint, dispatch.owner)
+        run_id = self._reserve(who, prepared, body, fingerprint, dispatch)
         dispatch.submit(run_id)
         return Submitted(run_id, None)
 
@@ -224,7 +224,7 @@ class QueryService:
         return run if run is not None and run.status == "succeeded" else None
 
     def _reserve(self, who: Principal, prepared: Prepared, body: QueryCreate, fingerprint: str,
-                 owner: str | None) -> int:
+                 dispatch: jobs.Dispatcher) -> int:
         """Charge ε and queue the job in one transaction: a job exists exactly when its ε is reserved."""
         licence, target, spec, compiled = prepared.licence, prepared.target, prepared.spec, prepared.compiled
         try:
@@ -235,9 +235,10 @@ class QueryService:
                                dataset_version_id=target.dataset_version_id, sql=body.sql,
                                normalized_sql=spec.normalized_sql, fingerprint=fingerprint,
                                epsilon_requested=prepared.epsilon, epsilon_charged=compiled.epsilon_cost,
-                               job=prepared.job(who), **jobs.queued_fields(get_settings(), owner))
+                               job=prepared.job(who), **jobs.queued_fields(get_settings(), dispatch.owner))
                 uow.add(run)
                 uow.flush()
+                dispatch.enqueue(uow, run.id or 0)
                 record(uow, who.actor, "query.charged", "query", run.id,
                        {"license_id": licence.id, "epsilon": compiled.epsilon_cost, "delta": compiled.delta_cost,
                         "sql": spec.normalized_sql})

@@ -7,13 +7,14 @@ import hashlib
 import io
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from core import crypto, keys, store
-from core.audit import record
+from core.audit import Actor, record
 from core.auth import Principal
 from core.config import get_settings
 from core.errors import Forbidden, InvalidInput, NotFound
@@ -128,6 +129,15 @@ class DatasetService:
             "id": dataset.id, "name": dataset.name, "version": version.version, "columns": version.columns,
             "sha256": version.sha256, "row_count": version.row_count, "size_bytes": version.size_bytes,
             "encoding": encoding, "findings": checked or [], "listings_moved": moved or []})
+
+    def reseal_all(self, session: Session, reseal: Callable[[list[str]], list[str]]) -> int:
+        """Give every version's data key a new seal (sandbox key rotation); the ciphertexts stay as they are."""
+        versions = list(session.exec(select(DatasetVersion).order_by(col(DatasetVersion.id))).all())
+        for version, sealed in zip(versions, reseal([v.sealed_key for v in versions]), strict=True):
+            version.sealed_key = sealed
+            session.add(version)
+        record(session, Actor.system(), "sandbox.key_rotated", "dataset_versions", len(versions), {})
+        return len(versions)
 
     def own_dataset(self, session: Session, who: Principal, dataset_id: int) -> tuple[Dataset, DatasetVersion]:
         """One of the caller's datasets with its latest version (404 for anyone else's)."""
