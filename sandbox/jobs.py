@@ -40,7 +40,7 @@ log = logging.getLogger("shuyu.jobs")
 
 LIVE = ("reserved", "queued", "running")
 ENDED = ("succeeded", "refunded", "failed")
-MAX_ATTEMPTS = 2  # a job whose node died twice is not tried a third time: it ends, refunded
+MAX_ATTEMPTS = 3  # a job whose nodes died three times is not tried again: it ends, refunded
 
 Call = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -52,6 +52,15 @@ def node_name(kind: str) -> str:
 def wait_window(settings: Settings) -> timedelta:
     """How long a job may sit unclaimed, or run silent, before its owner is presumed dead."""
     return timedelta(seconds=settings.query_timeout_seconds + settings.sandbox_lease_seconds)
+
+
+def heartbeat_window(settings: Settings) -> timedelta:
+    """A held job's lease: its owner renews it every third of this."""
+    return timedelta(seconds=settings.sandbox_lease_seconds)
+
+
+def renew_every(settings: Settings) -> float:
+    return max(0.3, settings.sandbox_lease_seconds / 3)
 
 
 def queued_fields(settings: Settings, owner: str | None) -> dict[str, Any]:
@@ -74,8 +83,9 @@ def claim(run_id: int, worker: str, *, owned_by: str | None = None) -> Claim | N
         statement = update(QueryRun).where(col(QueryRun.id) == run_id, col(QueryRun.status) == "queued")
         if owned_by is not None:
             statement = statement.where(col(QueryRun.worker) == owned_by)
+        # The claiming node renews this lease while it runs the job, so a dead node is noticed within it.
         done = uow.execute(statement.values(status="running", worker=worker, attempts=col(QueryRun.attempts) + 1,
-                                            started_at=now, lease_until=now + wait_window(settings)))
+                                            started_at=now, lease_until=now + heartbeat_window(settings)))
         if done.rowcount != 1:  # type: ignore[attr-defined]
             return None
         run = uow.get(QueryRun, run_id)
@@ -115,10 +125,11 @@ def renew(run_ids: list[int], worker: str) -> None:
     """The owner is alive: push the lease of the jobs it holds forward."""
     if not run_ids:
         return
+    settings, now = get_settings(), utcnow()
     with unit_of_work() as uow:
-        uow.execute(update(QueryRun).where(col(QueryRun.id).in_(run_ids), col(QueryRun.worker) == worker,
-                                           col(QueryRun.status).in_(("queued", "running")))
-                    .values(lease_until=utcnow() + wait_window(get_settings())))
+        for status, window in (("queued", wait_window(settings)), ("running", heartbeat_window(settings))):
+            uow.execute(update(QueryRun).where(col(QueryRun.id).in_(run_ids), col(QueryRun.worker) == worker,
+                                               col(QueryRun.status) == status).values(lease_until=now + window))
 
 
 def sweep(now: datetime | None = None) -> int:
@@ -205,6 +216,9 @@ async def wait_async(run_id: int, timeout: float) -> str | None:
         pause = min(pause * 2, 0.25)
 
 
+_START = threading.Lock()
+
+
 class Dispatcher:
     """Where a queued job goes: the embedded pool of this process, or the queue that sandbox nodes take from."""
 
@@ -223,14 +237,15 @@ class Dispatcher:
         """Called once the reservation and the job are committed."""
 
     def start(self) -> None:
-        if getattr(self, "_keeper", None) is None:
-            self._stop = threading.Event()
-            self._keeper: threading.Thread | None = threading.Thread(target=self._keep, daemon=True,
-                                                                     name="shuyu-job-keeper")
-            self._keeper.start()
+        with _START:
+            if getattr(self, "_keeper", None) is None:
+                self._stop = threading.Event()
+                self._keeper: threading.Thread | None = threading.Thread(target=self._keep, daemon=True,
+                                                                         name="shuyu-job-keeper")
+                self._keeper.start()
 
     def _keep(self) -> None:
-        interval = max(1.0, get_settings().sandbox_lease_seconds / 3)
+        interval = renew_every(get_settings())
         while True:
             try:
                 self.tend()
@@ -270,6 +285,7 @@ class InProcessDispatcher(Dispatcher):
                 raise _busy()
 
     def submit(self, run_id: int) -> None:
+        self.start()  # whoever holds jobs must renew their leases
         with self._lock:
             self._held.add(run_id)
         threading.Thread(target=self._run, args=(run_id,), daemon=True, name=f"shuyu-job-{run_id}").start()

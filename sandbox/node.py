@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+import sandbox.service  # noqa: F401  (loaded before the first job: a slow import must not eat its lease)
 from core.config import Settings, get_settings
 from sandbox import jobs
 from sandbox.worker import get_pool
@@ -66,22 +67,31 @@ class Node:
         self.settings = settings
         self.name = jobs.node_name("worker")
         self.pool = get_pool(settings)
+        self.held: set[int] = set()
 
     def run_one(self, run_id: int) -> bool:
         claimed = jobs.claim(run_id, self.name)
         if claimed is None:
             return False  # ended, or another node has it: a second delivery changes nothing
-        jobs.execute(claimed, self.pool.call)
+        self._execute(claimed)
         return True
+
+    def _execute(self, claimed: jobs.Claim) -> None:
+        self.held.add(claimed.run_id)
+        try:
+            jobs.execute(claimed, self.pool.call)
+        finally:
+            self.held.discard(claimed.run_id)
 
     def keep(self, stop: threading.Event) -> None:
         """Sweep at start and periodically: what a dead node held goes back to the queue or ends."""
         while not stop.is_set():
             try:
+                jobs.renew(list(self.held), self.name)
                 jobs.dispatcher().tend()
             except Exception:
                 log.exception("sweeping failed this round")
-            stop.wait(max(1.0, self.settings.sandbox_lease_seconds / 3))
+            stop.wait(jobs.renew_every(self.settings))
 
     def poll(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -89,11 +99,13 @@ class Node:
             if claimed is None:
                 stop.wait(0.1)
                 continue
-            jobs.execute(claimed, self.pool.call)
+            self._execute(claimed)
 
     def serve(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
+        started = time.monotonic()
         self.pool.warm_up()
+        log.info("sandbox node %s ready in %.1f s", self.name, time.monotonic() - started)
         threading.Thread(target=self.keep, args=(stop,), daemon=True, name="shuyu-node-keeper").start()
         if uses_procrastinate(self.settings):
             ensure_queue_schema(self.settings)
@@ -116,10 +128,11 @@ class Node:
 
 
 def main() -> None:
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` prints every thread's stack: what is a stuck node doing?
     settings = get_settings()
     if settings.sandbox_mode != "queue":
         log.warning("SHUYU_SANDBOX_MODE is not 'queue': API nodes run queries themselves; this node only helps")
-    started = time.monotonic()
-    node = Node(settings)
-    log.info("sandbox node %s ready in %.1f s", node.name, time.monotonic() - started)
-    node.serve()
+    Node(settings).serve()
