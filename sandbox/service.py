@@ -216,8 +216,7 @@ class QueryService:
         query = select(QueryRun).where(QueryRun.organization_id == organization_id, QueryRun.fingerprint == fingerprint)
         run = session.exec(query).first()
         if run is not None and run.status in jobs.LIVE and jobs.sweep():  # its node may have died: end it first
-            session.expire_all()
-            run = session.exec(query).first()
+            run = session.exec(query.execution_options(populate_existing=True)).first()
         if run is not None and run.status in jobs.LIVE:
             raise QueryInProgress("The same query is running right now; ask again in a moment for its stored answer",
                                   zh="相同的查询正在运行，请稍后再试以获取其保存的结果", query_id=run.id)
