@@ -145,3 +145,23 @@ def test_a_late_result_from_a_node_presumed_dead_is_never_stored_twice(
     assert store_release(second.run_id, second.attempt, released) is True
     assert store_release(second.run_id, second.attempt, released) is False
     assert ok(client.get(f"/api/v1/queries/{queued['id']}", headers=headers))["status"] == "succeeded"
+
+
+def test_the_console_shows_a_waiting_query_and_cancels_it(
+        licensed: tuple[TestClient, dict[str, str], dict[str, Any]], no_sandbox_node: None) -> None:
+    from tests.web.test_pages import browser_sign_in, csrf_of
+
+    client, headers, licence = licensed
+    queued = ok(_later(client, headers, licence["id"]), 202)
+    browser_sign_in(client, "analyst@data.test")
+    page = client.get(f"/enterprise/queries/{queued['id']}", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "Waiting for a sandbox" in page.text
+    assert f'hx-get="/enterprise/queries/{queued["id"]}/progress"' in page.text and 'id="cancel-query"' in page.text
+    assert client.get(f"/enterprise/queries/{queued['id']}/progress").status_code == 200
+    done = client.post(f"/enterprise/queries/{queued['id']}/cancel", data={"csrf": csrf_of(page.text)},
+                       follow_redirects=False)
+    assert done.status_code == 303
+    after = client.get(f"/enterprise/queries/{queued['id']}", headers={"Accept-Language": "zh-CN"})
+    assert "未产生结果即结束，其 ε 已退还" in after.text and 'id="cancel-query"' not in after.text
+    assert client.get(f"/enterprise/queries/{queued['id']}/progress").status_code == 286  # htmx stops polling
+    assert _licence(client, headers, licence["id"])["queries_used"] == 0
