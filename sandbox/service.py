@@ -356,11 +356,12 @@ def settle_failure(run_id: int, attempt: int, kind: str, message: str, *, expect
     The only place that rule lives (the privacy issue owns it). False when the job was not that attempt's
     to end any more (another node ended it first)."""
     with unit_of_work() as uow:
+        charged = uow.exec(select(QueryRun.epsilon_charged).where(QueryRun.id == run_id)).first()
         run = _end(uow, run_id, attempt, expect_status, status="refunded", error=message[:2000], epsilon_charged=0.0)
         if run is None:
             return False
         job = dict(run.job or {})
-        epsilon = float(job.get("epsilon_charged", run.epsilon_requested))
+        epsilon = float(job.get("epsilon_charged", charged or 0.0))
         license_service.refund(uow, run.license_id, epsilon, float(job.get("delta_charged", 0.0)))
         run.job = {**job, "failure": kind}
         uow.add(run)

@@ -35,6 +35,10 @@ def no_sandbox_node(licensed: tuple[TestClient, dict[str, str], dict[str, Any]])
     os.environ.update({"SHUYU_SANDBOX_MODE": "queue", "SHUYU_SANDBOX_QUEUE_SIZE": "2"})
     get_settings.cache_clear()
     jobs.reset_dispatcher()
+    if not get_settings().is_sqlite:
+        from sandbox.node import ensure_queue_schema
+
+        ensure_queue_schema(get_settings())  # the API defers into procrastinate's table
     yield
     for name in ("SHUYU_SANDBOX_MODE", "SHUYU_SANDBOX_QUEUE_SIZE"):
         os.environ.pop(name)
