@@ -186,7 +186,7 @@ class QueryService:
             return self._result(run, run.license_id, charged=run.epsilon_charged, cached=False)
         kind = str((run.job or {}).get("failure", "error"))
         raise QueryFailed(_failure_sentence(kind, run.error or ""), zh=_FAILURE_ZH.get(kind, _FAILURE_ZH["error"]),
-                          query_id=run_id, status=run.status)
+                          query_id=run_id, query_status=run.status)
 
     def status(self, session: Session, who: Principal, query_id: int) -> QueryResult | QueryStatus:
         """A query of yours: its result once released, else where its job stands."""
