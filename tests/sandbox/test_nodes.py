@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -143,3 +144,34 @@ def test_killing_a_sandbox_node_or_an_api_node_mid_query_ends_every_job_once(db:
                                    headers=headers), 201)
             assert again["cached"] is True and again["id"] == live.id
         _books_agree(nodes, licence["id"])
+
+
+def test_rotating_the_sandbox_key_reseals_every_dataset_without_touching_the_data(
+        client: Any, data_dir: Path, db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    import sandbox.jobs
+    from core.config import Settings
+    from sandbox.worker import SandboxPool
+    from tests.sandbox.nodes import CLI, ROOT
+
+    world = World(client)
+    headers = world.enterprise()
+    licence = world.active_licence(headers)
+    blobs = {p: p.read_bytes() for p in (data_dir / "store").rglob("*.bin")}
+    env = {**os.environ, "SHUYU_DATABASE_URL": db}
+    for args in (("keys", "generate", "--out", str(tmp_path / "new")),
+                 ("keys", "rotate", "--new-public", str(tmp_path / "new" / "sandbox.pub"))):
+        done = subprocess.run([*CLI, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert {p: p.read_bytes() for p in blobs} == blobs  # the ciphertexts are the same bytes
+    new_pool = SandboxPool(Settings(data_dir=data_dir, sandbox_key_file=tmp_path / "new" / "sandbox.key"))
+    try:
+        monkeypatch.setattr(sandbox.jobs, "get_pool", lambda _settings: new_pool)
+        ok(client.post("/api/v1/queries", json={"license_id": licence["id"], "sql": SQL}, headers=headers), 201)
+    finally:
+        new_pool.close()
+    monkeypatch.undo()  # the old key opens nothing any more: the query fails and is refunded
+    refused = client.post("/api/v1/queries", headers=headers, json={
+        "license_id": licence["id"], "sql": "SELECT COUNT(*) AS other FROM people"})
+    assert refused.status_code == 503 and refused.json()["type"] == "query-failed"
