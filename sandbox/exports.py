@@ -129,7 +129,8 @@ class ExportService:
         """One of the caller's released results as CSV or Excel (404 for anyone else's)."""
         result = queries.get(session, who, query_id)
         licence = license_service.get(session, who, result.license_id)
-        unit = getattr(result.receipt, "privacy_unit", None) or versions.privacy_unit(session, licence.listing_id)
+        stated = getattr(result.receipt, "privacy_unit", None)  # a v2 receipt names the unit it was signed for
+        unit = stated.model_dump() if stated is not None else versions.privacy_unit(session, licence.listing_id)
         content = to_csv(result, unit) if fmt == "csv" else to_xlsx(result, unit)
         return ExportFile(content, MEDIA[fmt], f"shuyu-query-{query_id}.{fmt}")
 
