@@ -268,8 +268,12 @@ class Dispatcher:
         sweep()
 
     def stop(self) -> None:
-        if getattr(self, "_keeper", None) is not None:
+        """Stop the keeper, and let a round it is in finish (it must not outlive the database it tends)."""
+        keeper = getattr(self, "_keeper", None)
+        if keeper is not None:
             self._stop.set()
+            if keeper is not threading.current_thread():
+                keeper.join(10)
 
 
 def _busy() -> SandboxBusy:
