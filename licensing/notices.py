@@ -100,8 +100,8 @@ def licences_expiring(session: Session) -> list[Notice]:
 @every_pump
 def budgets_nearly_spent(session: Session) -> list[Notice]:
     rows = session.exec(select(License).where(col(License.status).in_(("active", "suspended")),
-                                              col(License.epsilon_spent) >= BUDGET_WARNING * col(
-                                                  License.epsilon_budget))).all()
+                                              col(License.epsilon_spent_micro) >= BUDGET_WARNING * col(
+                                                  License.epsilon_budget_micro))).all()
     return [Notice("budget_80", active_users(session, organization_id=licence.organization_id),
                    f"license:{licence.id}:budget80", f"80% of licence {licence.id}'s ε is spent",
                    f"许可 {licence.id} 的 ε 已用去 80%",
