@@ -127,7 +127,7 @@ def test_a_licence_near_its_end_or_its_budget_is_announced_once(client: TestClie
         row = session.get(License, licence["id"])
         assert row is not None
         row.expires_at = utcnow() + timedelta(days=10)
-        row.epsilon_spent = 0.85 * row.epsilon_budget
+        row.epsilon_spent_micro = int(0.85 * row.epsilon_budget_micro)  # budgets are exact integer units
         session.add(row)
     run_once()
     run_once()
