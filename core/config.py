@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     mail_from: str = "Shuyu 数域 <no-reply@shuyu.invalid>"
     notify_interval_seconds: float = 15.0  # how often the background job pumps notices and sends mail
     pdf_font: Path | None = None  # a CJK TTF/OTF for receipts; default: Debian's fonts-noto-cjk
+    # Sandbox nodes (docs/deploy.md): workers hold the private key, API nodes only the public one.
+    sandbox_mode: Literal["inprocess", "queue"] = "inprocess"
+    sandbox_key_file: Path | None = None
+    sandbox_public_key_file: Path | None = None
+    sandbox_queue_size: int = 64  # queries waiting for a sandbox beyond this get 503 + Retry-After
+    sandbox_lease_seconds: float = 30.0  # how long past its time limit a silent job is presumed dead
+    store_url: str | None = None
+    s3_endpoint_url: str | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -71,6 +79,14 @@ class Settings(BaseSettings):
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "store"
+
+    @property
+    def private_key_path(self) -> Path:
+        return self.sandbox_key_file or self.keys_dir / "sandbox.key"
+
+    @property
+    def public_key_path(self) -> Path:
+        return self.sandbox_public_key_file or self.keys_dir / "sandbox.pub"
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,8 +1,9 @@
-"""The only code that opens raw data. It runs in sandbox worker processes, never in the API process.
+"""The only code that opens raw data. It runs in sandbox worker processes, never in an API process.
 
-The sandbox's X25519 private key is kept in the data dir encrypted under the master key; this module
-generates it on first start, unseals dataset keys with it, decrypts a dataset into an anonymous
-in-memory file (memfd: no plaintext ever touches a disk) and hands OpenDP a lazy Parquet scan of it.
+The sandbox's X25519 private key is a file only sandbox nodes are given (`SHUYU_SANDBOX_KEY_FILE`,
+see core.keys); this module loads it, unseals dataset keys with it, decrypts a dataset read from the
+store into an anonymous in-memory file (memfd: no plaintext ever touches a disk) and hands OpenDP a
+lazy Parquet scan of it. Key rotation re-wraps data keys here too, for the same reason.
 An architecture test checks that nothing outside this module can reach the unsealing code.
 """
 
@@ -22,20 +23,18 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 
-from core.crypto import BLOB_AAD, BLOB_MAGIC, PUBLIC_KEY_FILE, SEAL_INFO, write_private
-
-PRIVATE_KEY_FILE = "sandbox_x25519.key.enc"
-_PRIVATE_AAD = b"shuyu sandbox private key v1"
+from core.crypto import BLOB_AAD, BLOB_MAGIC, SEAL_INFO, seal_key_for
+from core.store import Store
 
 
 class Engine:
     """Per-process state: the private key, and a few decrypted datasets kept in memory files."""
 
-    def __init__(self, keys_dir: Path, store_dir: Path, master_key: bytes, cache_size: int = 3) -> None:
-        self.store_dir = store_dir
-        self._private = _load_or_create_keypair(keys_dir, master_key)
+    def __init__(self, private_key_file: Path, store: Store, cache_size: int = 3) -> None:
+        self.store = store
+        self._private = load_private(private_key_file)
         self._open: OrderedDict[str, int] = OrderedDict()  # storage key -> memfd
         self._cache_size = cache_size
 
@@ -44,7 +43,7 @@ class Engine:
         if storage_key in self._open:
             self._open.move_to_end(storage_key)
             return f"/proc/self/fd/{self._open[storage_key]}"
-        plaintext = self._decrypt(self.store_dir / storage_key, sealed_key)
+        plaintext = self._decrypt(storage_key, self.store.get(storage_key), sealed_key)
         fd = os.memfd_create("shuyu-dataset", os.MFD_CLOEXEC)
         os.write(fd, plaintext)
         del plaintext
@@ -54,10 +53,9 @@ class Engine:
             os.close(old)
         return f"/proc/self/fd/{fd}"
 
-    def _decrypt(self, path: Path, sealed_key: str) -> bytes:
-        blob = path.read_bytes()
+    def _decrypt(self, name: str, blob: bytes, sealed_key: str) -> bytes:
         if not blob.startswith(BLOB_MAGIC):
-            raise ValueError(f"{path.name} is not a Shuyu dataset blob")
+            raise ValueError(f"{name} is not a Shuyu dataset blob")
         nonce = blob[len(BLOB_MAGIC) : len(BLOB_MAGIC) + 12]
         data_key = _unseal(self._private, sealed_key)
         return AESGCM(data_key).decrypt(nonce, blob[len(BLOB_MAGIC) + 12 :], BLOB_AAD)
@@ -72,30 +70,27 @@ def _unseal(private: X25519PrivateKey, sealed_key: str) -> bytes:
     return AESGCM(kek).decrypt(nonce, wrapped, eph_pub + rcpt_pub)
 
 
-def _load_or_create_keypair(keys_dir: Path, master_key: bytes) -> X25519PrivateKey:
-    path = keys_dir / PRIVATE_KEY_FILE
-    if path.exists():
-        raw = path.read_bytes()
-        private = X25519PrivateKey.from_private_bytes(AESGCM(master_key).decrypt(raw[:12], raw[12:], _PRIVATE_AAD))
-    else:
-        private = X25519PrivateKey.generate()
-        nonce = os.urandom(12)
-        secret = private.private_bytes_raw()
-        write_private(path, nonce + AESGCM(master_key).encrypt(nonce, secret, _PRIVATE_AAD))
-    public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    pub_path = keys_dir / PUBLIC_KEY_FILE
-    encoded = base64.b64encode(public).decode()
-    if not pub_path.exists() or pub_path.read_text().strip() != encoded:
-        pub_path.write_text(encoded + "\n")
-    return private
+def load_private(path: Path) -> X25519PrivateKey:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: a sandbox node needs its private key (SHUYU_SANDBOX_KEY_FILE)")
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, X25519PrivateKey):
+        raise ValueError(f"{path} is not an X25519 private key")
+    return key
+
+
+def rewrap(old_private_file: Path, new_public: X25519PublicKey, sealed_keys: list[str]) -> list[str]:
+    """Seal each data key for a new sandbox key; the datasets themselves stay as they are."""
+    old = load_private(old_private_file)
+    return [seal_key_for(new_public, _unseal(old, sealed)) for sealed in sealed_keys]
 
 
 _ENGINE: Engine | None = None
 
 
-def init(keys_dir: str, store_dir: str, master_key_b64: str) -> None:
+def init(private_key_file: str, store: Store) -> None:
     global _ENGINE
-    _ENGINE = Engine(Path(keys_dir), Path(store_dir), base64.b64decode(master_key_b64))
+    _ENGINE = Engine(Path(private_key_file), store)
     importlib.import_module("sandbox.plan")  # OpenDP and Polars load now, not inside a query's time limit
 
 

@@ -33,3 +33,26 @@ class QueryFailedCharged(DomainError):
 class SavedQueryNameTaken(Conflict):
     type = "saved-query-name-taken"
     title = "A saved query already has this name"
+
+
+class QueryRunning(Conflict):
+    type = "query-running"
+    title = "The sandbox has started the query"
+
+
+class QueryStillRunning(DomainError):
+    status = 202
+    type = "query-still-running"
+    title = "The query is still running"
+
+
+class SandboxBusy(DomainError):
+    """Beyond capacity: refused before anything is charged; the caller should come back later."""
+
+    status = 503
+    type = "sandbox-busy"
+    title = "The sandbox is at capacity"
+
+    def __init__(self, detail: str, *, zh: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(detail, zh=zh, retry_after=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}

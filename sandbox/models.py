@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 import licensing.models  # noqa: F401  (licences, the target of a foreign key)
@@ -15,7 +15,8 @@ from core.models import ts_column
 class QueryRun(SQLModel, table=True):
     __tablename__ = "query_runs"
     # One charged measurement (or one post-processed answer) per enterprise and key: see sandbox.cache.
-    __table_args__ = (UniqueConstraint("organization_id", "fingerprint", name="uq_query_fingerprint"),)
+    __table_args__ = (UniqueConstraint("organization_id", "fingerprint", name="uq_query_fingerprint"),
+                      Index("ix_query_runs_status_lease", "status", "lease_until"))
     id: int | None = Field(default=None, primary_key=True)
     license_id: int = Field(foreign_key="licenses.id", index=True)
     organization_id: int = Field(foreign_key="organizations.id")
@@ -26,12 +27,19 @@ class QueryRun(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     epsilon_requested: float
     epsilon_charged: float = 0.0
-    status: str = Field(default="reserved", max_length=20)  # reserved | succeeded | refunded | failed
+    # queued -> running -> succeeded | refunded | failed (sandbox.jobs); "reserved" only in rows from before jobs
+    status: str = Field(default="reserved", max_length=20)
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     receipt: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = ts_column()
     finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    job: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # what any sandbox node needs to run it
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    worker: str | None = Field(default=None, max_length=100)
+    queued_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    lease_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # past it, presumed dead
 
 
 class SavedQuery(SQLModel, table=True):

@@ -1,25 +1,49 @@
-"""Sandbox routes: DP queries, previews, and the receipt public key."""
+"""Sandbox routes: DP queries (waited for, or in the background), previews, and the receipt public key."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from core.auth import EnterpriseUser, SessionDep
-from sandbox.schemas import PublicKey, QueryCreate, QueryPage, QueryPreview, QueryResult
-from sandbox.service import public_key, queries
+from sandbox import jobs
+from sandbox.schemas import PublicKey, QueryCreate, QueryPage, QueryPreview, QueryResult, QueryStatus
+from sandbox.service import public_key, queries, sync_limit
 
 router = APIRouter(tags=["sandbox"])
 
 
-@router.post("/queries", status_code=201, response_model=QueryResult)
-def run_query(body: QueryCreate, session: SessionDep, who: EnterpriseUser) -> QueryResult:
+@router.post("/queries", status_code=201, response_model=QueryResult,
+             responses={202: {"model": QueryStatus, "description": "Queued (`async`), or still running"}})
+async def run_query(body: QueryCreate, session: SessionDep, who: EnterpriseUser) -> QueryResult | JSONResponse:
     """Run one SQL aggregate on a licensed dataset; only differentially private values come back.
 
     The ε is charged before anything is computed; asking the same query again returns the stored
-    answer at no cost."""
-    return queries.run(session, who, body)
+    answer at no cost. With `"async": true`, or when the sandbox takes longer than the time limit, the
+    answer is 202 with a `Location` to poll. Beyond capacity: 503 with `Retry-After`, nothing charged."""
+    submitted = await run_in_threadpool(queries.submit, session, who, body)
+    if submitted.result is not None:
+        return submitted.result
+    # The wait holds no thread and no database connection: the event loop polls the job's row.
+    status = None if body.run_async else await jobs.wait_async(submitted.run_id, sync_limit())
+    result = await run_in_threadpool(queries.outcome, who, submitted.run_id, status)
+    if result is not None:
+        return result
+    pending = await run_in_threadpool(_pending, who, submitted.run_id)
+    return JSONResponse(pending.model_dump(mode="json"), status_code=202,
+                        headers={"Location": f"/api/v1/queries/{submitted.run_id}"})
+
+
+def _pending(who: EnterpriseUser, run_id: int) -> QueryStatus:
+    from core.db import unit_of_work
+
+    with unit_of_work() as session:
+        shown = queries.status(session, who, run_id)
+    assert isinstance(shown, QueryStatus)
+    return shown
 
 
 @router.post("/queries/preview", response_model=QueryPreview)
@@ -36,10 +60,17 @@ def query_history(session: SessionDep, who: EnterpriseUser, license_id: int | No
     return queries.history(session, who, license_id, limit, offset)
 
 
-@router.get("/queries/{query_id}", response_model=QueryResult)
-def get_query(query_id: int, session: SessionDep, who: EnterpriseUser) -> QueryResult:
-    """A released result of yours, with its receipt."""
-    return queries.get(session, who, query_id)
+@router.get("/queries/{query_id}", response_model=QueryResult | QueryStatus)
+def get_query(query_id: int, session: SessionDep, who: EnterpriseUser) -> QueryResult | QueryStatus:
+    """A query of yours: `status` queued, running, succeeded, refunded or failed; the result and its
+    receipt once released."""
+    return queries.status(session, who, query_id)
+
+
+@router.post("/queries/{query_id}/cancel", response_model=QueryStatus)
+def cancel_query(query_id: int, session: SessionDep, who: EnterpriseUser) -> QueryStatus:
+    """Cancel a query that has not started (its ε comes back); one the sandbox has started runs out."""
+    return queries.cancel(session, who, query_id)
 
 
 @router.get("/receipts/public-key", response_model=PublicKey)

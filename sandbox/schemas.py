@@ -14,6 +14,9 @@ class QueryCreate(BaseModel):
     license_id: int
     sql: str = Field(min_length=1, max_length=20_000)
     epsilon: float | None = Field(default=None, gt=0, description="ε to spend; the listing's default if omitted")
+    run_async: bool = Field(default=False, alias="async", description="Answer 202 at once and run in the background")
+
+    model_config = {"populate_by_name": True}
 
 
 class Accuracy(BaseModel):
@@ -68,8 +71,24 @@ class QueryResult(BaseModel):
     epsilon_spent_on_query: float
     epsilon_remaining: float
     cached: bool = Field(default=False, description="True when a stored release answered it at no cost")
+    status: str = "succeeded"
     receipt: Receipt | LegacyReceipt = Field(union_mode="left_to_right")
     dataset: VersionRef | None = Field(default=None, description="The dataset version the query ran on")
+
+
+class QueryStatus(BaseModel):
+    """Where a query's job stands; `GET /queries/{id}` gives the full result instead once it is released."""
+
+    id: int
+    license_id: int
+    sql: str
+    status: str = Field(description="queued, running, succeeded, refunded or failed")
+    epsilon_charged: float
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0
+    error: str | None = None
 
 
 class QueryPreview(BaseModel):

@@ -1,12 +1,15 @@
-"""The sandbox's front half, in the API process: check, price, reuse or charge, dispatch, sign, store.
+"""The sandbox's front half: check, price, reuse or charge and queue; and the two ends of a job, stored or failed.
 
 Order matters. A query whose DP measurement this enterprise already paid for is answered from the
-stored release at no cost (`sandbox.cache`). Otherwise the ε is reserved in its own committed
-transaction *before* any noisy value exists; a worker measures; the result is committed *before* it
-is returned. A failure before the plan touched the data gets its ε back; a later one keeps it
-charged (status `failed`), because whether it failed may depend on the data (`sandbox.worker`).
-The API process compiles plans and post-processes releases (public information and DP output only)
-but never opens the data: that happens in `sandbox.engine`, inside a worker process.
+stored release at no cost (`sandbox.cache`). Otherwise the ε is reserved, with the query's job, in its
+own committed transaction *before* any noisy value exists; a sandbox node (this process's pool, or a
+`shuyu worker` in queue mode) claims the job, measures, and stores the signed result with
+`store_release` *before* anyone is shown it (sandbox.jobs keeps every job ending exactly once,
+whatever crashes). A job that releases nothing ends by `settle_failure`, the one home of what a
+failure costs: refunded if it failed before the plan touched the data, else `failed` with its ε kept,
+because whether it failed may depend on the data (`sandbox.worker`). The API process compiles plans
+and post-processes releases (public information and DP output only) but never opens the data: that
+happens in `sandbox.engine`, inside a sandbox process that holds the private key.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from core.audit import record
+from core.audit import Actor, record
 from core.auth import Principal
 from core.config import get_settings
 from core.db import unit_of_work
@@ -31,10 +35,18 @@ from licensing.service import license_service
 from market.service import DatasetTarget
 from market.service import listings as listing_service
 from market.service.versions import versions as version_service
-from sandbox import refusals_zh
+from sandbox import jobs, refusals_zh
 from sandbox import sql as sql_parser
 from sandbox.cache import answer_key, measurement_key
-from sandbox.errors import EpsilonNotAllowed, QueryFailed, QueryFailedCharged, QueryInProgress, QueryRefused
+from sandbox.errors import (
+    EpsilonNotAllowed,
+    QueryFailed,
+    QueryFailedCharged,
+    QueryInProgress,
+    QueryRefused,
+    QueryRunning,
+    QueryStillRunning,
+)
 from sandbox.models import QueryRun
 from sandbox.plan import Compiled, answer, compile_query
 from sandbox.schemas import (
@@ -45,11 +57,11 @@ from sandbox.schemas import (
     QueryPage,
     QueryPreview,
     QueryResult,
+    QueryStatus,
     QuerySummary,
     Receipt,
 )
 from sandbox.spec import ColumnInfo, Policy, QuerySpec, TableInfo
-from sandbox.worker import WorkerError, get_pool
 
 
 def table_info(target: DatasetTarget) -> TableInfo:
@@ -93,6 +105,19 @@ class Prepared:
                 "epsilon": self.epsilon, "epsilon_charged": self.compiled.epsilon_cost,
                 "storage_key": self.target.storage_key, "sealed_key": self.target.sealed_key}
 
+    def job(self, who: Principal, keys: CacheKeys) -> dict[str, Any]:
+        """Everything a sandbox node on another machine needs to run, charge back, sign and store this query."""
+        return {"payload": self.payload(), "actor": [who.user_id, who.role.value, who.organization_id],
+                "epsilon_charged": self.compiled.epsilon_cost, "delta_charged": self.compiled.delta_cost,
+                "accuracy_note": self.compiled.accuracy_note, "answer_key": keys.answer,
+                **_receipt_facts(self)}
+
+
+@dataclass(frozen=True)
+class Submitted:
+    run_id: int
+    result: QueryResult | None  # the stored answer, when a stored release already answers the query
+
 
 class QueryService:
     def _prepare(self, session: Session, who: Principal, body: QueryCreate) -> Prepared:
@@ -128,18 +153,77 @@ class QueryService:
                             accuracy_note=compiled.accuracy_note, cached=paid)
 
     def run(self, session: Session, who: Principal, body: QueryCreate) -> QueryResult:
-        """Run a query: answer it from a stored release if one fits, else reserve ε first, measure in a
-        worker, store the signed result, then return it."""
+        """Run a query and wait for its stored answer (the console, and the API's synchronous default).
+
+        The caller's session is released before the wait: it must hold no pending writes."""
+        submitted = self.submit(session, who, body)
+        if submitted.result is not None:
+            return submitted.result
+        status = jobs.wait(submitted.run_id, sync_limit())
+        result = self.outcome(who, submitted.run_id, status)
+        if result is None:
+            raise QueryStillRunning("The query is still running; its result will be on the query's page",
+                                    zh="查询仍在运行，结果将显示在该查询页面", query_id=submitted.run_id)
+        return result
+
+    def submit(self, session: Session, who: Principal, body: QueryCreate) -> Submitted:
+        """Answer from a stored release if one fits (free), else reserve ε and queue the query's job;
+        returns without waiting for the sandbox."""
         prepared = self._prepare(session, who, body)
         license_id = prepared.licence.id or 0
         keys = _cache_keys(prepared)
         reused = self._reuse(session, who, prepared, keys)
+        session.close()  # nothing below may hold the request's connection: a query can wait minutes
         if reused is not None:
-            return self._result(reused, license_id, charged=0.0, cached=True)
-        run_id = self._reserve(who, prepared, body, keys.measurement)
-        measured = self._measure(who, prepared, run_id)
-        run = self._store(who, run_id, prepared, keys, measured)
-        return self._result(run, license_id, charged=run.epsilon_charged, cached=False)
+            return Submitted(reused.id or 0, self._result(reused, license_id, charged=0.0, cached=True))
+        dispatch = jobs.dispatcher()
+        dispatch.admit()
+        run_id = self._reserve(who, prepared, body, keys, dispatch)
+        dispatch.submit(run_id)
+        return Submitted(run_id, None)
+
+    def outcome(self, who: Principal, run_id: int, status: str | None) -> QueryResult | None:
+        """The stored answer of an ended job, its failure raised, or None while it is still live."""
+        if status is None:
+            return None
+        with unit_of_work() as uow:
+            run = uow.get(QueryRun, run_id)
+        if run is None or run.organization_id != who.organization_id:
+            raise NotFound(f"No query {run_id} of yours")
+        if run.status == "succeeded":
+            return self._result(run, run.license_id, charged=run.epsilon_charged, cached=False)
+        job = run.job or {}
+        kind = str(job.get("failure", "error"))
+        if run.status == "failed":
+            epsilon = float(job.get("epsilon_charged", run.epsilon_charged))
+            raise QueryFailedCharged(_charged_sentence(kind, epsilon), zh=_charged_zh(kind, epsilon),
+                                     query_id=run_id, query_status=run.status)
+        raise QueryFailed(_failure_sentence(kind, run.error or ""), zh=_FAILURE_ZH.get(kind, _FAILURE_ZH["error"]),
+                          query_id=run_id, query_status=run.status)
+
+    def status(self, session: Session, who: Principal, query_id: int) -> QueryResult | QueryStatus:
+        """A query of yours: its result once released, else where its job stands."""
+        run = session.get(QueryRun, query_id)
+        if run is None or run.organization_id != who.organization_id:
+            raise NotFound(f"No query {query_id} of yours")
+        if run.status == "succeeded":
+            return self._result(run, run.license_id, charged=run.epsilon_charged, cached=False)
+        return _status(run)
+
+    def cancel(self, session: Session, who: Principal, query_id: int) -> QueryStatus:
+        """Cancel a query that has not started: its ε comes back. Once a sandbox has started it, it runs out."""
+        run = session.get(QueryRun, query_id)
+        if run is None or run.organization_id != who.organization_id:
+            raise NotFound(f"No query {query_id} of yours")
+        if run.status == "queued" and settle_failure(query_id, run.attempts, "cancelled", "cancelled before it ran",
+                                                     touched_data=False, expect_status="queued"):
+            session.refresh(run)
+            return _status(run)
+        if run.status in jobs.ENDED:
+            return _status(run)
+        raise QueryRunning("The sandbox has started this query: it cannot be taken back, and its ε is spent by "
+                           "the privacy rule", zh="沙箱已开始计算该查询，无法撤回，其 ε 按隐私规则计入",
+                           query_id=query_id)
 
     # answers from stored releases (see sandbox.cache)
 
@@ -163,11 +247,13 @@ class QueryService:
             col(QueryRun.fingerprint).in_((keys.measurement, keys.answer)))).first() is not None
 
     def _stored(self, session: Session, organization_id: int, fingerprint: str) -> QueryRun | None:
-        run = session.exec(select(QueryRun).where(QueryRun.organization_id == organization_id,
-                                                  QueryRun.fingerprint == fingerprint)).first()
-        if run is not None and run.status == "reserved":
+        query = select(QueryRun).where(QueryRun.organization_id == organization_id, QueryRun.fingerprint == fingerprint)
+        run = session.exec(query).first()
+        if run is not None and run.status in jobs.LIVE and jobs.sweep():  # its node may have died: end it first
+            run = session.exec(query.execution_options(populate_existing=True)).first()
+        if run is not None and run.status in jobs.LIVE:
             raise QueryInProgress("The same query is running right now; ask again in a moment for its stored answer",
-                                  zh="相同的查询正在运行，请稍后再试以获取其保存的结果")
+                                  zh="相同的查询正在运行，请稍后再试以获取其保存的结果", query_id=run.id)
         return run if run is not None and run.status == "succeeded" else None
 
     def _derive(self, session: Session, who: Principal, prepared: Prepared, source: QueryRun,
@@ -187,7 +273,8 @@ class QueryService:
                 result: dict[str, Any] = {"columns": columns, "rows": rows}
                 run.result = {**result, "plus_minus": plus_minus, "accuracy_note": prepared.compiled.accuracy_note,
                               "source_query_id": source.id}
-                run.receipt = _receipt(run, prepared, result, epsilon=source.epsilon_charged, derived_from=source.id)
+                run.receipt = _receipt(run, _receipt_facts(prepared), result, epsilon=source.epsilon_charged,
+                                       derived_from=source.id)
                 uow.add(run)
                 record(uow, who.actor, "query.reused", "query", run.id,
                        {"source_query_id": source.id, "sql": prepared.spec.normalized_sql})
@@ -200,18 +287,22 @@ class QueryService:
 
     # a fresh, charged measurement
 
-    def _reserve(self, who: Principal, prepared: Prepared, body: QueryCreate, fingerprint: str) -> int:
+    def _reserve(self, who: Principal, prepared: Prepared, body: QueryCreate, keys: CacheKeys,
+                 dispatch: jobs.Dispatcher) -> int:
+        """Charge ε and queue the job in one transaction: a job exists exactly when its ε is reserved."""
         licence, target, spec, compiled = prepared.licence, prepared.target, prepared.spec, prepared.compiled
         try:
             with unit_of_work() as uow:
-                self._retire_unanswered(uow, who.organization_id, fingerprint)
+                self._retire_unanswered(uow, who.organization_id, keys.measurement)
                 license_service.reserve(uow, licence.id or 0, compiled.epsilon_cost, compiled.delta_cost)
                 run = QueryRun(license_id=licence.id or 0, organization_id=who.organization_id, user_id=who.user_id,
                                dataset_version_id=target.dataset_version_id, sql=body.sql,
-                               normalized_sql=spec.normalized_sql, fingerprint=fingerprint,
-                               epsilon_requested=prepared.epsilon, epsilon_charged=compiled.epsilon_cost)
+                               normalized_sql=spec.normalized_sql, fingerprint=keys.measurement,
+                               epsilon_requested=prepared.epsilon, epsilon_charged=compiled.epsilon_cost,
+                               job=prepared.job(who, keys), **jobs.queued_fields(get_settings(), dispatch.owner))
                 uow.add(run)
                 uow.flush()
+                dispatch.enqueue(uow, run.id or 0)
                 record(uow, who.actor, "query.charged", "query", run.id,
                        {"license_id": licence.id, "epsilon": compiled.epsilon_cost, "delta": compiled.delta_cost,
                         "sql": spec.normalized_sql})
@@ -230,57 +321,6 @@ class QueryService:
             uow.add(old)
             uow.flush()
 
-    def _measure(self, who: Principal, prepared: Prepared, run_id: int) -> dict[str, Any]:
-        """The one step that touches data, in a worker; a failure is refunded only if it came before that."""
-        try:
-            return dict(get_pool(get_settings()).call("run", prepared.payload())["release"])
-        except WorkerError as exc:
-            if exc.touched_data:
-                self._keep_charge(who, prepared, run_id, exc)
-                raise QueryFailedCharged(_charged_sentence(exc, prepared.compiled.epsilon_cost),
-                                         zh=_charged_zh(exc, prepared.compiled.epsilon_cost)) from None
-            self._refund(who, prepared.licence.id or 0, run_id, prepared.compiled, exc)
-            raise QueryFailed(_failure_sentence(exc), zh=_FAILURE_ZH[exc.kind]) from None
-
-    def _refund(self, who: Principal, license_id: int, run_id: int, compiled: Compiled, exc: WorkerError) -> None:
-        epsilon = compiled.epsilon_cost
-        with unit_of_work() as uow:
-            license_service.refund(uow, license_id, epsilon, compiled.delta_cost)
-            run = uow.get(QueryRun, run_id)
-            assert run is not None
-            run.status, run.error, run.finished_at, run.epsilon_charged = "refunded", str(exc)[:2000], utcnow(), 0.0
-            uow.add(run)
-            record(uow, who.actor, "query.refunded", "query", run_id,
-                   {"license_id": license_id, "epsilon": epsilon, "failure": exc.kind})
-
-    def _keep_charge(self, who: Principal, prepared: Prepared, run_id: int, exc: WorkerError) -> None:
-        """The plan had touched the data: the attempt is `failed`, its ε stays spent, nothing is released."""
-        with unit_of_work() as uow:
-            run = uow.get(QueryRun, run_id)
-            assert run is not None
-            run.status, run.error, run.finished_at = "failed", str(exc)[:2000], utcnow()
-            uow.add(run)
-            record(uow, who.actor, "query.failed", "query", run_id,
-                   {"license_id": prepared.licence.id, "epsilon": prepared.compiled.epsilon_cost,
-                    "delta": prepared.compiled.delta_cost, "failure": exc.kind, "charged": True})
-
-    def _store(self, who: Principal, run_id: int, prepared: Prepared, keys: CacheKeys,
-               measured: dict[str, Any]) -> QueryRun:
-        columns, rows, plus_minus = answer(prepared.compiled, measured)
-        with unit_of_work() as uow:
-            run = uow.get(QueryRun, run_id)
-            assert run is not None
-            result: dict[str, Any] = {"columns": columns, "rows": rows}
-            # The measurement is kept (never shown) so that post-processed variants are answered from it.
-            run.result = {**result, "plus_minus": plus_minus, "accuracy_note": prepared.compiled.accuracy_note,
-                          "release": measured, "answer_key": keys.answer}
-            run.receipt = _receipt(run, prepared, result, epsilon=run.epsilon_charged, derived_from=None)
-            run.status, run.finished_at = "succeeded", utcnow()
-            uow.add(run)
-            record(uow, who.actor, "query.released", "query", run_id,
-                   {"result_sha256": run.receipt["result_sha256"], "rows": len(rows)})
-            return run
-
     def _result(self, run: QueryRun, license_id: int, *, charged: float, cached: bool) -> QueryResult:
         with unit_of_work() as uow:
             budget, spent = license_service.budget(uow, license_id)
@@ -294,6 +334,7 @@ class QueryService:
                            cached=cached, receipt=_receipt_model(run.receipt), dataset=ran_on)
 
     def get(self, session: Session, who: Principal, query_id: int) -> QueryResult:
+        """A released result of yours (pages and receipts)."""
         run = session.get(QueryRun, query_id)
         if run is None or run.organization_id != who.organization_id or run.status != "succeeded":
             raise NotFound(f"No query {query_id} of yours")
@@ -336,14 +377,19 @@ def _cache_keys(prepared: Prepared) -> CacheKeys:
     return CacheKeys(measurement, answer_key(measurement, prepared.spec))
 
 
-def _receipt(run: QueryRun, prepared: Prepared, result: dict[str, Any], *, epsilon: float,
+def _receipt_facts(prepared: Prepared) -> dict[str, Any]:
+    """What a receipt says about the data: an opaque HMAC of the version (never a hash of its data), and the unit."""
+    table, target = prepared.table, prepared.target
+    return {"dataset_version": dataset_version(get_settings(), target.dataset_version_id, target.dataset_sha256),
+            "privacy_unit": {"column": table.privacy_unit, "max_contributions": table.max_contributions}}
+
+
+def _receipt(run: QueryRun, facts: Mapping[str, Any], result: dict[str, Any], *, epsilon: float,
              derived_from: int | None) -> dict[str, Any]:
-    """Sign what was released. The dataset is named by an opaque HMAC, never by a hash of its data."""
-    settings, table, target = get_settings(), prepared.table, prepared.target
-    return sign(signing_key(settings), {
+    """Sign what was released, with the receipt facts fixed when the query was priced."""
+    return sign(signing_key(get_settings()), {
         "query_id": run.id, "query_sha256": hashlib.sha256(run.normalized_sql.encode()).hexdigest(),
-        "dataset_version": dataset_version(settings, target.dataset_version_id, target.dataset_sha256),
-        "privacy_unit": {"column": table.privacy_unit, "max_contributions": table.max_contributions},
+        "dataset_version": facts["dataset_version"], "privacy_unit": facts["privacy_unit"],
         "result_sha256": sha256_hex(result), "epsilon": epsilon, "derived_from": derived_from,
         "issued_at": utcnow().isoformat(timespec="seconds"),
     })
@@ -357,6 +403,8 @@ def _receipt_model(stored: dict[str, Any]) -> Receipt | LegacyReceipt:
 
 
 def _failure_note(run: QueryRun) -> str | None:
+    if run.status == "refunded" and (run.job or {}).get("failure") == "cancelled":
+        return "Cancelled before the sandbox started it; the ε was refunded"
     if run.status == "refunded":
         return "The sandbox failed before it touched the data; the ε was refunded"
     if run.status == "failed":
@@ -370,14 +418,17 @@ _FAILURE_ZH = {
     "died": "沙箱进程在读取数据之前意外退出，未扣除任何预算。请重试",
     "memory": "沙箱在读取数据之前内存不足，未扣除任何预算",
     "error": "沙箱在读取数据之前无法准备该查询，未扣除任何预算",
+    "cancelled": "查询在运行前已取消，未扣除任何预算",
 }
 
 
-def _failure_sentence(exc: WorkerError) -> str:
-    if exc.kind == "timeout":
-        return f"The query timed out ({exc}) before it touched the data and was stopped; nothing was charged"
-    if exc.kind == "died":
-        return "The sandbox worker stopped before the query touched the data; nothing was charged. Try again"
+def _failure_sentence(kind: str, message: str) -> str:
+    if kind == "timeout":
+        return f"The query timed out ({message}) before it touched the data and was stopped; nothing was charged"
+    if kind == "died":
+        return "The sandbox stopped before the query touched the data; nothing was charged. Try again"
+    if kind == "cancelled":
+        return "The query was cancelled before it ran; nothing was charged"
     return "The sandbox could not prepare this query before touching the data; nothing was charged"
 
 
@@ -389,17 +440,102 @@ _CHARGED_WHAT = {
 }
 
 
-def _charged_sentence(exc: WorkerError, epsilon: float) -> str:
-    what = _CHARGED_WHAT.get(exc.kind, _CHARGED_WHAT["error"])[0]
+def _charged_sentence(kind: str, epsilon: float) -> str:
+    what = _CHARGED_WHAT.get(kind, _CHARGED_WHAT["error"])[0]
     return (f"The query {what} after it had started reading the data. Its ε ({epsilon:g}) was charged and "
             "nothing was released: whether a query fails once it touches the data can depend on the data, "
             "so a refund would leak it. Narrow the query (fewer groups, a smaller time range) and try again")
 
 
-def _charged_zh(exc: WorkerError, epsilon: float) -> str:
-    what = _CHARGED_WHAT.get(exc.kind, _CHARGED_WHAT["error"])[1]
+def _charged_zh(kind: str, epsilon: float) -> str:
+    what = _CHARGED_WHAT.get(kind, _CHARGED_WHAT["error"])[1]
     return (f"查询在开始读取数据之后{what}。本次查询的 ε（{epsilon:g}）已扣除，未发布任何结果："
             "读取数据之后的失败可能取决于数据本身，退还预算会泄露信息。请缩小查询范围（更少的分组、更短的时间段）后重试")
+
+
+def _status(run: QueryRun) -> QueryStatus:
+    return QueryStatus(id=run.id or 0, license_id=run.license_id, sql=run.sql, status=run.status,
+                       epsilon_charged=run.epsilon_charged, created_at=run.created_at, started_at=run.started_at,
+                       finished_at=run.finished_at, attempts=run.attempts, error=_failure_note(run))
+
+
+def sync_limit() -> float:
+    """How long a synchronous request waits: the query's own time limit plus a queue allowance."""
+    settings = get_settings()
+    return settings.query_timeout_seconds + settings.sandbox_lease_seconds
+
+
+# the two ends of a job: both run wherever the job was computed (this process, or a sandbox node)
+
+def _actor(run: QueryRun) -> Actor:
+    user_id, role, organization_id = (run.job or {}).get("actor") or (run.user_id, "enterprise", run.organization_id)
+    return Actor(int(user_id), str(role), int(organization_id))
+
+
+def _end(uow: Session, run_id: int, attempt: int, expect_status: str, **values: Any) -> QueryRun | None:
+    """End one attempt of a job, if it is still that attempt's to end (the exactly-once step)."""
+    done = uow.execute(update(QueryRun).where(col(QueryRun.id) == run_id, col(QueryRun.status) == expect_status,
+                                              col(QueryRun.attempts) == attempt)
+                       .values(finished_at=utcnow(), lease_until=None, **values))
+    return uow.get(QueryRun, run_id) if done.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def settle_failure(run_id: int, attempt: int, kind: str, message: str, *, touched_data: bool,
+                   expect_status: str = "running") -> bool:
+    """End a job that released nothing, and decide what it costs: the one place that rule lives.
+
+    Refunded only if the failure came before the plan touched the data (`touched_data` False: it cannot
+    depend on anyone's rows); otherwise the job is `failed` and its ε stays spent, since a refund would
+    release whether the data made it fail, for free. The job keeps `failure` and `touched_data`, so
+    whichever node answers the caller says which it was. False when the job was not that attempt's to
+    end any more (another node ended it first)."""
+    with unit_of_work() as uow:
+        if touched_data:
+            run = _end(uow, run_id, attempt, expect_status, status="failed", error=message[:2000])
+        else:
+            run = _end(uow, run_id, attempt, expect_status, status="refunded", error=message[:2000],
+                       epsilon_charged=0.0)
+        if run is None:
+            return False
+        job = dict(run.job or {})
+        epsilon, delta = float(job.get("epsilon_charged", 0.0)), float(job.get("delta_charged", 0.0))
+        run.job = {**job, "failure": kind, "touched_data": touched_data}
+        uow.add(run)
+        if touched_data:
+            record(uow, _actor(run), "query.failed", "query", run_id,
+                   {"license_id": run.license_id, "epsilon": epsilon, "delta": delta, "failure": kind,
+                    "charged": True})
+        else:
+            license_service.refund(uow, run.license_id, epsilon, delta)
+            record(uow, _actor(run), "query.refunded", "query", run_id,
+                   {"license_id": run.license_id, "epsilon": epsilon, "failure": kind})
+    return True
+
+
+def store_release(run_id: int, attempt: int, released: Mapping[str, Any]) -> bool:
+    """Post-process a job's DP measurement, sign and store it, once: False if this attempt no longer owns the job.
+
+    The one home of a stored result, whichever node computed it: the answer by `answer()` (honest ±),
+    the measurement itself kept (never shown) with the answer's key so that post-processed variants are
+    answered from it at no cost, and the v2 receipt (`dataset_version`, `privacy_unit`)."""
+    with unit_of_work() as uow:
+        run = _end(uow, run_id, attempt, "running", status="succeeded")
+        if run is None:
+            return False
+        job = run.job or {}
+        payload = job["payload"]
+        compiled = compile_query(QuerySpec.from_dict(payload["spec"]), TableInfo.from_dict(payload["table"]),
+                                 Policy.from_dict(payload["policy"]), payload["epsilon"])
+        measured = dict(released["release"])
+        columns, rows, plus_minus = answer(compiled, measured)
+        result: dict[str, Any] = {"columns": columns, "rows": rows}
+        run.result = {**result, "plus_minus": plus_minus, "accuracy_note": job.get("accuracy_note"),
+                      "release": measured, "answer_key": job.get("answer_key")}
+        run.receipt = _receipt(run, job, result, epsilon=run.epsilon_charged, derived_from=None)
+        uow.add(run)
+        record(uow, _actor(run), "query.released", "query", run_id,
+               {"result_sha256": run.receipt["result_sha256"], "rows": len(rows)})
+    return True
 
 
 def public_key() -> PublicKey:

@@ -15,7 +15,6 @@ so a refund would release one bit about it for free: `touched_data` is True and 
 
 from __future__ import annotations
 
-import base64
 import importlib
 import multiprocessing as mp
 import queue
@@ -26,9 +25,12 @@ import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from core.config import Settings
+from core.keys import ensure_embedded_pair, load_public
+from core.store import open_store
 
 # Imported by name, and only inside worker processes: the API process never loads the decryption code.
 ENGINE_MODULE = "sandbox.engine"
@@ -47,7 +49,8 @@ def _worker_main(conn: Connection, config: dict[str, Any]) -> None:
     if config["memory_bytes"]:
         resource.setrlimit(resource.RLIMIT_AS, (config["memory_bytes"], config["memory_bytes"]))
     engine = importlib.import_module(config["engine"])
-    engine.init(config["keys_dir"], config["store_dir"], config["master_key"])
+    engine.init(config["private_key_file"], open_store(config["store_url"], Path(config["store_dir"]),
+                                                       config["s3_endpoint_url"]))
     conn.send(("ready", None))
     while True:
         try:
@@ -74,9 +77,10 @@ class SandboxPool:
         self.timeout = settings.query_timeout_seconds
         self._config = {
             "engine": engine_module,
-            "keys_dir": str(settings.keys_dir.resolve()),
+            "private_key_file": str(ensure_embedded_pair(settings).resolve()),
+            "store_url": settings.store_url,
             "store_dir": str(settings.store_dir.resolve()),
-            "master_key": base64.b64encode(settings.master_key_bytes()).decode(),
+            "s3_endpoint_url": settings.s3_endpoint_url,
             "memory_bytes": settings.query_memory_mb * 1024 * 1024,
         }
         self._ctx = mp.get_context("spawn")
@@ -174,7 +178,7 @@ _POOL_LOCK = threading.Lock()
 def get_pool(settings: Settings) -> SandboxPool:
     global _POOL
     with _POOL_LOCK:
-        if _POOL is None or _POOL._closed or _POOL._config["keys_dir"] != str(settings.keys_dir.resolve()):
+        if _POOL is None or _POOL._closed or _POOL._config["store_dir"] != str(settings.store_dir.resolve()):
             if _POOL is not None:
                 _POOL.close()
             _POOL = SandboxPool(settings)
@@ -187,3 +191,9 @@ def shutdown_pool() -> None:
         if _POOL is not None:
             _POOL.close()
             _POOL = None
+
+
+def rotate_sealed_keys(old_private_file: Path, new_public_file: Path, sealed_keys: list[str]) -> list[str]:
+    """Re-wrap data keys for a new sandbox key, in this (data-zone) process: `shuyu keys rotate` calls it."""
+    engine = importlib.import_module(ENGINE_MODULE)
+    return list(engine.rewrap(old_private_file, load_public(new_public_file), sealed_keys))

@@ -82,6 +82,9 @@ def db(template_db: str, data_dir: Path, tmp_path: Path) -> Iterator[str]:
     try:
         yield url
     finally:
+        from sandbox import jobs
+
+        jobs.reset_dispatcher()  # its keeper thread must not go on sweeping, into the next test's database
         dispose_engines()
         os.environ["SHUYU_DATABASE_URL"] = PG_URL if ON_POSTGRES else ""
         if not ON_POSTGRES:

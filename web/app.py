@@ -18,6 +18,7 @@ from starlette.formparsers import MultiPartParser
 from core import problem_zh
 from core.config import Settings, check_production, get_settings
 from core.errors import DomainError, InvalidInput
+from sandbox import jobs
 from sandbox.worker import get_pool, shutdown_pool
 from web import openapi
 from web.api import api_router
@@ -101,9 +102,12 @@ def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -
         if not warm_sandbox:  # the caller (tests, a host process) owns the worker pool
             yield
             return
-        get_pool(settings).warm_up()  # also creates the sandbox key pair on a fresh data dir
+        if settings.sandbox_mode == "inprocess":
+            get_pool(settings).warm_up()  # also creates the sandbox key pair on a fresh data dir
+        jobs.dispatcher().start()  # sweeps jobs a crash left behind, now and periodically
         with background_jobs(settings.notify_interval_seconds):
             yield
+        jobs.reset_dispatcher()
         shutdown_pool()
 
     app = FastAPI(title="Shuyu 数域", version="0.1.0", lifespan=lifespan, dependencies=[Depends(check_id_range)],

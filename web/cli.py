@@ -18,8 +18,9 @@ users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The treasury ledger.", no_args_is_help=True)
 receipts_app = typer.Typer(help="Signed query receipts.", no_args_is_help=True)
+keys_app = typer.Typer(help="The sandbox key pair: the private half for sandbox nodes only.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (users_app, "users"), (audit_app, "audit"), (ledger_app, "ledger"),
-                  (receipts_app, "receipts")):
+                  (receipts_app, "receipts"), (keys_app, "keys")):
     app.add_typer(sub, name=name)
 
 
@@ -36,6 +37,10 @@ def db_upgrade() -> None:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
+    if not settings.is_sqlite:
+        from sandbox.node import ensure_queue_schema
+
+        ensure_queue_schema(settings)  # procrastinate's job tables, for SHUYU_SANDBOX_MODE=queue
     typer.echo(f"database is at the latest schema: {_safe_url(settings.resolved_database_url)}")
 
 
@@ -44,6 +49,45 @@ def _safe_url(url: str) -> str:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
+
+
+@keys_app.command("generate")
+def keys_generate(out: Annotated[Path, typer.Option(help="Directory for sandbox.key and sandbox.pub")]) -> None:
+    """Make a sandbox key pair: sandbox.key goes to sandbox nodes only, sandbox.pub to API nodes."""
+    from core.keys import generate
+
+    try:
+        private, public = generate(out)
+    except FileExistsError as exc:
+        fail(str(exc))
+    typer.echo(f"wrote {private} (sandbox nodes only: SHUYU_SANDBOX_KEY_FILE) and {public} "
+               "(API nodes: SHUYU_SANDBOX_PUBLIC_KEY_FILE)")
+
+
+@keys_app.command("rotate")
+def keys_rotate(new_public: Annotated[Path, typer.Option(help="sandbox.pub of the new pair")]) -> None:
+    """Re-seal every dataset key for a new sandbox key; run on a sandbox node (it needs the old private key).
+
+    The data is not re-encrypted. Afterwards give the new sandbox.key to the nodes, sandbox.pub to the API."""
+    from core.db import unit_of_work
+    from market.service.datasets import datasets
+    from sandbox.worker import rotate_sealed_keys
+
+    old = get_settings().private_key_path
+    with unit_of_work() as session:
+        count = datasets.reseal_all(session, lambda sealed: rotate_sealed_keys(old, new_public, sealed))
+    typer.echo(f"re-sealed {count} dataset keys for {new_public}")
+
+
+@app.command()
+def worker() -> None:
+    """Run a sandbox node: take query jobs, compute them with the private key, store the results."""
+    import logging
+
+    from sandbox.node import main
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    main()
 
 
 @users_app.command("create")

@@ -964,6 +964,16 @@ ZH: dict[str, str] = {
     "Your password is set: sign in with it.": "密码已设置，请用新密码登录。",
     "Send a password link": "发送重设密码链接",
     "A link to set a new password is on its way.": "设置新密码的链接已发出。",
+    # --- nodes ---
+    "Query {id}": "查询 {id}",
+    "Cancel this query": "取消此查询",
+    "A query cancelled before the sandbox starts it costs nothing. Once it runs, its ε is spent.":
+        "在沙箱开始计算前取消的查询不收取任何预算；一旦开始运行，其 ε 即计入。",
+    "Waiting for a sandbox…": "正在等待沙箱…",
+    "Running in the sandbox…": "正在沙箱中运行…",
+    "(attempt {n}: the first sandbox stopped)": "（第 {n} 次尝试：先前的沙箱已停止）",
+    "Ended without a result; its ε was given back.": "未产生结果即结束，其 ε 已退还。",
+    "Ended without a result.": "未产生结果即结束。",
 }
 
 # --- p-unit --- (finding codes of the privacy-unit checks)

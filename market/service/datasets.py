@@ -7,13 +7,14 @@ import hashlib
 import io
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from core import crypto
-from core.audit import record
+from core import crypto, keys, store
+from core.audit import Actor, record
 from core.auth import Principal
 from core.config import get_settings
 from core.errors import Forbidden, InvalidInput, NotFound
@@ -97,12 +98,10 @@ class DatasetService:
         frame.write_parquet(buffer, statistics=False)
         plaintext = buffer.getvalue()
         settings = get_settings()
-        sealed = crypto.encrypt_for(crypto.load_public_key(settings.keys_dir), plaintext)
+        sealed = crypto.encrypt_for(keys.sealing_key(settings), plaintext)  # the public half is all we hold
         version = (previous.version + 1) if previous else 1
-        storage_key = f"ds{dataset.id}/v{version}-{hashlib.sha256(sealed.ciphertext).hexdigest()[:12]}.bin"
-        path = settings.store_dir / storage_key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(sealed.ciphertext)
+        storage_key = store.storage_key(dataset.id or 0, version, sealed.ciphertext)
+        store.store_for(settings).put(storage_key, sealed.ciphertext)
         row = DatasetVersion(
             dataset_id=dataset.id or 0, version=version, sha256=hashlib.sha256(plaintext).hexdigest(),
             row_count=profile["rows"], size_bytes=len(plaintext), columns=columns, storage_key=storage_key,
@@ -150,6 +149,15 @@ class DatasetService:
             "sha256": version.sha256, "row_count": version.row_count, "size_bytes": version.size_bytes,
             "encoding": encoding, "findings": checked or [], "listings_moved": moved or [],
             "changelog": version.changelog})
+
+    def reseal_all(self, session: Session, reseal: Callable[[list[str]], list[str]]) -> int:
+        """Give every version's data key a new seal (sandbox key rotation); the ciphertexts stay as they are."""
+        versions = list(session.exec(select(DatasetVersion).order_by(col(DatasetVersion.id))).all())
+        for version, sealed in zip(versions, reseal([v.sealed_key for v in versions]), strict=True):
+            version.sealed_key = sealed
+            session.add(version)
+        record(session, Actor.system(), "sandbox.key_rotated", "dataset_versions", len(versions), {})
+        return len(versions)
 
     def own_dataset(self, session: Session, who: Principal, dataset_id: int) -> tuple[Dataset, DatasetVersion]:
         """One of the caller's datasets with its latest version (404 for anyone else's)."""

@@ -1,4 +1,4 @@
-"""Merge the branches of session 2: policy, journeys, reliability, analyst, ops, rules.
+"""Merge the branches of session 2: policy, journeys, reliability, nodes, analyst, ops, rules.
 
 Revision ID: 0016_merge
 """
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 revision: str = "0016_merge"
 down_revision: str | Sequence[str] | None = (
-    "0007_policy", "0010_journeys", "0011_reliability", "0013_analyst", "0014_ops", "0015_rules")
+    "0007_policy", "0010_journeys", "0011_reliability", "0012_nodes", "0013_analyst", "0014_ops", "0015_rules")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -83,13 +83,13 @@ class _CrashingPool:
 def test_a_failed_worker_refunds_audits_and_the_pool_recovers(
     licensed: tuple[TestClient, dict[str, str], dict[str, Any]], monkeypatch: pytest.MonkeyPatch, failure: str,
 ) -> None:
-    import sandbox.service
+    import sandbox.jobs
     from core.config import get_settings
     from sandbox.worker import get_pool
 
     client, headers, licence = licensed
     crashing = _CrashingPool(get_pool(get_settings()), failure)
-    monkeypatch.setattr(sandbox.service, "get_pool", lambda _settings: crashing)
+    monkeypatch.setattr(sandbox.jobs, "get_pool", lambda _settings: crashing)
     failed = _ask(client, headers, licence["id"], "SELECT COUNT(*) AS n FROM people")
     assert failed.status_code == 503 and failed.json()["type"] == "query-failed"
     assert "nothing was charged" in failed.json()["detail"]

@@ -40,7 +40,7 @@ def _audited(action: str) -> int:
 
 @pytest.fixture
 def failing_pool(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[None]:
-    import sandbox.service
+    import sandbox.jobs
     from sandbox.worker import SandboxPool
 
     monkeypatch.setenv("SHUYU_TEST_ENGINE_FAILURE", request.param)
@@ -48,7 +48,7 @@ def failing_pool(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
     # Long enough to compile and decrypt on a busy machine: the "sleep" worker overruns it only after
     # it has started reading the data (a time-out before that would be refunded, as it should be).
     pool.timeout = 15.0
-    monkeypatch.setattr(sandbox.service, "get_pool", lambda _settings: pool)
+    monkeypatch.setattr(sandbox.jobs, "get_pool", lambda _settings: pool)
     yield
     pool.close()
 
@@ -86,11 +86,11 @@ class _UnsealablePool:
 
 def test_a_key_failure_before_the_data_was_read_is_refunded(
         client: TestClient, licensed: tuple[dict[str, str], int], monkeypatch: pytest.MonkeyPatch) -> None:
-    import sandbox.service
+    import sandbox.jobs
     from sandbox.worker import get_pool
 
     headers, licence = licensed
-    monkeypatch.setattr(sandbox.service, "get_pool", lambda _settings: _UnsealablePool(get_pool(get_settings())))
+    monkeypatch.setattr(sandbox.jobs, "get_pool", lambda _settings: _UnsealablePool(get_pool(get_settings())))
     failed = _ask(client, headers, licence)
     assert failed.status_code == 503 and failed.json()["type"] == "query-failed"
     assert "nothing was charged" in failed.json()["detail"] and "未扣除" in failed.json()["detail_zh"]

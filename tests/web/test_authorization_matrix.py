@@ -82,6 +82,7 @@ RULES: dict[str, Rule] = {
     "GET /queries": roles(ENTERPRISE),
     "POST /queries/preview": roles(ENTERPRISE),
     "GET /queries/{query_id}": roles(ENTERPRISE, owner=ENTERPRISE),
+    "POST /queries/{query_id}/cancel": roles(ENTERPRISE, owner=ENTERPRISE),
     "GET /payments": roles(FINANCE),
     "GET /payments/{payment_id}": Rule(SIGNED_IN, owner=ENTERPRISE, readers=frozenset({ENTERPRISE, FINANCE})),
     "POST /payments/{payment_id}/confirm": roles(FINANCE),

@@ -19,9 +19,10 @@ from licensing.stripe.client import configured as stripe_configured
 from market.schemas import CatalogEntry
 from market.service import listings
 from market.service.versions import published_since
+from sandbox.errors import QueryStillRunning
 from sandbox.exports import exports
 from sandbox.saved import saved_queries
-from sandbox.schemas import QueryCreate, QueryResult, SavedQueryCreate, SavedQueryRun
+from sandbox.schemas import QueryCreate, QueryResult, QueryStatus, SavedQueryCreate, SavedQueryRun
 from sandbox.service import queries
 from web import i18n
 from web.forms import validated
@@ -149,6 +150,8 @@ def run(request: Request, license_id: int, session: PageSession, who: Enterprise
     """Run the query in the sandbox; show the refusal in the console if it is not allowed."""
     body = _query_body(license_id, sql, epsilon)
     done = body if isinstance(body, DomainError) else attempt(session, partial(queries.run, session, who, body))
+    if isinstance(done, QueryStillRunning):  # past the time limit: follow it on its own page
+        return redirect(f"/enterprise/queries/{done.extra['query_id']}")
     if isinstance(done, DomainError):
         licence = license_service.get(session, who, license_id)
         return _console(request, session, who, licence, {"sql": sql, "epsilon": epsilon, "error": done},
@@ -158,12 +161,37 @@ def run(request: Request, license_id: int, session: PageSession, who: Enterprise
 
 @router.get("/queries/{query_id}", response_class=HTMLResponse)
 def result_page(request: Request, query_id: int, session: PageSession, who: EnterprisePage) -> Response:
-    """A released result: the table with ±, a bar chart with error bars, the budget, the receipt."""
-    result = queries.get(session, who, query_id)
+    """A released result: the table with ±, a bar chart with error bars, the budget, the receipt.
+
+    A query still queued or running shows its progress instead (polled by htmx), with a cancel button."""
+    shown = queries.status(session, who, query_id)
+    if isinstance(shown, QueryStatus):
+        return render(request, "enterprise/pending.html", {"job": shown})
+    result = shown
     licence = license_service.get(session, who, result.license_id)
     return render(request, "enterprise/result.html", {
         "result": result, "lic": licence, "charts": chart_series(result), "entry": _entry(session, licence.listing_id),
         "cached": request.query_params.get("cached") == "1"})
+
+
+@router.get("/queries/{query_id}/progress", response_class=HTMLResponse)
+def progress(request: Request, query_id: int, session: PageSession, who: EnterprisePage) -> Response:
+    """Where a query stands (htmx fragment); once released, htmx is sent on to the result."""
+    shown = queries.status(session, who, query_id)
+    if not isinstance(shown, QueryStatus):
+        return Response(status_code=204, headers={"HX-Redirect": f"/enterprise/queries/{query_id}"})
+    ended = shown.status not in ("queued", "running")
+    return render(request, "enterprise/_progress.html", {"job": shown}, status=286 if ended else 200)  # 286: stop
+
+
+@router.post("/queries/{query_id}/cancel", response_class=HTMLResponse)
+def cancel(request: Request, query_id: int, session: PageSession, who: EnterprisePage) -> Response:
+    """Cancel a query that has not started (its ε comes back); one already running is said so."""
+    done = attempt(session, partial(queries.cancel, session, who, query_id))
+    if isinstance(done, DomainError):
+        job = queries.status(session, who, query_id)
+        return render(request, "enterprise/pending.html", {"job": job, "error": done}, status=done.status)
+    return redirect(f"/enterprise/queries/{query_id}")
 
 
 @router.get("/queries/{query_id}/receipt.json")
