@@ -350,6 +350,13 @@ class QueueDispatcher(Dispatcher):
         if node.uses_procrastinate(get_settings()):
             node.defer_in(uow, run_id)
 
+    def tend(self) -> None:
+        from sandbox import node
+
+        sweep()
+        if node.uses_procrastinate(get_settings()):
+            node.finish_orphans()
+
 
 _DISPATCHER: Dispatcher | None = None
 _LOCK = threading.Lock()

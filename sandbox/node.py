@@ -41,6 +41,28 @@ def defer_in(session: Session, run_id: int) -> None:
     session.execute(_DEFER, {"queue": QUEUE, "task": TASK, "args": json.dumps({"run_id": run_id})})
 
 
+# A procrastinate job a dead node was running stays `doing` for ever: our sweeper re-defers a new one for the
+# query, so the old one is finished here once its query has ended or been handed on.
+_ORPHANS = text("""SELECT procrastinate_finish_job_v1(j.id, 'aborted', false) FROM procrastinate_jobs j
+                   JOIN query_runs q ON q.id = (j.args->>'run_id')::bigint
+                   WHERE j.queue_name = :queue AND j.status = 'doing'
+                     AND NOT EXISTS (SELECT 1 FROM procrastinate_workers w WHERE w.id = j.worker_id
+                                     AND w.last_heartbeat > now() - make_interval(secs => :silent))
+                     AND (q.status IN ('succeeded', 'refunded', 'failed')
+                          OR EXISTS (SELECT 1 FROM procrastinate_jobs k WHERE k.queue_name = j.queue_name
+                                     AND k.args->>'run_id' = j.args->>'run_id' AND k.id > j.id))""")
+
+
+def finish_orphans() -> int:
+    """Finish the procrastinate jobs whose query a dead node left; returns how many."""
+    from core.db import unit_of_work
+
+    with unit_of_work() as session:
+        # A node silent for longer than a lease is dead by our own rule (heartbeats come thrice a lease).
+        silent = get_settings().sandbox_lease_seconds
+        return len(session.execute(_ORPHANS, {"queue": QUEUE, "silent": silent}).all())
+
+
 def conninfo(settings: Settings) -> str:
     return make_url(settings.resolved_database_url).set(drivername="postgresql").render_as_string(
         hide_password=False)
@@ -111,6 +133,7 @@ class Node:
             ensure_queue_schema(self.settings)
             self._procrastinate().run_worker(queues=[QUEUE], name=self.name, concurrency=1,
                                              fetch_job_polling_interval=2.0, listen_notify=True,
+                                             update_heartbeat_interval=self.settings.sandbox_lease_seconds / 3,
                                              delete_jobs="successful")
         else:
             self.poll(stop)

@@ -82,10 +82,13 @@ class SavedQueryService:
 
     def run(self, session: Session, who: Principal, saved_id: int, body: SavedQueryRun) -> QueryResult:
         """Run a saved query through the normal path (checked, charged, or answered from storage)."""
+        return queries.run(session, who, self.query_for(session, who, saved_id, body))
+
+    def query_for(self, session: Session, who: Principal, saved_id: int, body: SavedQueryRun) -> QueryCreate:
+        """The query a rerun of a saved one asks: its SQL, on the licence and ε asked, else its own."""
         row = self._own(session, who, saved_id)
         epsilon = body.epsilon if body.epsilon is not None else row.epsilon
-        return queries.run(session, who, QueryCreate(license_id=body.license_id or row.license_id, sql=row.sql,
-                                                     epsilon=epsilon))
+        return QueryCreate(license_id=body.license_id or row.license_id, sql=row.sql, epsilon=epsilon)
 
     def history(self, session: Session, who: Principal, q: str | None, license_id: int | None, limit: int,
                 offset: int) -> QueryPage:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from core.auth import Principal
 from core.errors import DomainError, NotFound
@@ -19,11 +20,11 @@ from licensing.stripe.client import configured as stripe_configured
 from market.schemas import CatalogEntry
 from market.service import listings
 from market.service.versions import published_since
-from sandbox.errors import QueryStillRunning
+from sandbox import jobs
 from sandbox.exports import exports
 from sandbox.saved import saved_queries
 from sandbox.schemas import QueryCreate, QueryResult, QueryStatus, SavedQueryCreate, SavedQueryRun
-from sandbox.service import queries
+from sandbox.service import queries, sync_limit
 from web import i18n
 from web.forms import validated
 from web.pages.render import attempt, redirect, render
@@ -145,17 +146,33 @@ def preview(request: Request, license_id: int, session: PageSession, who: Enterp
 
 
 @router.post("/licences/{license_id}/queries", response_class=HTMLResponse)
-def run(request: Request, license_id: int, session: PageSession, who: EnterprisePage,
-        sql: Annotated[str, Form()], epsilon: Annotated[str, Form()] = "") -> Response:
+async def run(request: Request, license_id: int, session: PageSession, who: EnterprisePage,
+              sql: Annotated[str, Form()], epsilon: Annotated[str, Form()] = "") -> Response:
     """Run the query in the sandbox; show the refusal in the console if it is not allowed."""
     body = _query_body(license_id, sql, epsilon)
-    done = body if isinstance(body, DomainError) else attempt(session, partial(queries.run, session, who, body))
-    if isinstance(done, QueryStillRunning):  # past the time limit: follow it on its own page
-        return redirect(f"/enterprise/queries/{done.extra['query_id']}")
+    done = body if isinstance(body, DomainError) else await _released(session, who, body)
     if isinstance(done, DomainError):
-        licence = license_service.get(session, who, license_id)
-        return _console(request, session, who, licence, {"sql": sql, "epsilon": epsilon, "error": done},
-                        status=done.status)
+        licence = await run_in_threadpool(license_service.get, session, who, license_id)
+        return await run_in_threadpool(_console, request, session, who, licence,
+                                       {"sql": sql, "epsilon": epsilon, "error": done}, done.status)
+    return done
+
+
+async def _released(session: Session, who: Principal, body: QueryCreate) -> Response | DomainError:
+    """Submit a query and wait for it on the event loop: a long query holds no thread and no connection (a
+    sync page would hold one of the few threadpool threads that every other page needs). Where to go next:
+    the result, or its own page when it outlasts the time limit; or the refusal to show."""
+    try:
+        submitted = await run_in_threadpool(queries.submit, session, who, body)
+        done = submitted.result
+        if done is None:
+            status = await jobs.wait_async(submitted.run_id, sync_limit())
+            done = await run_in_threadpool(queries.outcome, who, submitted.run_id, status)
+    except DomainError as exc:
+        await run_in_threadpool(session.rollback)
+        return exc
+    if done is None:  # past the time limit: follow it on its own page
+        return redirect(f"/enterprise/queries/{submitted.run_id}")
     return redirect(f"/enterprise/queries/{done.id}" + ("?cached=1" if done.cached else ""))
 
 
@@ -229,14 +246,20 @@ def saved_page(request: Request, session: PageSession, who: EnterprisePage, q: s
 
 
 @router.post("/saved/{saved_id}/run", response_class=HTMLResponse)
-def rerun(request: Request, saved_id: int, session: PageSession, who: EnterprisePage) -> Response:
+async def rerun(request: Request, saved_id: int, session: PageSession, who: EnterprisePage) -> Response:
     """Rerun a saved query (a stored answer costs nothing); a refusal shows on the saved-queries page."""
-    done = attempt(session, partial(saved_queries.run, session, who, saved_id, SavedQueryRun()))
+    asked = await run_in_threadpool(attempt, session, partial(saved_queries.query_for, session, who, saved_id,
+                                                              SavedQueryRun()))
+    done = asked if isinstance(asked, DomainError) else await _released(session, who, asked)
     if isinstance(done, DomainError):
-        return render(request, "enterprise/saved.html", {
-            "saved": saved_queries.list(session, who, "", 200, 0), "q": "", "hq": "", "error": done,
-            "history": saved_queries.history(session, who, "", None, 50, 0)}, status=done.status)
-    return redirect(f"/enterprise/queries/{done.id}" + ("?cached=1" if done.cached else ""))
+        return await run_in_threadpool(_saved_page, request, session, who, done)
+    return done
+
+
+def _saved_page(request: Request, session: Session, who: Principal, error: DomainError) -> Response:
+    return render(request, "enterprise/saved.html", {
+        "saved": saved_queries.list(session, who, "", 200, 0), "q": "", "hq": "", "error": error,
+        "history": saved_queries.history(session, who, "", None, 50, 0)}, status=error.status)
 
 
 @router.post("/saved/{saved_id}/delete", response_class=HTMLResponse)
