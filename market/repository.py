@@ -67,6 +67,10 @@ def offers_of(session: Session, listing_id: int) -> Sequence[Offer]:
     return session.exec(select(Offer).where(Offer.listing_id == listing_id).order_by(col(Offer.id))).all()
 
 
+def offers_of_many(session: Session, listing_ids: Sequence[int]) -> Sequence[Offer]:
+    return session.exec(select(Offer).where(col(Offer.listing_id).in_(listing_ids)).order_by(col(Offer.id))).all()
+
+
 @dataclass(frozen=True)
 class CatalogFilter:
     q: str | None = None
@@ -186,7 +190,17 @@ def last_transition(session: Session, listing_id: int, action: str) -> ListingTr
 
 
 def registration_of(session: Session, listing_id: int) -> Registration | None:
-    return session.exec(select(Registration).where(Registration.listing_id == listing_id)).first()
+    return session.exec(select(Registration).where(Registration.listing_id == listing_id)
+                        .order_by(col(Registration.id))).first()
+
+
+def registrations_of_many(session: Session, listing_ids: Sequence[int]) -> dict[int, Registration]:
+    """Each listing's registration, as `registration_of` finds it, in one query."""
+    found: dict[int, Registration] = {}
+    for row in session.exec(select(Registration).where(col(Registration.listing_id).in_(listing_ids))
+                            .order_by(col(Registration.id))):
+        found.setdefault(row.listing_id, row)
+    return found
 
 
 def registration_by_code(session: Session, code: str) -> Registration | None:

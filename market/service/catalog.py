@@ -18,7 +18,7 @@ from market.schemas import (
     PreviewColumn,
     PreviewRead,
 )
-from market.service.common import provider_name, read
+from market.service.common import provider_name, read, read_many
 
 SORTS = ("relevance", "newest", "title", "price_asc", "price_desc")
 PREVIEW_NOTICE = ("合成数据：仅依据公开数据字典（角色、取值范围、公开分类）随机生成，"
@@ -41,7 +41,7 @@ def search(session: Session, where: repo.CatalogFilter, limit: int, offset: int)
     sort = where.sort if where.sort in SORTS else "relevance"
     rows, total = repo.search_published(session, repo.CatalogFilter(**{**where.__dict__, "sort": sort}),
                                         limit, offset)
-    return ListingPage(items=[read(session, r) for r in rows], total=total)
+    return ListingPage(items=read_many(session, rows), total=total)
 
 
 def preview(entry: CatalogEntry, rows: int) -> PreviewRead:
