@@ -123,7 +123,8 @@ def wrk(url: str, seconds: int) -> dict[str, float]:
                          text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rate, "p50": _ms(out, "50%"), "p99": _ms(out, "99%"), "errors": int(non2xx.group(1)) if non2xx else 0}
+    errors = int(non2xx.group(1)) if non2xx else 0
+    return {"rps": rate, "p50": _ms(out, "50%"), "p99": _ms(out, "99%"), "errors": errors}
 
 
 def _ms(out: str, label: str) -> float:
@@ -147,9 +148,8 @@ def main() -> None:
             "SHUYU_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode()}
         os.environ.update(env)
         from core.config import get_settings
-        from migrations import upgrade
-
         from core.keys import ensure_embedded_pair
+        from migrations import upgrade
 
         get_settings().data_dir.mkdir(parents=True)
         ensure_embedded_pair(get_settings())
@@ -170,7 +170,8 @@ def main() -> None:
     floor = rows[0][1]["rps"]
     lines = [f"{args.listings} published listings, SQLite, one uvicorn process each, wrk -t2 -c32 -d{args.seconds}s, "
              f"{time.strftime('%Y-%m-%d')}.", "",
-             "| URL | requests/s | p50 (ms) | p99 (ms) | non-2xx | share of the bare app |", "|---|---:|---:|---:|---:|---:|"]
+             "| URL | requests/s | p50 (ms) | p99 (ms) | non-2xx | share of the bare app |",
+             "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['errors']:.0f} | "
               f"{r['rps'] / floor:.2f} |" for name, r in rows]
     table = "\n".join(lines) + "\n"

@@ -179,12 +179,16 @@ async def enterprise(http: httpx.AsyncClient, email: str, licence: int, deadline
         body = {"license_id": licence, "epsilon": 0.01,
                 "sql": f"SELECT region, COUNT(*) AS n FROM load WHERE amount <= {seq * 10_000 + n} GROUP BY region"}
         began = time.perf_counter()
-        if pick < 0.5:
-            kind, response = "catalog", await http.get("/api/v1/catalog")
-        elif pick < 0.75:
-            kind, response = "preview", await http.post("/api/v1/queries/preview", json=body, headers=headers)
-        else:
-            kind, response = "query", await http.post("/api/v1/queries", json=body, headers=headers)
+        kind = "catalog" if pick < 0.5 else "preview" if pick < 0.75 else "query"
+        try:
+            if kind == "catalog":
+                response = await http.get("/api/v1/catalog")
+            else:
+                path = "/api/v1/queries/preview" if kind == "preview" else "/api/v1/queries"
+                response = await http.post(path, json=body, headers=headers)
+        except httpx.TransportError:  # counted as status 0: the connection dropped or timed out
+            codes[kind][0] += 1
+            continue
         record[kind].append((time.perf_counter() - began) * 1000)
         codes[kind][response.status_code] += 1
         if response.status_code in (429, 503):
@@ -202,7 +206,7 @@ async def drive(url: str, licences: list[tuple[str, int]], seconds: float) -> tu
         await asyncio.gather(*(enterprise(http, email, licence, began + seconds, seq, record, codes)
                                for seq, (email, licence) in enumerate(licences)))
         elapsed = time.monotonic() - began
-    return {kind: {"latencies": record[kind], "codes": dict(codes[kind])} for kind in record}, elapsed
+    return {kind: {"latencies": record[kind], "codes": dict(codes[kind])} for kind in {*record, *codes}}, elapsed
 
 
 def unfinished_jobs() -> dict[str, int]:
@@ -246,20 +250,21 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).with_name("load-results.md")))
     args = parser.parse_args()
     results = []
-    with tempfile.TemporaryDirectory(prefix="shuyu-load-") as tmp:
-        nodes, _, licences = prepare(Path(tmp), args.enterprises, args.rows)
-        try:
-            for count in (int(w) for w in args.workers.split(",")):
-                url = nodes.start_api(port=18_700 + count, processes=2)
-                for _ in range(count):
-                    nodes.start([*CLI, "worker"], nodes.worker_env(), "worker")
-                kinds, elapsed = asyncio.run(drive(url, licences, args.seconds))
-                time.sleep(3)  # jobs still computing when the clock stopped end on their own
-                results.append({"workers": count, "kinds": kinds, "elapsed": elapsed, "jobs": unfinished_jobs()})
-                print(markdown(results[-1:], args.enterprises, args.seconds), file=sys.stderr)
-                nodes.stop()
-        finally:
+    logs = Path(tempfile.mkdtemp(prefix="shuyu-load-"))  # kept: the nodes' logs are there
+    print(f"nodes' logs in {logs}", file=sys.stderr)
+    nodes, _, licences = prepare(logs, args.enterprises, args.rows)
+    try:
+        for count in (int(w) for w in args.workers.split(",")):
+            url = nodes.start_api(port=18_700 + count, processes=2)
+            for _ in range(count):
+                nodes.start([*CLI, "worker"], nodes.worker_env(), "worker")
+            kinds, elapsed = asyncio.run(drive(url, licences, args.seconds))
+            time.sleep(3)  # jobs still computing when the clock stopped end on their own
+            results.append({"workers": count, "kinds": kinds, "elapsed": elapsed, "jobs": unfinished_jobs()})
+            print(markdown(results[-1:], args.enterprises, args.seconds), file=sys.stderr)
             nodes.stop()
+    finally:
+        nodes.stop()
     table = markdown(results, args.enterprises, args.seconds)
     Path(args.out).write_text(table)
     print(table)

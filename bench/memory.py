@@ -92,7 +92,8 @@ def main() -> None:
         return
     from bench.run import generate
 
-    with tempfile.TemporaryDirectory(prefix="shuyu-memory-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
+    memory = "/dev/shm" if Path("/dev/shm").is_dir() else None  # like the node's memfd: never on disk
+    with tempfile.TemporaryDirectory(prefix="shuyu-memory-", dir=memory) as tmp:
         path = Path(tmp) / "data.parquet"
         generate(args.rows).write_parquet(path)
         size_mb = path.stat().st_size / 2**20

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     sandbox_public_key_file: Path | None = None
     sandbox_queue_size: int = 64  # queries waiting for a sandbox beyond this get 503 + Retry-After
     sandbox_lease_seconds: float = 30.0  # how long past its time limit a silent job is presumed dead
+    catalog_cache_seconds: float = 2.0  # public catalog pages shared for this long across API nodes (market/recent.py)
     store_url: str | None = None
     s3_endpoint_url: str | None = None
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from market import recent
 from market import repository as repo
 from market.schemas import (
     CatalogEntry,
@@ -39,9 +40,13 @@ CONTEXT = {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/term
 def search(session: Session, where: repo.CatalogFilter, limit: int, offset: int) -> ListingPage:
     """Ranked when there is a query (every term must match; see market.search), newest first otherwise."""
     sort = where.sort if where.sort in SORTS else "relevance"
-    rows, total = repo.search_published(session, repo.CatalogFilter(**{**where.__dict__, "sort": sort}),
-                                        limit, offset)
-    return ListingPage(items=read_many(session, rows), total=total)
+    where = repo.CatalogFilter(**{**where.__dict__, "sort": sort})
+
+    def page() -> ListingPage:
+        rows, total = repo.search_published(session, where, limit, offset)
+        return ListingPage(items=read_many(session, rows), total=total)
+
+    return recent.cached(("catalog", where, limit, offset), page)
 
 
 def preview(entry: CatalogEntry, rows: int) -> PreviewRead:
