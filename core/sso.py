@@ -25,10 +25,11 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from authlib.integrations.httpx_client import OAuth2Client
-from authlib.jose import JsonWebKey, jwt
-from authlib.jose.errors import JoseError
-from authlib.oidc.core import CodeIDToken
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from pydantic import BaseModel
 from sqlalchemy import DateTime, UniqueConstraint, or_
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -136,10 +137,10 @@ class SsoService:
             _DISCOVERY[issuer] = document
         return _DISCOVERY[issuer]
 
-    def _client(self, settings: Settings) -> OAuth2Client:
-        return OAuth2Client(client_id=settings.oidc_client_id, client_secret=settings.oidc_client_secret,
-                            scope=settings.oidc_scopes, redirect_uri=redirect_uri(settings),
-                            code_challenge_method="S256", timeout=10.0)
+    def _client(self, settings: Settings) -> OAuth2Session:
+        return OAuth2Session(client_id=settings.oidc_client_id, client_secret=settings.oidc_client_secret,
+                             scope=settings.oidc_scopes, redirect_uri=redirect_uri(settings),
+                             code_challenge_method="S256")
 
     def start(self, next_path: str) -> tuple[str, str]:
         """The provider's authorization URL and the signed state cookie that must come back with the person."""
@@ -172,19 +173,13 @@ class SsoService:
         try:
             with self._client(settings) as client:
                 token = client.fetch_token(meta["token_endpoint"], code=code, code_verifier=login.verifier,
-                                           grant_type="authorization_code")
-                keys = JsonWebKey.import_key_set(_get_json(meta["jwks_uri"]))
-                claims = jwt.decode(token["id_token"], keys, claims_cls=CodeIDToken, claims_options={
-                    "iss": {"essential": True, "value": meta["issuer"]},
-                    "aud": {"essential": True, "value": settings.oidc_client_id},
-                    "nonce": {"essential": True, "value": login.nonce}}, claims_params={"nonce": login.nonce})
-                claims.validate(leeway=60)
-                found = dict(claims)
+                                           grant_type="authorization_code", timeout=10)
+                found = self._id_token(settings, meta, token["id_token"], login.nonce)
                 if meta.get("userinfo_endpoint"):
-                    info = client.get(meta["userinfo_endpoint"]).json()
+                    info = client.get(meta["userinfo_endpoint"], timeout=10).json()
                     if info.get("sub") == found["sub"]:
                         found = {**info, **found}
-        except (JoseError, KeyError, ValueError, httpx.HTTPError) as exc:
+        except (JoseError, KeyError, ValueError, requests.RequestException) as exc:
             raise SsoFailed(f"The identity provider's answer could not be verified ({type(exc).__name__})",
                             zh="无法验证身份提供方的应答，请重新登录") from exc
         except DomainError:
@@ -192,6 +187,18 @@ class SsoService:
         except Exception as exc:  # Authlib's OAuth errors (invalid_grant, ...) carry the provider's reason
             raise SsoFailed(f"The identity provider refused the sign-in: {exc}", zh="身份提供方拒绝了此次登录") from exc
         return found
+
+    def _id_token(self, settings: Settings, meta: dict[str, Any], id_token: str, nonce: str) -> dict[str, Any]:
+        """The ID token's claims, once its signature (the provider's JWKS), issuer, audience, expiry and nonce
+        check out."""
+        keys = KeySet.import_key_set(_get_json(meta["jwks_uri"]))  # type: ignore[arg-type]
+        algorithms = meta.get("id_token_signing_alg_values_supported") or ["RS256"]
+        token = jwt.decode(id_token, keys, algorithms=[a for a in algorithms if a != "none"])
+        jwt.JWTClaimsRegistry(leeway=60, iss={"essential": True, "value": meta["issuer"]},
+                              aud={"essential": True, "value": settings.oidc_client_id or ""},
+                              sub={"essential": True}, exp={"essential": True},
+                              nonce={"essential": True, "value": nonce}).validate(token.claims)
+        return dict(token.claims)
 
     def _account(self, session: Session, settings: Settings, claims: dict[str, Any]) -> User:
         issuer, subject = str(claims["iss"]), str(claims["sub"])
