@@ -141,3 +141,27 @@ def test_sso_still_asks_an_enrolled_person_for_the_second_factor(client: TestCli
     done = _dance(client, "office-1")
     assert done.status_code == 303 and done.headers["location"] == "/signin/code"
     assert client.cookies.get(SESSION_COOKIE) is None
+
+
+def test_a_second_factor_checked_by_the_provider_is_trusted(client: TestClient, oidc_provider: Provider,
+                                                            base_url: str) -> None:
+    headers = staff(client, "office@gov.test", Role.data_office)
+    from tests.twofactor_codes import code
+
+    secret = client.post("/api/v1/me/two-factor/enrolment", headers=headers).json()["secret"]
+    client.post("/api/v1/me/two-factor/enrolment/confirm", headers=headers, json={"code": code(secret, 1)})
+    oidc_provider.set_user("office-1", {"email": "office@gov.test", "email_verified": True, "amr": ["pwd", "otp"]})
+    done = _dance(client, "office-1")
+    assert done.status_code == 303 and done.headers["location"] == "/office"
+
+
+def test_production_refuses_sso_over_plain_http_or_without_a_secret() -> None:
+    from core.config import ConfigError, Settings, check_production
+
+    base = {"env": "production", "master_key": "A" * 43 + "=", "treasury_account_name": "国库专户",
+            "treasury_bank": "人民银行", "treasury_account_number": "1234", "oidc_client_id": "shuyu"}
+    with pytest.raises(ConfigError, match="https"):
+        check_production(Settings(**base, oidc_issuer="http://id.gov.test", oidc_client_secret="s"))
+    with pytest.raises(ConfigError, match="SECRET"):
+        check_production(Settings(**base, oidc_issuer="https://id.gov.test"))
+    check_production(Settings(**base, oidc_issuer="https://id.gov.test", oidc_client_secret="a real secret"))
