@@ -104,7 +104,8 @@ def signin(request: Request, session: PageSession, email: Annotated[str, Form()]
 def signed_in_to(session: PageSession, user: User, next: str) -> Response:
     """The end of every way of signing in: a session cookie and the page the person was heading for."""
     secret, who = start_session(session, user)
-    response = redirect(safe_next(next, HOME[who.role]))
+    target = safe_next(next, HOME[who.role])
+    response = redirect(HOME[who.role] if target.startswith("/signin") else target)
     set_session_cookie(response, secret)
     clear_pending_cookie(response)
     return response
