@@ -104,7 +104,8 @@ def seal_state(login: LoginState) -> str:
 
 def open_state(value: str | None) -> LoginState:
     body, _, mac = (value or "").partition(".")
-    if not body or not hmac.compare_digest(mac, hmac.new(_state_key(), body.encode(), hashlib.sha256).hexdigest()):
+    expected = hmac.new(_state_key(), body.encode(), hashlib.sha256).hexdigest()
+    if not body or not hmac.compare_digest(mac.encode(), expected.encode()):
         raise SsoFailed("The sign-in did not start here or has expired: start again",
                         zh="此次登录不是从本站发起或已过期，请重新登录")
     login = LoginState(**json.loads(base64.urlsafe_b64decode(body)))
@@ -158,7 +159,7 @@ class SsoService:
         Returns the result and where the person was heading."""
         settings = self._settings()
         login = open_state(cookie)
-        if not hmac.compare_digest(params.get("state", ""), login.state):
+        if not hmac.compare_digest(params.get("state", "").encode(), login.state.encode()):
             raise SsoFailed("The sign-in's state does not match: start again", zh="登录状态不匹配，请重新登录")
         if "error" in params or not params.get("code"):
             raise SsoFailed(f"The identity provider did not sign you in ({params.get('error', 'no code')})",

@@ -110,7 +110,7 @@ def _new_recovery_code() -> str:
 def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
     """The time step (current, previous or next) whose TOTP code this is, or None."""
     code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
     step = int((time.time() if now is None else now) // STEP_SECONDS)

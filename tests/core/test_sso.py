@@ -126,6 +126,7 @@ def test_a_callback_that_did_not_start_here_is_refused(client: TestClient, oidc_
     callback = urlsplit(back.headers["location"])
     forged = callback.query.replace("state=", "state=x")
     assert client.get(f"{callback.path}?{forged}", follow_redirects=False).status_code == 401
+    assert client.get(f"{callback.path}?code=x&state=状态", follow_redirects=False).status_code == 401
     client.cookies.clear()  # another browser, without the state cookie
     stolen = client.get(f"{callback.path}?{callback.query}", follow_redirects=False)
     assert stolen.status_code == 401 and client.cookies.get(SESSION_COOKIE) is None

@@ -58,6 +58,7 @@ def test_a_code_is_accepted_only_in_its_window() -> None:
     assert matching_step(secret, totp.at(now - 30), now) == step - 1
     assert matching_step(secret, totp.at(now - 60), now) is None
     assert matching_step(secret, "12345", now) is None and matching_step(secret, "abcdef", now) is None
+    assert matching_step(secret, "١٢٣٤٥٦", now) is None  # digits, but not ASCII ones: wrong, not a crash
 
 
 def test_with_two_factor_on_the_password_alone_gets_no_token(client: TestClient, finance: dict[str, str]) -> None:
