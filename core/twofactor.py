@@ -286,9 +286,9 @@ class TwoFactorService:
         return True
 
     def _require_code(self, session: Session, user: User, code: str) -> None:
-        if self.verify(session, user, code) is None:
-            raise WrongCode("That code is not right (or was already used): enter the current code from your "
-                            "authenticator app", zh="验证码不正确或已使用：请输入身份验证器当前显示的验证码")
+        """A current code to change the second factor: wrong ones count against the account like at sign-in, so a
+        borrowed session cannot guess its way to turning two-factor off."""
+        self._counted(session, user, code, throttle_keys(user.email, None))
 
     def _new_recovery_codes(self, session: Session, user: User) -> list[str]:
         session.execute(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))

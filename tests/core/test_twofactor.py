@@ -118,6 +118,18 @@ def test_turning_it_off_needs_a_current_code(client: TestClient, finance: dict[s
     assert "user.two_factor_disabled" in _actions()
 
 
+def test_guessing_the_code_to_turn_it_off_is_throttled(client: TestClient, finance: dict[str, str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    secret, _ = _enrol(client, finance)
+    monkeypatch.setenv("SHUYU_SIGNIN_MAX_FAILURES", "3")
+    get_settings.cache_clear()
+    for _ in range(3):
+        assert client.post("/api/v1/me/two-factor/disable", headers=finance, json={"code": "000000"}).status_code == 422
+    locked = client.post("/api/v1/me/two-factor/disable", headers=finance, json={"code": code(secret)})
+    assert locked.status_code == 429
+    assert client.get("/api/v1/me/two-factor", headers=finance).json()["enabled"] is True
+
+
 def test_a_required_role_needs_two_factor_for_sessions_but_not_for_api_keys(
         client: TestClient, finance: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     key = client.post("/api/v1/api-keys", headers=finance, json={"name": "reports", "scope": "read"}).json()["key"]
