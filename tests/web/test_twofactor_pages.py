@@ -97,3 +97,21 @@ def test_the_admin_resets_a_lost_authenticator_from_the_users_page(client: TestC
     assert 'id="two-factor-reset"' in done.text and 'id="reset-2fa-' not in done.text
     client.cookies.clear()
     assert _password(client, "office@gov.test") == "/office"
+
+
+def test_new_recovery_codes_and_turning_it_off_from_the_account_page(client: TestClient) -> None:
+    staff(client, "provider@gov.test", Role.provider, "统计局 Statistics Bureau")
+    browser_sign_in(client, "provider@gov.test")
+    secret = _enrol_in_account(client)
+    page = client.get("/account/two-factor")
+    assert "Recovery codes left: 10" in page.text or "剩余恢复码：10 个" in page.text
+    renewed = client.post("/account/two-factor/recovery-codes", data={"csrf": csrf_of(page.text),
+                                                                      "code": code(secret)})
+    codes = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", renewed.text)
+    assert len(codes) == 10
+    wrong = client.post("/account/two-factor/disable", data={"csrf": csrf_of(page.text), "code": "000000"})
+    assert wrong.status_code == 422 and 'id="disable-two-factor"' in wrong.text
+    off = client.post("/account/two-factor/disable", data={"csrf": csrf_of(page.text), "code": codes[0]})
+    assert off.status_code == 200 and 'id="start-two-factor"' in off.text
+    client.cookies.clear()
+    assert _password(client, "provider@gov.test") == "/provider"
