@@ -40,6 +40,7 @@ from core.auth import Role
 from core.config import Settings, get_settings
 from core.errors import DomainError, Forbidden, NotAuthenticated, NotFound, Unavailable
 from core.models import Organization, User, ts_column, utcnow
+from core.scopes import OrgMember
 
 STATE_TTL_SECONDS = 600
 MFA_METHODS = frozenset({"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "iris"})  # RFC 8176 `amr` values
@@ -239,6 +240,8 @@ class SsoService:
         role = mapped_role(settings, claims)
         org = self._organization(session, settings, role, claims)
         user = accounts.create_user(session, Actor.system(), email, secrets.token_urlsafe(32), role, org)
+        if role is Role.enterprise:  # without a row a member counts as the enterprise's admin: start at the least
+            session.add(OrgMember(user_id=user.id or 0, org_role="viewer"))
         record(session, Actor(user.id, user.role, user.organization_id), "auth.sso_account_created", "user",
                user.id, {"issuer": claims["iss"], "subject": str(claims["sub"])[:64], "role": role.value,
                          "organization_id": org.id})

@@ -166,3 +166,24 @@ def test_production_refuses_sso_over_plain_http_or_without_a_secret() -> None:
     with pytest.raises(ConfigError, match="SECRET"):
         check_production(Settings(**base, oidc_issuer="https://id.gov.test"))
     check_production(Settings(**base, oidc_issuer="https://id.gov.test", oidc_client_secret="a real secret"))
+
+
+def test_an_enterprise_account_created_by_sso_starts_as_a_viewer(client: TestClient, oidc_provider: Provider,
+                                                                 base_url: str, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    from core.scopes import OrgMember
+    from tests.flow import CREDIT_CODE, PASSWORD
+
+    assert client.post("/api/v1/organizations/register", json={
+        "name": "数据公司 Data Co", "credit_code": CREDIT_CODE, "admin_email": "boss@data.test",
+        "admin_password": PASSWORD}).status_code == 201
+    _settings(monkeypatch, create_users="true", role_claim="role", org_claim="uscc")
+    oidc_provider.set_user("emp-1", {"email": "emp@data.test", "email_verified": True, "role": "enterprise",
+                                     "uscc": CREDIT_CODE})
+    assert _dance(client, "emp-1").headers["location"] == "/enterprise"
+    with unit_of_work() as session:
+        user = session.exec(select(User).where(User.email == "emp@data.test")).one()
+        assert session.get(OrgMember, user.id).org_role == "viewer"  # type: ignore[union-attr]
+    oidc_provider.set_user("emp-2", {"email": "x@data.test", "email_verified": True, "role": "enterprise",
+                                     "uscc": "91350100M000200Y4T"})
+    assert _dance(client, "emp-2").status_code == 403  # an enterprise not registered here
