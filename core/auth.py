@@ -23,10 +23,10 @@ from sqlmodel import Session, col, select
 
 from core import scopes
 from core.audit import Actor, record
-from core.config import get_settings
+from core.config import get_settings, two_factor_required
 from core.db import session_dependency, unit_of_work
 from core.errors import Forbidden, NotAuthenticated, TooManyAttempts
-from core.models import Credential, Organization, SignInThrottle, User, utcnow
+from core.models import Credential, Organization, SignInThrottle, TwoFactor, User, utcnow
 
 
 class Role(StrEnum):
@@ -78,11 +78,16 @@ def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+PENDING_TTL = timedelta(minutes=10)
+
+
 def issue_credential(session: Session, user: User, kind: str, name: str = "") -> tuple[Credential, str]:
-    """Create a token (expires) or an API key (does not); returns the row and the secret, shown once."""
-    prefix = "sy_key_" if kind == "api_key" else "sy_tok_"
+    """Create a token (expires), an API key (does not) or a `pending` sign-in waiting for its second factor
+    (ten minutes; `name` says which step: `verify` or `enrol`); returns the row and the secret, shown once."""
+    prefix = {"api_key": "sy_key_", "pending": "sy_pnd_"}.get(kind, "sy_tok_")
     secret = prefix + secrets.token_urlsafe(32)
-    expires = None if kind == "api_key" else utcnow() + timedelta(hours=get_settings().token_ttl_hours)
+    ttl = PENDING_TTL if kind == "pending" else timedelta(hours=get_settings().token_ttl_hours)
+    expires = None if kind == "api_key" else utcnow() + ttl
     assert user.id is not None
     cred = Credential(user_id=user.id, kind=kind, name=name, secret_sha256=_sha256(secret), expires_at=expires)
     session.add(cred)
@@ -123,17 +128,42 @@ def principal_for(session: Session, user: User) -> Principal:
 
 
 def authenticate_secret(session: Session, secret: str) -> Principal:
-    cred = session.exec(select(Credential).where(Credential.secret_sha256 == _sha256(secret))).first()
-    if cred is None or cred.revoked:
-        raise NotAuthenticated("The token is unknown or revoked: sign in again", zh="登录凭证无效或已注销，请重新登录")
-    if cred.expires_at is not None and _aware(cred.expires_at) < utcnow():
-        raise NotAuthenticated("The token has expired: sign in again", zh="登录已过期，请重新登录")
+    cred = live_credential(session, secret, ("token", "api_key"))
     user = session.get(User, cred.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("This account is disabled", zh="该账号已停用")
+    if cred.kind == "token" and two_factor_required(get_settings(), user.role) and not has_two_factor(session, user):
+        # A session from before two-factor became required (or an admin reset it): enrol first.
+        raise TwoFactorEnrolmentRequired()
     _mark_used(cred)
     return replace(principal_for(session, user), scope=cred.scope,
                    member_scope=scopes.member_scope(session, user.id or 0, user.role))
+
+
+def live_credential(session: Session, secret: str, kinds: tuple[str, ...]) -> Credential:
+    """The unrevoked, unexpired credential of one of these kinds behind a secret, or a 401."""
+    cred = session.exec(select(Credential).where(Credential.secret_sha256 == _sha256(secret))).first()
+    if cred is None or cred.revoked or cred.kind not in kinds:
+        raise NotAuthenticated("The token is unknown or revoked: sign in again", zh="登录凭证无效或已注销，请重新登录")
+    if cred.expires_at is not None and _aware(cred.expires_at) < utcnow():
+        raise NotAuthenticated("The token has expired: sign in again", zh="登录已过期，请重新登录")
+    return cred
+
+
+class TwoFactorEnrolmentRequired(NotAuthenticated):
+    type = "two-factor-enrolment-required"
+    title = "Two-factor sign-in must be set up"
+
+    def __init__(self) -> None:
+        super().__init__("Your role must sign in with a second factor: sign in in the browser and set up an "
+                         "authenticator app first (API keys keep working)",
+                         zh="您的角色必须使用双因素登录：请先在浏览器中登录并绑定身份验证器应用（API 密钥不受影响）")
+
+
+def has_two_factor(session: Session, user: User) -> bool:
+    """Whether the user has a confirmed authenticator."""
+    row = session.get(TwoFactor, user.id)
+    return row is not None and row.confirmed_at is not None
 
 
 LAST_USE_GRANULARITY = timedelta(minutes=1)

@@ -50,6 +50,23 @@ class Settings(BaseSettings):
     signin_window_seconds: int = 900
     signin_lockout_seconds: int = 900
     password_min_length: int = 12
+    # Two-factor sign-in (TOTP). The roles that must use it: unset means data_office, finance and admin in
+    # production and nobody elsewhere; a JSON list (e.g. '["finance"]') names them in any environment.
+    two_factor_required_roles: list[str] | None = None
+    two_factor_issuer: str = "Shuyu 数域"  # the account's label in the authenticator app
+    # Single sign-on over OpenID Connect (authorization code + PKCE). Off unless issuer and client id are set.
+    oidc_issuer: str | None = None  # e.g. https://id.example.gov.cn/realms/gov (its discovery document is read)
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = Field(default=None, repr=False)
+    oidc_display_name: str = "统一身份认证"  # the button says "Sign in with <this>"
+    oidc_scopes: str = "openid email profile"
+    oidc_allowed_roles: list[str] = ["provider", "data_office", "finance", "enterprise"]  # who may sign in by SSO
+    oidc_role_claim: str | None = None  # a claim naming the role of a new account (a string or a list)
+    oidc_role_map: dict[str, str] = {}  # claim value → role; empty: the value must itself be a role
+    oidc_org_claim: str | None = None  # a claim naming the organization of a new account
+    oidc_org_map: dict[str, str] = {}  # claim value → organization name; empty: the value is the name
+    oidc_create_users: bool = False  # create an account on first SSO sign-in (from the two claims above)
+    oidc_trust_mfa: bool = True  # an ID token whose `amr` says the provider used a second factor needs no TOTP
     # SQL accepted by the sandbox: characters, and the nesting depth of its syntax tree.
     max_sql_length: int = 20_000
     max_sql_depth: int = 20
@@ -93,6 +110,10 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
     def master_key_bytes(self) -> bytes:
         """The 32-byte master key: from SHUYU_MASTER_KEY, or generated once into the data dir in development."""
         if self.master_key:
@@ -126,11 +147,27 @@ def check_production(settings: Settings) -> None:
         value = getattr(settings, name)
         if value and ("placeholder" in value or value.endswith("_test_dummy")):
             raise ConfigError(f"SHUYU_{name.upper()} looks like a placeholder; refusing to start in production")
+    if settings.oidc_enabled:
+        if not (settings.oidc_issuer or "").startswith("https://"):
+            raise ConfigError("SHUYU_OIDC_ISSUER must be an https:// address in production")
+        if not settings.oidc_client_secret or "placeholder" in settings.oidc_client_secret:
+            raise ConfigError("SHUYU_OIDC_CLIENT_SECRET is missing or a placeholder; refusing to start in production")
     defaults = Settings.model_fields
     for name in ("treasury_account_name", "treasury_bank", "treasury_account_number"):
         value = getattr(settings, name)
         if value == defaults[name].default or "演示" in value or "placeholder" in value.lower():
             raise ConfigError(f"SHUYU_{name.upper()} is the demo value; set the real treasury account in production")
+
+
+def two_factor_required(settings: Settings, role: str) -> bool:
+    """Whether people with this role must sign in with a second factor."""
+    roles = settings.two_factor_required_roles
+    if roles is None:
+        roles = list(PRODUCTION_TWO_FACTOR_ROLES) if settings.env == "production" else []
+    return role in roles
+
+
+PRODUCTION_TWO_FACTOR_ROLES = ("data_office", "finance", "admin")
 
 
 @lru_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, event
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Text, event
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Field, SQLModel
 
@@ -100,3 +100,25 @@ class AuditEvent(SQLModel, table=True):
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class TwoFactor(SQLModel, table=True):
+    """A user's TOTP secret (encrypted under a key derived from the master key). `confirmed_at` is set once the
+    first code was right; `last_step` is the time step of the last code accepted, so a code works only once."""
+
+    __tablename__ = "two_factor"
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    secret_sealed: str = Field(max_length=200)
+    confirmed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_step: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = ts_column()
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time recovery code: only a keyed hash is stored; `used_at` is set by a conditional update."""
+
+    __tablename__ = "recovery_codes"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    code_hash: str = Field(unique=True, max_length=64)
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -19,10 +19,10 @@ from sqlmodel import Session, SQLModel, col, func, select
 
 from core.accounts import accounts
 from core.audit import Actor, record
-from core.auth import Principal, Role, _aware, hash_password, verify_password
+from core.auth import Principal, Role, _aware, has_two_factor, hash_password, verify_password
 from core.config import get_settings
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Credential, Organization, User, ts_column, utcnow
+from core.models import Credential, Organization, TwoFactor, User, ts_column, utcnow
 
 RESET_TTL = timedelta(hours=1)
 
@@ -68,6 +68,7 @@ class UserRead(BaseModel):
     is_active: bool
     created_at: datetime
     last_sign_in_at: datetime | None
+    two_factor: bool = Field(default=False, description="Whether the user signs in with a second factor")
 
 
 class UserPage(BaseModel):
@@ -105,9 +106,12 @@ class UserAdminService:
         signed = dict(session.exec(select(Credential.user_id, func.max(Credential.created_at))
                                    .where(col(Credential.user_id).in_(ids), Credential.kind == "token")
                                    .group_by(col(Credential.user_id))).all())
+        enrolled = set(session.exec(select(TwoFactor.user_id).where(
+            col(TwoFactor.user_id).in_(ids), col(TwoFactor.confirmed_at).is_not(None))).all())
         return UserPage(items=[UserRead(id=u.id or 0, email=u.email, role=u.role, organization_id=o.id or 0,
                                         organization_name=o.name, is_active=u.is_active, created_at=u.created_at,
-                                        last_sign_in_at=_utc(signed.get(u.id or 0))) for u, o in rows],
+                                        last_sign_in_at=_utc(signed.get(u.id or 0)), two_factor=u.id in enrolled)
+                            for u, o in rows],
                         total=int(total))
 
     def create(self, session: Session, who: Principal, body: UserCreate) -> UserRead:
@@ -137,7 +141,7 @@ class UserAdminService:
             Credential.user_id == user.id, Credential.kind == "token")).one()
         return UserRead(id=user.id or 0, email=user.email, role=user.role, organization_id=org.id or 0,
                         organization_name=org.name, is_active=user.is_active, created_at=user.created_at,
-                        last_sign_in_at=_utc(last))
+                        last_sign_in_at=_utc(last), two_factor=has_two_factor(session, user))
 
     def change_password(self, session: Session, who: Principal, body: PasswordChange, current_secret: str | None
                         ) -> None:

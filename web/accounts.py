@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from core import audit
 from core.auth import CurrentUser, DataOffice, SessionDep, authenticate_password, issue_credential
+from core.twofactor import two_factor
 
 router = APIRouter(tags=["accounts"])
 
@@ -33,10 +34,15 @@ class Me(BaseModel):
 
 @router.post("/auth/token", response_model=Token)
 def token(request: Request, session: SessionDep, username: Annotated[str, Form()],
-          password: Annotated[str, Form()]) -> Token:
+          password: Annotated[str, Form()], otp: Annotated[str | None, Form(max_length=20)] = None) -> Token:
     """OAuth2 password flow: `username` is the email. Repeated failures for an account or from an address
-    lock it out for a while: 429 `too-many-attempts` with `Retry-After`."""
-    user = authenticate_password(session, username, password, request.client.host if request.client else None)
+    lock it out for a while: 429 `too-many-attempts` with `Retry-After`. With two-factor on, `otp` carries the
+    authenticator's current code (or a recovery code): without it 401 `two-factor-required`, wrong 422
+    `two-factor-code-wrong` (counted like a wrong password). A role that must use two factors and has not
+    enrolled gets 401 `two-factor-enrolment-required`. API keys need none of this."""
+    address = request.client.host if request.client else None
+    user = authenticate_password(session, username, password, address)
+    two_factor.check_for_token(session, user, otp, address)
     _, secret = issue_credential(session, user, "token")
     return Token(access_token=secret)
 

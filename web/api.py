@@ -15,6 +15,7 @@ from web.admin import router as admin_router
 from web.apikeys import router as apikeys_router
 from web.notifications import router as notifications_router
 from web.team import router as team_router
+from web.twofactor import router as twofactor_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (accounts_router, market_router, payer_router, licensing_router, sandbox_router, versions_router,
@@ -26,3 +27,4 @@ api_router.include_router(apikeys_router)
 api_router.include_router(notifications_router)
 api_router.include_router(admin_router)
 api_router.include_router(team_router)
+api_router.include_router(twofactor_router)

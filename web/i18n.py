@@ -1045,6 +1045,64 @@ FIELD_ZH: dict[str, str] = {
     "credit_code": "统一社会信用代码", "admin_email": "管理员邮箱", "admin_password": "密码",
 }
 
+# --- auth (branch auth: two-factor sign-in and single sign-on) ---
+ZH.update({
+    "Two-factor sign-in": "双因素登录",
+    "Enter the 6-digit code your authenticator app shows now, or one of your recovery codes.":
+        "请输入身份验证器应用当前显示的 6 位验证码，或一个恢复码。",
+    "Code": "验证码",
+    "Your role must sign in with a second factor. Set up an authenticator app to continue.":
+        "您的角色必须使用双因素登录。请先绑定身份验证器应用，然后继续。",
+    "Two-factor sign-in is off.": "双因素登录未启用。",
+    "Two-factor sign-in is on.": "双因素登录已启用。",
+    "Recovery codes": "恢复码",
+    "Keep these somewhere safe: each signs you in once if you lose your authenticator. They are shown only now.":
+        "请妥善保存：身份验证器丢失时，每个恢复码可登录一次。恢复码仅显示这一次。",
+    "Continue": "继续",
+    "Scan this code with an authenticator app (for example FreeOTP, Google Authenticator or Microsoft "
+    "Authenticator), or type in the key below.":
+        "请用身份验证器应用（如 FreeOTP、Google Authenticator 或 Microsoft Authenticator）"
+        "扫描此二维码，或手动输入下方密钥。",
+    "Key": "密钥",
+    "The 6-digit code the app shows": "应用显示的 6 位验证码",
+    "Turn on two-factor sign-in": "启用双因素登录",
+    "Recovery codes left: {n}": "剩余恢复码：{n} 个",
+    "Current code": "当前验证码",
+    "New recovery codes": "生成新的恢复码",
+    "Your role must sign in with a second factor: it cannot be turned off. If you lose your authenticator, use a "
+    "recovery code or ask an admin to reset it.":
+        "您的角色必须使用双因素登录，不能停用。如身份验证器丢失，请使用恢复码或请管理员重置。",
+    "Turn off two-factor sign-in": "停用双因素登录",
+    "With it on, signing in needs your password and a code from an app on your phone.":
+        "启用后，登录需要密码和手机应用生成的验证码。",
+    "Set up an authenticator app": "绑定身份验证器应用",
+    "Set up or change two-factor sign-in": "设置或更改双因素登录",
+    "Two-factor": "双因素",
+    "On": "已启用",
+    "Off": "未启用",
+    "Reset two-factor": "重置双因素",
+    "Their two-factor sign-in is reset: they set it up again at their next sign-in.":
+        "已重置该用户的双因素登录：其下次登录时重新绑定。",
+    "Wrong code": "验证码错误",
+    "A second factor is needed": "需要第二重验证",
+    "Two-factor sign-in must be set up": "须先设置双因素登录",
+    "Sign in with {name}": "使用{name}登录",
+    "Single sign-on refused": "统一身份认证登录被拒绝",
+    "Single sign-on failed": "统一身份认证登录失败",
+})
+LABELS["audit_action"].update({
+    "user.two_factor_enrolment_started": ("开始绑定双因素", "Two-factor enrolment started"),
+    "user.two_factor_enabled": ("启用双因素登录", "Two-factor sign-in turned on"),
+    "user.two_factor_disabled": ("停用双因素登录", "Two-factor sign-in turned off"),
+    "user.two_factor_recovery_code_used": ("使用恢复码", "Recovery code used"),
+    "user.two_factor_recovery_codes_renewed": ("更新恢复码", "Recovery codes renewed"),
+    "admin.two_factor_reset": ("管理员重置双因素", "Two-factor reset by an admin"),
+    "auth.two_factor_passed": ("双因素验证通过", "Second factor passed"),
+    "auth.sso_signed_in": ("统一身份认证登录", "Signed in by single sign-on"),
+    "auth.sso_linked": ("关联统一身份认证账号", "Single sign-on identity linked"),
+    "auth.sso_account_created": ("通过统一身份认证开通账号", "Account created by single sign-on"),
+})
+
 DIGITS_CAPITAL = "零壹贰叁肆伍陆柒捌玖"
 
 

@@ -19,6 +19,7 @@ from core import scopes
 from core.auth import (
     CSRF_COOKIE,
     CSRF_HEADER,
+    PENDING_TTL,
     SESSION_COOKIE,
     CsrfRejected,
     Principal,
@@ -34,6 +35,7 @@ from core.auth import (
 )
 from core.config import Settings, get_settings
 from core.errors import Forbidden, NotAuthenticated
+from core.models import User
 from market.intake import read_form
 
 CSRF_FIELD = "csrf"
@@ -48,7 +50,7 @@ class SignInRequired(NotAuthenticated):
     """A page needs a signed-in user; the page handler answers with a redirect to the sign-in form."""
 
 
-def _cookie_flags(settings: Settings) -> dict[str, object]:
+def cookie_flags(settings: Settings) -> dict[str, object]:
     return {"httponly": True, "samesite": "lax", "secure": settings.env == "production", "path": "/"}
 
 
@@ -60,8 +62,25 @@ def client_address(request: Request) -> str | None:
 def sign_in(session: Session, email: str, password: str, address: str | None = None) -> tuple[str, Principal]:
     """Check the password and issue a session token (the cookie's value)."""
     user = authenticate_password(session, email, password, address)
+    return start_session(session, user)
+
+
+def start_session(session: Session, user: User) -> tuple[str, Principal]:
+    """Issue a session token for someone who has passed every step of signing in."""
     _, secret = issue_credential(session, user, "token")
     return secret, principal_for(session, user)
+
+
+PENDING_COOKIE = "shuyu_pending"  # half-way through signing in: can only give the second factor, or enrol
+
+
+def set_pending_cookie(response: Response, secret: str) -> None:
+    response.set_cookie(PENDING_COOKIE, secret, max_age=int(PENDING_TTL.total_seconds()),
+                        **cookie_flags(get_settings()))  # type: ignore[arg-type]
+
+
+def clear_pending_cookie(response: Response) -> None:
+    response.delete_cookie(PENDING_COOKIE, **cookie_flags(get_settings()))  # type: ignore[arg-type]
 
 
 def sign_out(session: Session, secret: str | None) -> None:
@@ -73,12 +92,12 @@ def sign_out(session: Session, secret: str | None) -> None:
 def set_session_cookie(response: Response, secret: str) -> None:
     settings = get_settings()
     response.set_cookie(SESSION_COOKIE, secret, max_age=settings.token_ttl_hours * 3600,
-                        **_cookie_flags(settings))  # type: ignore[arg-type]
+                        **cookie_flags(settings))  # type: ignore[arg-type]
 
 
 def clear_session_cookie(response: Response) -> None:
     settings = get_settings()
-    response.delete_cookie(SESSION_COOKIE, **_cookie_flags(settings))  # type: ignore[arg-type]
+    response.delete_cookie(SESSION_COOKIE, **cookie_flags(settings))  # type: ignore[arg-type]
 
 
 def csrf_token(request: Request) -> str:
@@ -94,7 +113,7 @@ def store_csrf_cookie(request: Request, response: Response) -> None:
     """Send the CSRF cookie created while rendering (if any) with the response."""
     value = getattr(request.state, "new_csrf_cookie", None)
     if value:
-        response.set_cookie(CSRF_COOKIE, value, **_cookie_flags(get_settings()))  # type: ignore[arg-type]
+        response.set_cookie(CSRF_COOKIE, value, **cookie_flags(get_settings()))  # type: ignore[arg-type]
 
 
 async def check_csrf(request: Request) -> None:

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from core.auth import Principal, Role
 from core.errors import DomainError
+from core.twofactor import two_factor
 from core.users import UserCreate, resets, users
 from web.forms import validated
 from web.pages.render import attempt, redirect, render
@@ -50,6 +51,13 @@ def send_reset(request: Request, user_id: int, session: PageSession, who: AdminP
     """E-mail the user a one-time link to set a new password (shown here when no mail server is configured)."""
     sent = resets.send_by_admin(session, who, user_id)
     return _users_page(request, session, "", {"reset": sent})
+
+
+@router.post("/users/{user_id}/two-factor/reset")
+def reset_two_factor(user_id: int, session: PageSession, who: AdminPage) -> Response:
+    """Remove the user's authenticator and recovery codes (a lost phone)."""
+    two_factor.reset_by_admin(session, who, user_id)
+    return redirect("/admin?two_factor_reset=1")
 
 
 @router.post("/users/{user_id}/{action}")

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from core.auth import SESSION_COOKIE, Role
+from core.auth import SESSION_COOKIE, Role, authenticate_password
 from core.config import get_settings
 from core.errors import DomainError
+from core.models import User
+from core.twofactor import two_factor
 from licensing import credit_code
 from licensing.disclosure import disclosures
 from licensing.schemas import OrganizationRegister
@@ -25,11 +27,14 @@ from web.session import (
     PageSession,
     Viewer,
     check_csrf,
+    clear_pending_cookie,
     clear_session_cookie,
     client_address,
+    set_pending_cookie,
     set_session_cookie,
     sign_in,
     sign_out,
+    start_session,
 )
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
@@ -79,16 +84,30 @@ def signin_form(request: Request, who: Viewer, next: str | None = None) -> Respo
 @router.post("/signin", response_class=HTMLResponse)
 def signin(request: Request, session: PageSession, email: Annotated[str, Form()],
            password: Annotated[str, Form()], next: Annotated[str, Form()] = "") -> Response:
-    """Check the password, set the session cookie, and go where the person was heading (or home)."""
-    signed = attempt(session, partial(sign_in, session, email, password, client_address(request)))
-    if isinstance(signed, DomainError):
-        page = render(request, "public/signin.html", {"error": signed, "email": email, "next": next},
-                      status=signed.status)
-        page.headers.update(signed.headers)
+    """Check the password, then either set the session cookie and go where the person was heading (or home), or
+    ask for the second factor (or, where the role requires one and there is none, enrol first)."""
+    user = attempt(session, partial(authenticate_password, session, email, password, client_address(request)))
+    if isinstance(user, DomainError):
+        page = render(request, "public/signin.html", {"error": user, "email": email, "next": next},
+                      status=user.status)
+        page.headers.update(user.headers)
         return page
-    secret, who = signed
-    response = redirect(safe_next(next, HOME[who.role]))
+    step = two_factor.next_step(session, user)
+    if step is not None:
+        after = f"?next={quote(safe_next(next, ''))}" if safe_next(next, "") else ""
+        response = redirect(("/signin/code" if step == "verify" else "/signin/two-factor") + after)
+        set_pending_cookie(response, two_factor.pending(session, user, step))
+        return response
+    return signed_in_to(session, user, next)
+
+
+def signed_in_to(session: PageSession, user: User, next: str) -> Response:
+    """The end of every way of signing in: a session cookie and the page the person was heading for."""
+    secret, who = start_session(session, user)
+    target = safe_next(next, HOME[who.role])
+    response = redirect(HOME[who.role] if target.startswith("/signin") else target)
     set_session_cookie(response, secret)
+    clear_pending_cookie(response)
     return response
 
 

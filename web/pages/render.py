@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from core.errors import DomainError
+from core.sso import sso
 from market import reasons
 from web import charts, fields, i18n
 from web.session import CSRF_FIELD, csrf_token, store_csrf_cookie
@@ -23,7 +24,7 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 TEMPLATES.env.filters.update(money=i18n.money, number=i18n.number, eps=i18n.epsilon, plain=i18n.plain, value=i18n.value,
                              yuan=lambda minor: (minor or 0) / 100,
                              compact_json=lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":")))
-TEMPLATES.env.globals.update(bar_chart=charts.bar_chart, gauge=charts.gauge, csrf_field=CSRF_FIELD)
+TEMPLATES.env.globals.update(bar_chart=charts.bar_chart, gauge=charts.gauge, csrf_field=CSRF_FIELD, sso_info=sso.info)
 T = TypeVar("T")
 
 

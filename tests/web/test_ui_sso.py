@@ -1,0 +1,38 @@
+"""In a real browser: a data-office person clicks "Sign in with …", signs in at the OpenID provider (the
+oidc-provider-mock on 127.0.0.1) and lands on their page, signed in, with the password form still beside it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import expect
+
+from core.auth import Role
+from core.config import get_settings
+from tests.flow import staff
+from tests.oidc import Provider, oidc_provider
+from tests.web.ui import VIEWPORT, watch
+
+__all__ = ["oidc_provider"]
+
+
+def test_sign_in_with_the_identity_provider(client: TestClient, live_server: str, browser: Any,
+                                            oidc_provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHUYU_BASE_URL", live_server)
+    get_settings.cache_clear()
+    staff(client, "office@gov.test", Role.data_office)
+    page = watch(browser.new_context(locale="zh-CN", viewport=VIEWPORT).new_page())
+    page.route(re.compile(r"^https://"), lambda route: route.abort())  # the mock's page links a CDN stylesheet
+    page.goto(live_server + "/signin?next=/office/licences")
+    expect(page.locator("#password")).to_be_visible()
+    expect(page.locator("#sso")).to_have_text("使用Test ID登录")
+    page.click("#sso")
+    expect(page).to_have_url(re.compile(re.escape(oidc_provider.issuer) + r"/oauth2/authorize\?"))
+    page.click("button[name=sub][value=office-1]")
+    expect(page).to_have_url(f"{live_server}/office/licences")
+    expect(page.locator(".who")).to_contain_text("office@gov.test")
+    assert oidc_provider.refused_verifiers == 0 and len(oidc_provider.challenges) == 1
+    assert page.errors == []
