@@ -737,7 +737,7 @@ class _Parser:
         if _constant(node) is not None or isinstance(node, exp.Null):
             return None
         if not (_is_aggregate(node) or type(node) in _POST_BINARY or type(node) in _POST_FUNCS
-                or isinstance(node, (exp.Neg, exp.Round, exp.Log, exp.Cast, exp.TryCast))):
+                or isinstance(node, (exp.Neg, exp.Func, exp.Cast, exp.TryCast))):
             return None
         post = self._post(node, self._post_leaf, lambda c: ("col", self._result_column(c, group_by, clause).name))
         for agg, _ in self.aggregates:
