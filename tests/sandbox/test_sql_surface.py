@@ -7,6 +7,7 @@ compared exactly, not within noise. Noise is not seedable; closeness to the trut
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -14,11 +15,13 @@ from typing import Any
 
 import polars as pl
 import pytest
+from fastapi.testclient import TestClient
 
 from sandbox.plan import Compiled, answer, compile_query, measure, release
 from sandbox.refusals_zh import translate
-from sandbox.spec import ColumnInfo, Policy, TableInfo
+from sandbox.spec import ColumnInfo, Policy, QuerySpec, TableInfo
 from sandbox.sql import QueryNotAllowed, parse
+from tests.flow import World, ok
 from tests.sandbox import PEOPLE, REGIONS, people_frame, write_parquet
 from tests.sandbox.test_cache import keys
 
@@ -260,3 +263,36 @@ def test_min_and_max_are_still_refused_as_extremes() -> None:
 def test_new_refusals_are_said_in_chinese(sql: str, said: str) -> None:
     err = refusal(sql, PER_PERSON)
     assert said in translate(err.reason, err.line, err.col)
+
+
+# through the API: the spec crosses to the worker as JSON, and post-processing reuses a stored release
+
+
+def test_spec_with_the_new_forms_round_trips_through_json() -> None:
+    spec = parse("SELECT TOP 3 region AS r, SUM(age) * 2 AS s, POWER(AVG(income), 2) AS p FROM people "
+                 "WHERE region IN ('north', 'east') GROUP BY region HAVING COUNT(*) > 3 ORDER BY CAST(s AS INT)",
+                 PEOPLE, Policy())
+    assert QuerySpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+def test_a_post_processed_query_is_answered_from_the_paid_release(client: TestClient) -> None:
+    world = World(client)
+    headers = world.enterprise()
+    licence = world.active_licence(headers)["id"]
+
+    def ask(sql: str) -> Any:
+        return ok(client.post("/api/v1/queries", headers=headers,
+                              json={"license_id": licence, "sql": sql, "epsilon": 0.2}), 201)
+
+    paid = ask("SELECT region, SUM(age) AS s FROM people GROUP BY region")
+    derived = ask("SELECT TOP 2 region AS r, SUM(age) * 2 AS s2 FROM people GROUP BY region ORDER BY s2 DESC")
+    assert derived["cached"] is True and derived["epsilon_charged"] == 0
+    assert derived["columns"] == ["r", "s2"]
+    doubled = sorted(((r, 2 * s) for r, s in paid["rows"]), key=lambda rs: -rs[1])[:2]
+    assert [tuple(row) for row in derived["rows"]] == doubled
+    assert derived["accuracy"]["s2"]["plus_minus"] == pytest.approx(2 * paid["accuracy"]["s"]["plus_minus"])
+    spread = ask("SELECT VARIANCE(age) AS v, STDDEV(age) AS sd FROM people")
+    assert spread["cached"] is False and spread["epsilon_charged"] == pytest.approx(0.2)
+    (v, sd), = spread["rows"]
+    assert 0 <= v <= 120**2 / 4 and sd == pytest.approx(math.sqrt(v))
+    assert spread["accuracy"]["v"]["plus_minus"] is None
