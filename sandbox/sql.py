@@ -236,6 +236,11 @@ def _check_nodes(tree: exp.Select) -> None:
             raise _refuse("* is only allowed in COUNT(*)", node, _AGG_HINT)
         if isinstance(node, (exp.Placeholder, exp.Parameter)):
             raise _refuse("query parameters are not allowed", node, "write constants into the query")
+        if isinstance(node, (exp.Extract, exp.DateTrunc, exp.TimestampTrunc, exp.DatetimeTrunc)):
+            raise _refuse("date and time bucketing (EXTRACT, DATE_TRUNC) is not supported: the data dictionary has no "
+                          "date or time columns (dates are stored as text), so no public range of periods exists to "
+                          "group by", node,
+                          "ask the data provider for a dimension holding the year, month or hour, with its keys")
 
 
 def _number(node: exp.Expr) -> int | float | None:

@@ -247,6 +247,16 @@ def test_a_noisy_variance_never_leaves_zero_to_a_quarter_of_the_range_squared(pa
         assert all(v is None or 0 <= v <= 100**2 / 4 for v in out["v"])
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT EXTRACT(year FROM city), COUNT(*) FROM people GROUP BY 1",
+    "SELECT COUNT(*) FROM people GROUP BY DATE_TRUNC('month', city)",
+])
+def test_date_bucketing_is_refused_with_the_real_reason(sql: str) -> None:
+    err = refusal(sql)
+    assert "no date or time columns" in err.detail
+    assert "日期或时间" in translate(err.reason)
+
+
 def test_min_and_max_are_still_refused_as_extremes() -> None:
     assert "extremes cannot be released" in refusal("SELECT MAX(age) FROM people").detail
 
