@@ -27,7 +27,19 @@ import polars as pl
 from opendp.extras.polars import Bound, Margin, dp_len
 
 from sandbox import accuracy
-from sandbox.spec import Aggregate, BoolOp, ColumnInfo, Comparison, Filter, Policy, Post, QuerySpec, TableInfo
+from sandbox.spec import (
+    Aggregate,
+    BoolOp,
+    Case,
+    ColumnInfo,
+    Comparison,
+    Filter,
+    Policy,
+    Post,
+    QuerySpec,
+    TableInfo,
+    case_of,
+)
 from sandbox.sql import MAX_INTEGER_KEYS, QueryNotAllowed
 
 dp.enable_features("contrib")
@@ -179,6 +191,22 @@ def _check(spec: QuerySpec, table: TableInfo, policy: Policy) -> None:
                  "ask them in a second query")
 
 
+def _check_case(agg: Aggregate, case: Case, table: TableInfo) -> None:
+    if agg.kind not in ("count", "sum", "avg"):
+        raise QueryNotAllowed(f"{agg.alias}: CASE is allowed inside SUM, AVG and COUNT only")
+    for name in case.columns():
+        if _info(table, name).role not in ("dimension", "measure"):
+            raise QueryNotAllowed(f'{agg.alias}: column "{name}" cannot be used in CASE')
+    for branch in case.branches:
+        if branch[0] == "col":
+            info = _info(table, branch[1])
+            lo, hi = info.bounds or ((0, 1) if info.dtype == "bool" else (math.nan, math.nan))
+            if info.role != "measure" or not lo <= branch[2] <= branch[3] <= hi:
+                raise QueryNotAllowed(f'{agg.alias}: the bounds of "{branch[1]}" in CASE must narrow the dictionary\'s')
+    if agg.kind != "count" and agg.bounds != case.bounds():
+        raise QueryNotAllowed(f"{agg.alias}: the bounds of a CASE are those of its values")
+
+
 def _leaves(spec: QuerySpec) -> tuple[Aggregate, ...]:
     """Every released aggregate the query needs: those selected, and those inside expressions and HAVING."""
     out: list[Aggregate] = []
@@ -195,6 +223,10 @@ def _check_aggregate(agg: Aggregate, table: TableInfo) -> None:
     if agg.column is None:
         if agg.kind != "count":
             raise QueryNotAllowed(f"{agg.alias}: only COUNT may omit its column")
+        return
+    case = case_of(agg.column)
+    if case is not None:
+        _check_case(agg, case, table)
         return
     info = _info(table, agg.column)
     if agg.kind in ("count", "count_distinct") and info.name == table.privacy_unit:
@@ -261,7 +293,10 @@ def _find(stats: tuple[Stat, ...], kind: StatKind, column: str | None = None,
 
 
 def _schema(spec: QuerySpec, stats: tuple[Stat, ...], table: TableInfo) -> dict[str, pl.DataType]:
-    used = set(spec.group_by) | {s.column for s in stats if s.column} | _filter_columns(spec.where)
+    used = set(spec.group_by) | _filter_columns(spec.where)
+    for stat in stats:
+        case = case_of(stat.column)
+        used |= case.columns() if case is not None else {stat.column} if stat.column else set()
     if table.privacy_unit is not None:
         used.add(table.privacy_unit)
     if not used and table.columns:
@@ -300,6 +335,9 @@ def _stat_expr(stat: Stat, table: TableInfo) -> pl.Expr:
     if stat.kind == "len":
         return dp_len(signed=True).alias(stat.name)  # type: ignore[no-any-return]
     assert stat.column is not None
+    case = case_of(stat.column)
+    if case is not None:
+        return _case_expr(stat, case, table).alias(stat.name)
     info = _info(table, stat.column)
     col = pl.col(stat.column).cast(pl.Int64) if info.dtype == "bool" else pl.col(stat.column)
     if stat.kind == "count":
@@ -315,6 +353,37 @@ def _stat_expr(stat: Stat, table: TableInfo) -> pl.Expr:
     assert stat.level is not None
     # OpenDP would fill nulls with the middle candidate; SQL ranks the non-null values only.
     return _dp(col.drop_nulls()).quantile(stat.level, _candidates(lo, hi, integral)).alias(stat.name)  # type: ignore[no-any-return]
+
+
+def _case_expr(stat: Stat, case: Case, table: TableInfo) -> pl.Expr:
+    """CASE as arithmetic OpenDP 0.16 accepts (it has no when/then): Σ chosen_k · value_k, where chosen_k
+    says the k-th branch is the first whose condition holds (null conditions are false, as in SQL).
+    COUNT and AVG's count add chosen_k · [value_k is not null] instead: a sum of 0/1, one per row."""
+    dtype: pl.DataType = pl.Int64() if case.dtype == "int" else pl.Float64()
+    earlier: pl.Expr = pl.lit(False)
+    terms = []
+    for condition, branch in (*case.whens, (None, case.otherwise)):
+        holds = predicate(condition).fill_null(False) if condition is not None else pl.lit(True)
+        chosen = holds & ~earlier
+        earlier = earlier | holds
+        terms.append(chosen.cast(pl.Int64 if stat.kind == "count" else dtype) * _branch_expr(branch, stat.kind, dtype))
+    total = functools.reduce(lambda a, b: a + b, terms)
+    if stat.kind == "count":
+        return _dp(total).sum((0, 1))  # type: ignore[no-any-return]
+    assert stat.bounds is not None
+    lo, hi = (int(stat.bounds[0]), int(stat.bounds[1])) if case.dtype == "int" else stat.bounds
+    return _dp(total).sum((lo, hi))  # type: ignore[no-any-return]
+
+
+def _branch_expr(branch: tuple[Any, ...], kind: StatKind, dtype: pl.DataType) -> pl.Expr:
+    if kind == "count":
+        present = pl.lit(1 if branch[0] == "num" else 0)
+        return pl.col(branch[1]).is_not_null().cast(pl.Int64) if branch[0] == "col" else present
+    if branch[0] == "num":
+        return pl.lit(branch[1]).cast(dtype)
+    if branch[0] == "col":
+        return pl.col(branch[1]).cast(dtype).clip(branch[2], branch[3]).fill_null(0)
+    return pl.lit(0).cast(dtype)
 
 
 def _sum_of_squares(col: pl.Expr, lo: float, hi: float, integral: bool) -> pl.Expr:

@@ -7,6 +7,7 @@ each is hashable so a compiled plan can be cached by its exact shape.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, cast
@@ -319,3 +320,67 @@ class QuerySpec:
             group_names=tuple(d.get("group_names", ())),
             computed=tuple((name, post_from_json(post)) for name, post in d.get("computed", ())),
         )
+
+
+# CASE inside an aggregate. It is a computed column of the row, named by its canonical JSON so that a
+# statistic over it is keyed, cached and compared like one over a table column.
+
+CASE_PREFIX = "case:"
+Branch: TypeAlias = tuple[Any, ...]  # ("num", v) | ("col", name, lo, hi) | ("null",)
+
+
+@dataclass(frozen=True)
+class Case:
+    """`CASE WHEN c1 THEN v1 … ELSE v END`: WHERE-like conditions; values are constants, measure columns
+    (clipped to `lo..hi`) or NULL. A missing ELSE is NULL. `dtype` is "int" when every value is whole."""
+
+    whens: tuple[tuple[Filter, Branch], ...]
+    otherwise: Branch
+    dtype: DType
+
+    @property
+    def key(self) -> str:
+        return CASE_PREFIX + json.dumps({
+            "whens": [[filter_to_dict(f), list(b)] for f, b in self.whens],
+            "else": list(self.otherwise), "dtype": self.dtype}, sort_keys=True, ensure_ascii=False)
+
+    @property
+    def branches(self) -> tuple[Branch, ...]:
+        return (*(b for _, b in self.whens), self.otherwise)
+
+    def bounds(self) -> tuple[float, float]:
+        """Every value a row can add to a SUM: the branches' ranges, and 0 for rows no branch gives a value."""
+        lows, highs = [0.0], [0.0]
+        for branch in self.branches:
+            if branch[0] == "num":
+                lows.append(branch[1])
+                highs.append(branch[1])
+            elif branch[0] == "col":
+                lows.append(branch[2])
+                highs.append(branch[3])
+        if self.dtype == "int":
+            return int(min(lows)), int(max(highs))
+        return float(min(lows)), float(max(highs))
+
+    def columns(self) -> set[str]:
+        used = {b[1] for b in self.branches if b[0] == "col"}
+        for f, _ in self.whens:
+            used |= filter_columns(f)
+        return used
+
+
+def case_of(column: str | None) -> Case | None:
+    """The CASE a computed column stands for, or None for a table column."""
+    if column is None or not column.startswith(CASE_PREFIX):
+        return None
+    d = json.loads(column[len(CASE_PREFIX):])
+    return Case(whens=tuple((filter_from_dict(f), tuple(b)) for f, b in d["whens"]),
+                otherwise=tuple(d["else"]), dtype=d["dtype"])
+
+
+def filter_columns(f: Filter | None) -> set[str]:
+    if f is None:
+        return set()
+    if isinstance(f, Comparison):
+        return {f.column}
+    return set().union(*(filter_columns(a) for a in f.args))

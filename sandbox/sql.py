@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -22,6 +23,7 @@ from sandbox.spec import (
     AggKind,
     Aggregate,
     BoolOp,
+    Case,
     ColumnInfo,
     CompareOp,
     Comparison,
@@ -32,6 +34,7 @@ from sandbox.spec import (
     QuerySpec,
     Scalar,
     TableInfo,
+    case_of,
 )
 
 _AGG_HINT = "select aggregates such as COUNT(*), SUM(column) or AVG(column)"
@@ -460,6 +463,9 @@ class _Parser:
             return self._count(node)
         if isinstance(node, (exp.Sum, exp.Avg)):
             kind: AggKind = "sum" if isinstance(node, exp.Sum) else "avg"
+            if isinstance(node.this.unnest(), exp.Case):
+                case = self._case(node.this.unnest())
+                return Aggregate("", kind, case.key, case.bounds())
             info, bounds = self._measure(node.this, node)
             return Aggregate("", kind, info.name, bounds)
         if isinstance(node, exp.Median):
@@ -475,6 +481,9 @@ class _Parser:
                 raise _refuse(f"{str(node.this).upper()} takes one measure column", node, "write e.g. VAR(age)")
         if spread is not None:
             arg = node.expressions[0] if isinstance(node, exp.Anonymous) else node.this
+            if isinstance(arg.unnest(), exp.Case):
+                raise _refuse("CASE is allowed inside SUM, AVG and COUNT only", arg,
+                              "for the spread of a measure over some rows, filter them with WHERE")
             info, bounds = self._measure(arg, node)
             return Aggregate("", spread[0], info.name, bounds, float(spread[1]))
         raise self._not_aggregate(node)
@@ -503,7 +512,38 @@ class _Parser:
             return Aggregate("", "count", self._column(arg, unit=True).name)
         if isinstance(arg, exp.Distinct):
             return self._count_distinct(arg)
+        if isinstance(arg.unnest(), exp.Case):
+            return Aggregate("", "count", self._case(arg.unnest()).key)
         raise _refuse("COUNT accepts *, or a single column", arg, "use COUNT(*) or COUNT(column)")
+
+    def _case(self, node: exp.Case) -> Case:
+        """CASE WHEN inside SUM, AVG or COUNT: WHERE-like conditions, each value a constant, a measure
+        (optionally clamped) or NULL; the SUM's bounds are those of the values (and 0)."""
+        if node.this is not None:
+            raise _refuse("CASE <expression> WHEN … is not supported", node,
+                          "write CASE WHEN column = value THEN … END")
+        whens = tuple((_condition(when.this, self._where_operand, "CASE WHEN"), self._branch(when.args["true"]))
+                      for when in node.args["ifs"])
+        default = node.args.get("default")
+        otherwise = self._branch(default) if default is not None else ("null",)
+        values = [b for _, b in whens] + [otherwise]
+        whole = all((b[0] == "num" and isinstance(b[1], int)) or (b[0] == "col" and isinstance(b[2], int))
+                    or b[0] == "null" for b in values)
+        return Case(whens=whens, otherwise=otherwise, dtype="int" if whole else "float")
+
+    def _branch(self, node: exp.Expr) -> tuple[Any, ...]:
+        node = node.unnest()
+        value = _number(node)
+        if value is not None:
+            return ("num", value)
+        if isinstance(node, exp.Null):
+            return ("null",)
+        if isinstance(node, exp.Boolean):
+            return ("num", int(bool(node.this)))
+        if isinstance(node, exp.Case):
+            raise _refuse("CASE inside CASE is not supported", node, "combine the conditions with AND / OR")
+        info, bounds = self._measure(node, node)
+        return ("col", info.name, bounds[0], bounds[1])
 
     def _count_distinct(self, node: exp.Distinct) -> Aggregate:
         """COUNT(DISTINCT unit): how many persons; one person adds at most 1 to it (in each group)."""
@@ -544,11 +584,14 @@ class _Parser:
         return float(value)
 
     def _quantile(self, arg: exp.Expr, level: float, node: exp.Expr) -> Aggregate:
+        if isinstance(arg.unnest(), exp.Case):
+            raise _refuse("CASE is allowed inside SUM, AVG and COUNT only", arg,
+                          "a quantile ranks one measure's values: filter rows with WHERE instead")
         info, bounds = self._measure(arg, node)
         return Aggregate("", "quantile", info.name, bounds, level)
 
     def _default_alias(self, agg: Aggregate) -> str:
-        column = (agg.column or "").lower()
+        column = "case" if case_of(agg.column) is not None else (agg.column or "").lower()
         if agg.kind == "count":
             return f"count_{column}" if column else "count"
         if agg.kind == "count_distinct":
@@ -757,6 +800,9 @@ class _Parser:
         return matches[0] if len(matches) == 1 else name
 
     def _column_dtype(self, name: str) -> str:
+        case = case_of(name)
+        if case is not None:
+            return case.dtype
         info = self.table.column(name, exact=True)
         assert info is not None
         return info.dtype
