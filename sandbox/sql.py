@@ -305,13 +305,19 @@ class _Parser:
         self._check_from()
         for item in self.select.expressions:
             self._select_item(item)
-        if not self.aggregates and self.selected_dims:
+        if not self.aggregates and self.selected_dims and self.select.args.get("group") is not None:
+            # Only the group keys are asked for: a noisy count is measured (and charged) so that the
+            # listing's minimum group size, HAVING and ORDER BY can act on it; it is never shown.
+            self.computed.append(("__rows", ("agg", Aggregate("", "count"))))
+        elif not self.aggregates and self.selected_dims:
             raise _refuse(f'selecting the raw column "{self.selected_dims[0]}" is not allowed',
                           self.select.expressions[0],
                           f"raw values are never released; aggregate it, e.g. SELECT {self.selected_dims[0]}, "
                           f"COUNT(*) FROM {self.table.name} GROUP BY {self.selected_dims[0]}")
-        if not self.aggregates:
+        if not self.aggregates and not self.computed:
             raise _refuse("the query selects no aggregate", self.select, _AGG_HINT)
+        if self.aggregates and not self.computed and all(not a.leaves() for a, _ in self.aggregates):
+            raise _refuse("selecting constants is not allowed", self.select, _AGG_HINT)
         group_by = self._group_by()
         self._check_aliases(group_by)
         having = self._having(group_by)
@@ -394,6 +400,8 @@ class _Parser:
     def _output(self, node: exp.Expr) -> Aggregate:
         """An aggregate, or an expression over aggregates (post-processing of released values)."""
         node = node.unnest()
+        if _number(node) is not None:
+            return Aggregate("", "expr", post=("num", _number(node)))  # a constant column beside the aggregates
         if _is_aggregate(node) or not any(_is_aggregate(n) for n in node.walk()):
             return self._aggregate(node)
         return Aggregate("", "expr", post=self._post(node, self._post_leaf, self._raw_in_expression))
@@ -939,6 +947,9 @@ def _condition(node: exp.Expr, operand: Callable[[exp.Expr], _Operand | None],
     side = operand(node)
     if side is not None and side.dtype == "bool":
         return Comparison(side.name, "=", True)
+    if side is not None:
+        raise _refuse(f'"{side.name}" is not a TRUE/FALSE column, so it cannot stand alone as a condition', node,
+                      f"compare it with a constant, e.g. {side.name} = 1")
     name = node.sql_name() if isinstance(node, exp.Func) else node.key.upper()
     raise _refuse(f"{name} is not allowed in {clause}", node,
                   "use =, <>, <, <=, >, >=, IN, BETWEEN, IS NULL, AND, OR and NOT with constants")

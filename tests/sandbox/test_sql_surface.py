@@ -149,6 +149,26 @@ def test_post_processing_shares_the_stored_measurement() -> None:
     assert keys("SELECT region, SUM(age) AS s FROM people GROUP BY region HAVING COUNT(*) > 3")[0] != base[0]
 
 
+def test_selecting_only_group_columns_releases_the_keys_that_pass_a_measured_count(path: Path) -> None:
+    sql = "SELECT region AS r FROM people GROUP BY region"
+    c = compile_query(parse(sql, PEOPLE, Policy(min_group_size=100)), PEOPLE, Policy(min_group_size=100), 1.0)
+    assert [s.kind for s in c.stats] == ["len"] and c.epsilon_cost == pytest.approx(1.0)  # the count is charged
+    columns, rows, plus_minus = release(c, pl.scan_parquet(path))
+    assert columns == ["r"] and rows == [["east"], ["north"], ["south"]] and plus_minus == {}  # "west" is withheld
+    assert "raw column" in refusal("SELECT age AS a FROM people WHERE age > 100").detail  # no GROUP BY: raw rows
+
+
+def test_a_constant_may_stand_beside_aggregates_but_not_alone(path: Path) -> None:
+    out, pm = run("SELECT 3 AS three, region, COUNT(*) AS n FROM people GROUP BY region", path)
+    assert out["three"] == [3, 3, 3, 3] and pm["three"] is None
+    assert "constants" in refusal("SELECT 3 AS three FROM people").detail
+
+
+def test_a_number_column_cannot_stand_alone_as_a_condition() -> None:
+    assert '"age" is not a TRUE/FALSE column' in refusal(
+        "SELECT age, COUNT(*) AS n FROM people GROUP BY age HAVING age").detail
+
+
 # 3. groups the WHERE clause excludes by their public key
 
 
