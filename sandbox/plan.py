@@ -731,7 +731,7 @@ def _prepare(data: pl.LazyFrame, schema: Mapping[str, pl.DataType]) -> pl.LazyFr
 def _post_process(released: pl.DataFrame, compiled: Compiled) -> pl.DataFrame:
     spec, stats = compiled.spec, compiled.stats
     frame = released.with_columns([_output_expr(a, stats) for a in spec.aggregates])
-    frame = frame.with_columns([_post_expr(post, stats).alias(name) for name, post in spec.computed])
+    frame = frame.with_columns([_guarded(post, stats).alias(name) for name, post in spec.computed])
     if compiled.policy.min_group_size > 0:
         size = next(s for s in stats if s.kind in ("len", "distinct"))
         frame = frame.filter(pl.col(size.name) >= compiled.policy.min_group_size)
@@ -764,7 +764,7 @@ def _excluded_keys(spec: QuerySpec) -> Filter | None:
 def _output_expr(agg: Aggregate, stats: tuple[Stat, ...]) -> pl.Expr:
     if agg.kind == "expr":
         assert agg.post is not None
-        return _post_expr(agg.post, stats).alias(agg.alias)
+        return _guarded(agg.post, stats).alias(agg.alias)
     if agg.kind in ("var", "std"):
         return _spread(agg, stats).alias(agg.alias)
     if agg.kind != "avg":
@@ -811,16 +811,25 @@ _UNARY_POST: dict[str, Callable[[pl.Expr], pl.Expr]] = {
 }
 
 
-def _post_expr(post: Post, stats: tuple[Stat, ...]) -> pl.Expr:
+_LARGEST = 2.0**62
+
+
+def _guarded(post: Post, stats: tuple[Stat, ...]) -> pl.Expr:
+    """The expression, or null where its value passes ±2^62: whole-number arithmetic would wrap around
+    silently in 64 bits, so a twin computed in floating point watches the magnitude."""
+    twin = _post_expr(post, stats, floating=True)
+    return pl.when(twin.abs() < _LARGEST).then(_post_expr(post, stats)).otherwise(None)
+
+
+def _post_expr(post: Post, stats: tuple[Stat, ...], floating: bool = False) -> pl.Expr:
     """A post-processing expression over released values as Polars (SQL's null and NaN become null later)."""
     op, args = post[0], post[1:]
     if op == "num":
-        return pl.lit(args[0])
-    if op == "agg":
-        return _output_expr(replace(args[0], alias="__leaf"), stats)
-    if op == "col":
-        return pl.col(args[0])
-    inner = [_post_expr(a, stats) for a in args]
+        return pl.lit(float(args[0])) if floating else pl.lit(args[0])
+    if op in ("agg", "col"):
+        leaf = _output_expr(replace(args[0], alias="__leaf"), stats) if op == "agg" else pl.col(args[0])
+        return leaf.cast(pl.Float64, strict=False) if floating else leaf
+    inner = [_post_expr(a, stats, floating) for a in args]
     if op in _UNARY_POST:
         return _UNARY_POST[op](inner[0])
     if op == "ROUND":

@@ -69,7 +69,7 @@ PATTERNS: list[tuple[str, str]] = [
     (r"LOG with one argument means .*",
      "单参数 LOG 在不同数据库中含义不同（自然对数或以 10 为底），请写 LN、LOG10 或 LOG(底数, x)"),
     (r"LOG needs a constant base above 0 other than 1", "LOG 的底数必须是大于 0 且不等于 1 的常量"),
-    (r"ROUND takes a whole number of decimals", "ROUND 的小数位数必须是整数"),
+    (r"ROUND takes a whole number of decimals from 0 to 15", "ROUND 的小数位数必须是 0 到 15 之间的整数"),
     (r"(\w+) takes one measure column", r"\1 只接受一个度量列"),
     (r"COUNT\(DISTINCT \.\.\.\) takes a single column", "COUNT(DISTINCT ...) 只接受一个列"),
     (r'COUNT\(DISTINCT "(.+)"\) is not supported: only the privacy unit can be counted distinctly',

@@ -434,8 +434,9 @@ class _Parser:
             return (_POST_FUNCS[type(node)], self._post(node.this, leaf, column))
         if isinstance(node, exp.Round):
             digits = _number(node.args["decimals"]) if node.args.get("decimals") is not None else 0
-            if not isinstance(digits, int):
-                raise _refuse("ROUND takes a whole number of decimals", node, "write e.g. ROUND(AVG(age), 1)")
+            if not isinstance(digits, int) or not 0 <= digits <= 15:
+                raise _refuse("ROUND takes a whole number of decimals from 0 to 15", node,
+                              "write e.g. ROUND(AVG(age), 1)")
             return ("ROUND", self._post(node.this, leaf, column), ("num", digits))
         if isinstance(node, exp.Log):
             return self._log(node, leaf, column)

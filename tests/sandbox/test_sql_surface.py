@@ -360,3 +360,10 @@ def test_a_post_processed_query_is_answered_from_the_paid_release(client: TestCl
     (v, sd), = spread["rows"]
     assert 0 <= v <= 120**2 / 4 and sd == pytest.approx(math.sqrt(v))
     assert spread["accuracy"]["v"]["plus_minus"] is None
+
+
+def test_whole_number_arithmetic_that_would_overflow_is_null_not_wrapped_around(path: Path) -> None:
+    out, _ = run("SELECT SUM(income) AS s, SUM(age) * 4611686018427387904 AS big, COUNT(*) * 2 AS n2 FROM people",
+                 path)
+    assert out["big"] == [None] and isinstance(out["n2"][0], int)
+    assert "from 0 to 15" in refusal("SELECT ROUND(AVG(age), -1) FROM people").detail
