@@ -58,6 +58,7 @@ PATTERNS: list[tuple[str, str]] = [
      "因此没有可供分组的公开时段范围；请数据提供方增加年份、月份或小时的维度列并公开其取值"),
     (r'"(.+)" is not a TRUE/FALSE column, so it cannot stand alone as a condition',
      r"“\1”不是真/假列，不能单独作为条件，请与常量比较"),
+    (r'the result column name "(.+)" is reserved .*', r"结果列名“\1”为保留名（以 __ 开头的名称供沙箱内部使用）"),
     (r"TOP and LIMIT cannot be used together", "不能同时使用 TOP 和 LIMIT（TOP n 即 LIMIT n），请只保留一个"),
     (r"TOP must be followed by a whole number", "TOP 后面必须是一个整数"),
     (r'column "(.+)" is renamed twice', r"列“\1”被重命名了两次"),

@@ -736,7 +736,11 @@ class _Parser:
         if len(seen) < len(group_by):
             raise _refuse("two group columns have the same name in the result", self.select,
                           "give each group column a distinct name with AS")
+        seen |= {g.lower() for g in group_by}  # a renamed group column still holds its own name until the end
         for agg, node in self.aggregates:
+            if agg.alias.startswith("__"):
+                raise _refuse(f'the result column name "{agg.alias}" is reserved (names starting with __ are the '
+                              "sandbox's own)", node, "choose another name with AS")
             if agg.alias.lower() in seen:
                 raise _refuse(f'the result column name "{agg.alias}" is used twice', node,
                               "give each aggregate a distinct name with AS")

@@ -78,6 +78,8 @@ def test_a_group_column_renamed_with_as_labels_the_result(path: Path) -> None:
     assert spec.group_by == ("region",) and spec.columns == ("r", "n")
     assert "renamed twice" in refusal("SELECT region AS a, region AS b, COUNT(*) FROM people GROUP BY region").detail
     assert "used twice" in refusal("SELECT region AS n, COUNT(*) AS n FROM people GROUP BY region").detail
+    assert "used twice" in refusal("SELECT region AS r, COUNT(*) AS region FROM people GROUP BY region").detail
+    assert "is reserved" in refusal('SELECT COUNT(*) AS "__rows" FROM people').detail  # the hidden columns' names
 
 
 def test_cast_in_order_by_and_having_works_on_released_values(path: Path) -> None:
