@@ -801,13 +801,13 @@ def _spread(agg: Aggregate, stats: tuple[Stat, ...]) -> pl.Expr:
 
 
 _UNARY_POST: dict[str, Callable[[pl.Expr], pl.Expr]] = {
-    "neg": lambda e: -e, "SQRT": lambda e: e.cast(pl.Float64).sqrt(), "ABS": lambda e: e.abs(),
-    "EXP": lambda e: e.cast(pl.Float64).exp(), "LN": lambda e: e.cast(pl.Float64).log(),
-    "LOG10": lambda e: e.cast(pl.Float64).log10(), "SIGN": lambda e: e.sign(),
-    "CAST_INT": lambda e: e.cast(pl.Float64).cast(pl.Int64, strict=False),
+    "neg": lambda e: -e, "SQRT": lambda e: e.cast(pl.Float64, strict=False).sqrt(), "ABS": lambda e: e.abs(),
+    "EXP": lambda e: e.cast(pl.Float64, strict=False).exp(), "LN": lambda e: e.cast(pl.Float64, strict=False).log(),
+    "LOG10": lambda e: e.cast(pl.Float64, strict=False).log10(), "SIGN": lambda e: e.sign(),
+    "CAST_INT": lambda e: e.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False),
     "CAST_FLOAT": lambda e: e.cast(pl.Float64, strict=False),
-    "FLOOR": lambda e: e.cast(pl.Float64).floor(),
-    "CEIL": lambda e: e.cast(pl.Float64).ceil(),
+    "FLOOR": lambda e: e.cast(pl.Float64, strict=False).floor(),
+    "CEIL": lambda e: e.cast(pl.Float64, strict=False).ceil(),
 }
 
 
@@ -827,13 +827,15 @@ def _post_expr(post: Post, stats: tuple[Stat, ...], floating: bool = False) -> p
     if op == "num":
         return pl.lit(float(args[0])) if floating else pl.lit(args[0])
     if op in ("agg", "col"):
-        leaf = _output_expr(replace(args[0], alias="__leaf"), stats) if op == "agg" else pl.col(args[0])
+        if op == "col":  # a result column inside HAVING / ORDER BY: hidden, so a number is enough (text → null)
+            return pl.col(args[0]).cast(pl.Float64, strict=False)
+        leaf = _output_expr(replace(args[0], alias="__leaf"), stats)
         return leaf.cast(pl.Float64, strict=False) if floating else leaf
     inner = [_post_expr(a, stats, floating) for a in args]
     if op in _UNARY_POST:
         return _UNARY_POST[op](inner[0])
     if op == "ROUND":
-        return inner[0].cast(pl.Float64).round(int(args[1][1]))
+        return inner[0].cast(pl.Float64, strict=False).round(int(args[1][1]))
     left, right = inner
     if op == "add":
         return left + right
@@ -842,9 +844,9 @@ def _post_expr(post: Post, stats: tuple[Stat, ...], floating: bool = False) -> p
     if op == "mul":
         return left * right
     if op == "div":
-        return left.cast(pl.Float64) / right.cast(pl.Float64)
+        return left.cast(pl.Float64, strict=False) / right.cast(pl.Float64, strict=False)
     if op == "POWER":
-        return left.cast(pl.Float64).pow(right.cast(pl.Float64))
+        return left.cast(pl.Float64, strict=False).pow(right.cast(pl.Float64, strict=False))
     raise ValueError(f"unknown post-processing operation {op!r}")
 
 

@@ -551,6 +551,9 @@ class _Parser:
             return ("num", int(bool(node.this)))
         if isinstance(node, exp.Case):
             raise _refuse("CASE inside CASE is not supported", node, "combine the conditions with AND / OR")
+        if not isinstance(node, (exp.Column, exp.Greatest, exp.Least, exp.Anonymous)):
+            raise _refuse("CASE values must be numbers, measure columns or NULL", node,
+                          "e.g. CASE WHEN region = 'north' THEN income ELSE 0 END")
         info, bounds = self._measure(node, node)
         return ("col", info.name, bounds[0], bounds[1])
 

@@ -369,3 +369,12 @@ def test_whole_number_arithmetic_that_would_overflow_is_null_not_wrapped_around(
                  path)
     assert out["big"] == [None] and isinstance(out["n2"][0], int)
     assert "from 0 to 15" in refusal("SELECT ROUND(AVG(age), -1) FROM people").detail
+
+
+def test_casting_a_text_group_column_in_order_by_or_having_is_null_not_an_error(path: Path) -> None:
+    out, _ = run("SELECT region, COUNT(*) AS n FROM people GROUP BY region ORDER BY CAST(region AS INT), ABS(region)",
+                 path)
+    assert sorted(out["region"]) == sorted(REGIONS)
+    out, _ = run("SELECT region, COUNT(*) AS n FROM people GROUP BY region HAVING CAST(region AS INT) > 3", path)
+    assert out["region"] == []  # text that is not a number casts to null, and null > 3 is not true
+    assert "CASE values must be numbers" in refusal("SELECT SUM(CASE WHEN age > 3 THEN 'x' END) FROM people").detail
