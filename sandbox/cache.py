@@ -2,15 +2,18 @@
 
 A query is split in two. The **measurement** is the DP part: which noisy statistics, over which rows
 (WHERE), per which groups, at which ε, on which data, under which dictionary and policy. The
-**post-processing** is everything done to released values afterwards: aliases, column order, AVG as
-sum over count, HAVING, ORDER BY, LIMIT. One enterprise pays for a measurement once; any query with
-the same measurement key is answered from the stored release at no cost, because post-processing
-of released values cannot lose more privacy (DP's post-processing theorem).
+**post-processing** is everything done to released values afterwards: aliases (of aggregates and of
+group columns), column order, AVG as sum over count, VAR/STD from sum, count and sum of squares,
+arithmetic and functions on released aggregates (`SUM(x) * 2`, `POWER(AVG(x), 2)`), HAVING, ORDER BY,
+LIMIT/TOP, and leaving out the public keys the WHERE clause excludes. One enterprise pays for a
+measurement once; any query with the same measurement key is answered from the stored release at no
+cost, because post-processing of released values cannot lose more privacy (DP's post-processing theorem).
 
 The measurement key hashes the canonical JSON of:
 - the statistics the compiled plan releases (kind, column, bounds, quantile level), as a set,
-  so `COUNT(1)`/`COUNT(*)`, reordered SELECT items, other aliases and `AVG(x)` next to `SUM(x),
-  COUNT(x)` meet;
+  so `COUNT(1)`/`COUNT(*)`, reordered SELECT items, other aliases, `AVG(x)` next to `SUM(x),
+  COUNT(x)` and `SUM(x) * 1` next to `SUM(x)` meet; an aggregate used only in HAVING or ORDER BY
+  is a statistic of the plan too (it is measured, so it is part of the measurement);
 - the group columns, as a set, and the WHERE filter in a normal form: nested AND/OR flattened,
   their operands sorted and deduplicated, so `BETWEEN a AND b` equals `>= a AND <= b` and the
   order of conjuncts does not matter; numbers that are whole are written as integers;
@@ -27,7 +30,7 @@ import json
 from typing import Any
 
 from sandbox.plan import Compiled
-from sandbox.spec import BoolOp, Comparison, Filter, QuerySpec, TableInfo
+from sandbox.spec import BoolOp, Comparison, Filter, QuerySpec, TableInfo, post_to_json
 
 KEY_VERSION = 2
 
@@ -54,14 +57,21 @@ def measurement_key(compiled: Compiled, table: TableInfo, epsilon: float, *, con
 
 def answer_key(measurement: str, spec: QuerySpec) -> str:
     """The key of one post-processing of a measurement: the result columns and what HAVING/ORDER/LIMIT do."""
-    return _digest({
+    key: dict[str, Any] = {
         "v": KEY_VERSION, "part": "answer", "measurement": measurement,
         "columns": list(spec.columns),
-        "aggregates": [[a.alias, a.kind, a.column, _numbers(a.bounds), a.quantile] for a in spec.aggregates],
+        "aggregates": [[a.alias, a.kind, a.column, _numbers(a.bounds), a.quantile] +
+                       ([post_to_json(a.post)] if a.post is not None else []) for a in spec.aggregates],
         "having": normal_filter(spec.having),
         "order_by": [[o.column, o.descending] for o in spec.order_by],
         "limit": spec.limit,
-    })
+    }
+    # Added only when used, so the keys of answers stored before these forms existed stay the same.
+    if spec.group_names:
+        key["group_names"] = list(spec.group_names)
+    if spec.computed:
+        key["computed"] = [[name, post_to_json(post)] for name, post in spec.computed]
+    return _digest(key)
 
 
 def normal_filter(f: Filter | None) -> Any:

@@ -18,7 +18,7 @@ import functools
 import itertools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -27,8 +27,20 @@ import polars as pl
 from opendp.extras.polars import Bound, Margin, dp_len
 
 from sandbox import accuracy
-from sandbox.spec import Aggregate, BoolOp, ColumnInfo, Comparison, Filter, Policy, QuerySpec, TableInfo
-from sandbox.sql import QueryNotAllowed
+from sandbox.spec import (
+    Aggregate,
+    BoolOp,
+    Case,
+    ColumnInfo,
+    Comparison,
+    Filter,
+    Policy,
+    Post,
+    QuerySpec,
+    TableInfo,
+    case_of,
+)
+from sandbox.sql import MAX_INTEGER_KEYS, QueryNotAllowed
 
 dp.enable_features("contrib")
 
@@ -41,7 +53,7 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
 }
 _ATOM_TYPES = {"string": "String", "int": "i64", "float": "f64", "bool": "bool"}
 
-StatKind = Literal["len", "count", "sum", "quantile"]
+StatKind = Literal["len", "count", "sum", "quantile", "sumsq", "distinct"]
 Make = Callable[[float, int | None], Any]  # (global noise scale, count threshold) → measurement
 
 
@@ -81,7 +93,7 @@ class Compiled:
     schema: Mapping[str, pl.DataType]  # the columns the plan reads, with the types the domain claims
     stat_scale: Mapping[str, float]  # stat → its noise scale
     share: float  # rows per group if the public row bound were spread evenly over the public keys
-    quantile_geometry: Mapping[str, tuple[float, float]]  # quantile alias → (rank error R at 95%, grid step)
+    quantile_geometry: Mapping[str, tuple[float, float]]  # quantile (column|bounds|level) → (rank error R, step)
 
 
 def compile_query(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: float) -> Compiled:
@@ -95,7 +107,7 @@ def compile_query(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: fl
 @functools.lru_cache(maxsize=512)
 def _compile_cached(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: float) -> Compiled:
     _check(spec, table, policy)
-    unknown_keys = any(_info(table, g).keys is None for g in spec.group_by)
+    unknown_keys = any(_info(table, g).group_keys() is None for g in spec.group_by)
     stats = _stats(spec, need_len=policy.min_group_size > 0 or unknown_keys)
     schema = _schema(spec, stats, table)
     make = _factory(spec, table, stats, schema, unknown_keys)
@@ -163,20 +175,64 @@ def _check(spec: QuerySpec, table: TableInfo, policy: Policy) -> None:
             raise QueryNotAllowed(f'the privacy unit "{unit.name}" must be an identifier column of a basic type')
     for name in spec.group_by:
         info = _info(table, name)
-        if info.role != "dimension":
-            raise QueryNotAllowed(f'column "{name}" cannot be grouped on')
-        if info.keys is None and not (policy.allow_unknown_keys and policy.delta > 0):
-            raise QueryNotAllowed(f'the keys of column "{name}" are not public, so it cannot be grouped on')
-    for agg in spec.aggregates:
+        keys = info.group_keys()
+        if info.role == "dimension" or (keys is not None and len(keys) <= MAX_INTEGER_KEYS):
+            if keys is None and not (policy.allow_unknown_keys and policy.delta > 0):
+                raise QueryNotAllowed(f'the keys of column "{name}" are not public, so it cannot be grouped on')
+            continue
+        raise QueryNotAllowed(f'column "{name}" cannot be grouped on')
+    leaves = _leaves(spec)
+    for agg in leaves:
         _check_aggregate(agg, table)
+    if any(a.kind == "count_distinct" for a in leaves) and any(a.kind != "count_distinct" for a in leaves):
+        raise QueryNotAllowed(
+            f'COUNT(DISTINCT {table.privacy_unit}) must be asked in a query of its own',
+            hint="it counts persons after grouping rows by person, so other aggregates cannot share its plan; "
+                 "ask them in a second query")
+
+
+def _check_case(agg: Aggregate, case: Case, table: TableInfo) -> None:
+    if agg.kind not in ("count", "sum", "avg"):
+        raise QueryNotAllowed(f"{agg.alias}: CASE is allowed inside SUM, AVG and COUNT only")
+    for name in case.columns():
+        if _info(table, name).role not in ("dimension", "measure"):
+            raise QueryNotAllowed(f'{agg.alias}: column "{name}" cannot be used in CASE')
+    for branch in case.branches:
+        if branch[0] == "col":
+            info = _info(table, branch[1])
+            lo, hi = info.bounds or ((0, 1) if info.dtype == "bool" else (math.nan, math.nan))
+            if info.role != "measure" or not lo <= branch[2] <= branch[3] <= hi:
+                raise QueryNotAllowed(f'{agg.alias}: the bounds of "{branch[1]}" in CASE must narrow the dictionary\'s')
+    if agg.kind != "count" and agg.bounds != case.bounds():
+        raise QueryNotAllowed(f"{agg.alias}: the bounds of a CASE are those of its values")
+
+
+def _leaves(spec: QuerySpec) -> tuple[Aggregate, ...]:
+    """Every released aggregate the query needs: those selected, and those inside expressions and HAVING."""
+    out: list[Aggregate] = []
+    for agg in spec.aggregates:
+        out.extend(agg.leaves())
+    for _, post in spec.computed:
+        out.extend(Aggregate("", "expr", post=post).leaves())
+    return tuple(dict.fromkeys(out))
 
 
 def _check_aggregate(agg: Aggregate, table: TableInfo) -> None:
+    if agg.kind == "expr":
+        raise QueryNotAllowed(f"{agg.alias}: an expression cannot be nested as a released aggregate")
     if agg.column is None:
         if agg.kind != "count":
             raise QueryNotAllowed(f"{agg.alias}: only COUNT may omit its column")
         return
+    case = case_of(agg.column)
+    if case is not None:
+        _check_case(agg, case, table)
+        return
     info = _info(table, agg.column)
+    if agg.kind in ("count", "count_distinct") and info.name == table.privacy_unit:
+        return  # counting the privacy unit's rows, or its persons
+    if agg.kind == "count_distinct":
+        raise QueryNotAllowed(f'{agg.alias}: only the privacy unit can be counted distinctly')
     if info.role not in ("dimension", "measure") or (agg.kind != "count" and info.role != "measure"):
         raise QueryNotAllowed(f'{agg.alias}: column "{agg.column}" cannot be aggregated this way')
     if agg.kind != "count":
@@ -194,9 +250,10 @@ def _check_aggregate(agg: Aggregate, table: TableInfo) -> None:
 def _stats(spec: QuerySpec, need_len: bool) -> tuple[Stat, ...]:
     """The distinct noisy statistics behind the aggregates; AVG is a noisy sum over a noisy count."""
     wanted: list[tuple[StatKind, str | None, tuple[float, float] | None, float | None]] = []
-    for agg in spec.aggregates:
+    leaves = _leaves(spec)
+    for agg in leaves:
         wanted.extend(_stat_keys(agg))
-    if need_len:
+    if need_len and not _distinct(leaves):
         wanted.append(("len", None, None, None))
     # One canonical order: queries asking the same statistics in another order build the same plan,
     # so a stored release can answer them (see sandbox.cache).
@@ -216,7 +273,18 @@ def _stat_keys(agg: Aggregate) -> list[tuple[StatKind, str | None, tuple[float, 
         return [("sum", agg.column, agg.bounds, None)]
     if agg.kind == "avg":
         return [("sum", agg.column, agg.bounds, None), ("count", agg.column, None, None)]
+    if agg.kind == "count_distinct":
+        return [("distinct", agg.column, None, None)]
+    if agg.kind in ("var", "std"):
+        return [("sum", agg.column, agg.bounds, None), ("count", agg.column, None, None),
+                ("sumsq", agg.column, agg.bounds, None)]
+    if agg.kind == "expr":
+        return [key for leaf in agg.leaves() for key in _stat_keys(leaf)]
     return [("quantile", agg.column, agg.bounds, agg.quantile)]
+
+
+def _distinct(aggregates: tuple[Aggregate, ...]) -> bool:
+    return any(a.kind == "count_distinct" for a in aggregates)
 
 
 def _find(stats: tuple[Stat, ...], kind: StatKind, column: str | None = None,
@@ -225,7 +293,10 @@ def _find(stats: tuple[Stat, ...], kind: StatKind, column: str | None = None,
 
 
 def _schema(spec: QuerySpec, stats: tuple[Stat, ...], table: TableInfo) -> dict[str, pl.DataType]:
-    used = set(spec.group_by) | {s.column for s in stats if s.column} | _filter_columns(spec.where)
+    used = set(spec.group_by) | _filter_columns(spec.where)
+    for stat in stats:
+        case = case_of(stat.column)
+        used |= case.columns() if case is not None else {stat.column} if stat.column else set()
     if table.privacy_unit is not None:
         used.add(table.privacy_unit)
     if not used and table.columns:
@@ -264,6 +335,9 @@ def _stat_expr(stat: Stat, table: TableInfo) -> pl.Expr:
     if stat.kind == "len":
         return dp_len(signed=True).alias(stat.name)  # type: ignore[no-any-return]
     assert stat.column is not None
+    case = case_of(stat.column)
+    if case is not None:
+        return _case_expr(stat, case, table).alias(stat.name)
     info = _info(table, stat.column)
     col = pl.col(stat.column).cast(pl.Int64) if info.dtype == "bool" else pl.col(stat.column)
     if stat.kind == "count":
@@ -271,12 +345,56 @@ def _stat_expr(stat: Stat, table: TableInfo) -> pl.Expr:
     assert stat.bounds is not None
     integral = info.dtype in ("int", "bool")
     lo, hi = (int(stat.bounds[0]), int(stat.bounds[1])) if integral else stat.bounds
+    if stat.kind == "sumsq":
+        return _sum_of_squares(col, lo, hi, integral).alias(stat.name)
     if stat.kind == "sum":
         # SQL's SUM skips nulls, which is what adding zero for them does.
         return _dp(col.fill_null(0 if integral else 0.0)).sum((lo, hi)).alias(stat.name)  # type: ignore[no-any-return]
     assert stat.level is not None
     # OpenDP would fill nulls with the middle candidate; SQL ranks the non-null values only.
     return _dp(col.drop_nulls()).quantile(stat.level, _candidates(lo, hi, integral)).alias(stat.name)  # type: ignore[no-any-return]
+
+
+def _case_expr(stat: Stat, case: Case, table: TableInfo) -> pl.Expr:
+    """CASE as arithmetic OpenDP 0.16 accepts (it has no when/then): Σ chosen_k · value_k, where chosen_k
+    says the k-th branch is the first whose condition holds (null conditions are false, as in SQL).
+    COUNT and AVG's count add chosen_k · [value_k is not null] instead: a sum of 0/1, one per row."""
+    dtype: pl.DataType = pl.Int64() if case.dtype == "int" else pl.Float64()
+    earlier: pl.Expr = pl.lit(False)
+    terms = []
+    for condition, branch in (*case.whens, (None, case.otherwise)):
+        holds = predicate(condition).fill_null(False) if condition is not None else pl.lit(True)
+        chosen = holds & ~earlier
+        earlier = earlier | holds
+        terms.append(chosen.cast(pl.Int64 if stat.kind == "count" else dtype) * _branch_expr(branch, stat.kind, dtype))
+    total = functools.reduce(lambda a, b: a + b, terms)
+    if stat.kind == "count":
+        return _dp(total).sum((0, 1))  # type: ignore[no-any-return]
+    assert stat.bounds is not None
+    lo, hi = (int(stat.bounds[0]), int(stat.bounds[1])) if case.dtype == "int" else stat.bounds
+    return _dp(total).sum((lo, hi))  # type: ignore[no-any-return]
+
+
+def _branch_expr(branch: tuple[Any, ...], kind: StatKind, dtype: pl.DataType) -> pl.Expr:
+    if kind == "count":
+        present = pl.lit(1 if branch[0] == "num" else 0)
+        return pl.col(branch[1]).is_not_null().cast(pl.Int64) if branch[0] == "col" else present
+    if branch[0] == "num":
+        return pl.lit(branch[1]).cast(dtype)
+    if branch[0] == "col":
+        return pl.col(branch[1]).cast(dtype).clip(branch[2], branch[3]).fill_null(0)
+    return pl.lit(0).cast(dtype)
+
+
+def _sum_of_squares(col: pl.Expr, lo: float, hi: float, integral: bool) -> pl.Expr:
+    """Σ(x − c)² about the middle c of the bounds: each row adds at most ((hi − lo)/2)², half the range
+    squared, far less than max(lo², hi²) off-centre. Integers use 2x − lo − hi (an integer, so the sum
+    stays exact), which is 2(x − c): the statistic is then 4·Σ(x − c)² within [0, (hi − lo)²] per row."""
+    if integral:
+        z = col.clip(int(lo), int(hi)) * 2 - int(lo + hi)
+        return _dp((z * z).fill_null(0)).sum((0, int(hi - lo) ** 2))  # type: ignore[no-any-return]
+    z = col.clip(lo, hi) - (lo + hi) / 2
+    return _dp((z * z).fill_null(0.0)).sum((0.0, ((hi - lo) / 2) ** 2))  # type: ignore[no-any-return]
 
 
 def _dp(expr: pl.Expr) -> Any:
@@ -295,12 +413,12 @@ def _candidates(lo: float, hi: float, integral: bool) -> list[Any]:
 def _keys_frame(spec: QuerySpec, table: TableInfo) -> pl.DataFrame | None:
     if not spec.group_by:
         return None
-    size = math.prod(len(_info(table, g).keys or ()) for g in spec.group_by)
+    size = math.prod(len(_info(table, g).group_keys() or ()) for g in spec.group_by)
     if size > MAX_GROUPS:
         raise QueryNotAllowed(f"the grouping has {size} combinations of public keys, more than {MAX_GROUPS}",
                               hint="group by fewer dimensions")
     try:
-        frames = [pl.DataFrame([pl.Series(g, list(_info(table, g).keys or ()),
+        frames = [pl.DataFrame([pl.Series(g, list(_info(table, g).group_keys() or ()),
                                           dtype=_POLARS_TYPES[_info(table, g).dtype])]) for g in spec.group_by]
     except (TypeError, pl.exceptions.PolarsError):
         raise QueryNotAllowed("the public keys in the data dictionary do not match their column's type",
@@ -318,10 +436,29 @@ def _plan(spec: QuerySpec, table: TableInfo, stats: tuple[Stat, ...], keys: pl.D
         # k random rows per identifier in the whole frame, so one unit moves at most k rows overall.
         rank = pl.int_range(pl.len()).shuffle().over(pl.col(table.privacy_unit))
         lf = lf.filter(rank < table.max_contributions)
+    if any(s.kind == "distinct" for s in stats):
+        return _distinct_plan(spec, table, stats, keys, lf)
     exprs = [_stat_expr(s, table) for s in stats]
     if not spec.group_by:
         return lf.select(exprs)
     grouped = lf.group_by(list(spec.group_by)).agg(exprs)
+    if keys is None:
+        return grouped
+    return keys.lazy().join(grouped, on=list(spec.group_by), how="left")
+
+
+def _distinct_plan(spec: QuerySpec, table: TableInfo, stats: tuple[Stat, ...], keys: pl.DataFrame | None,
+                   truncated: pl.LazyFrame) -> pl.LazyFrame:
+    """COUNT(DISTINCT unit): one row per person (and group) after truncation, then a noisy count of them.
+
+    OpenDP's map for this plan is min(k, groups) per person: the truncation leaves a person at most k
+    rows, so at most k groups, each counting the person once."""
+    assert table.privacy_unit is not None
+    persons = truncated.group_by([table.privacy_unit, *spec.group_by]).agg(pl.len().alias("__rows"))
+    exprs = [dp_len(signed=True).alias(s.name) for s in stats]
+    if not spec.group_by:
+        return persons.select(exprs)
+    grouped = persons.group_by(list(spec.group_by)).agg(exprs)
     if keys is None:
         return grouped
     return keys.lazy().join(grouped, on=list(spec.group_by), how="left")
@@ -411,17 +548,21 @@ def _stat_scales(measurement: Any) -> dict[str, float]:
 
 def _groups(spec: QuerySpec, table: TableInfo) -> int:
     """How many groups the public keys make (1 without GROUP BY; non-public keys count as one)."""
-    return max(1, math.prod(len(_info(table, g).keys or (0,)) for g in spec.group_by))
+    return max(1, math.prod(len(_info(table, g).group_keys() or (0,)) for g in spec.group_by))
+
+
+def _geometry_key(agg: Aggregate) -> str:
+    return f"{agg.column}|{agg.bounds}|{agg.quantile}"
 
 
 def _quantile_geometry(spec: QuerySpec, table: TableInfo, scale: float) -> dict[str, tuple[float, float]]:
     out = {}
-    for agg in spec.aggregates:
+    for agg in _leaves(spec):
         if agg.kind == "quantile":
             assert agg.bounds is not None and agg.quantile is not None
             cands = _candidates(agg.bounds[0], agg.bounds[1], _info(table, agg.column or "").dtype in ("int", "bool"))
             step = max((float(b) - float(a) for a, b in itertools.pairwise(cands)), default=0.0)
-            out[agg.alias] = (quantile_rank_error(scale, agg.quantile, len(cands)), step)
+            out[_geometry_key(agg)] = (quantile_rank_error(scale, agg.quantile, len(cands)), step)
     return out
 
 
@@ -429,21 +570,62 @@ def _accuracy(spec: QuerySpec, stats: tuple[Stat, ...], stat_acc: Mapping[str, t
               scales: Mapping[str, float], share: float,
               geometry: Mapping[str, tuple[float, float]]) -> dict[str, float | None]:
     """Expected ± before release; means and quantiles at a group's even share of the public row bound."""
-    out: dict[str, float | None] = {}
-    for agg in spec.aggregates:
-        if agg.kind in ("count", "sum"):
-            out[agg.alias] = stat_acc[_stat_of(agg, stats).name][0]
-        elif agg.kind == "avg":
+    def one(agg: Aggregate) -> float | None:
+        if agg.kind in ("count", "sum", "count_distinct"):
+            return stat_acc[_stat_of(agg, stats).name][0]
+        if agg.kind == "avg":
             assert agg.bounds is not None
             sum_stat, count_stat = _find(stats, "sum", agg.column, agg.bounds), _find(stats, "count", agg.column)
             widest = max(abs(agg.bounds[0]), abs(agg.bounds[1]))
-            out[agg.alias] = accuracy.mean_plus_minus(scales[sum_stat.name], scales[count_stat.name], widest,
-                                                      share, agg.bounds)
-        else:
+            return accuracy.mean_plus_minus(scales[sum_stat.name], scales[count_stat.name], widest, share,
+                                            agg.bounds)
+        if agg.kind == "quantile":
             assert agg.bounds is not None
-            rank, step = geometry[agg.alias]
-            out[agg.alias] = accuracy.quantile_plus_minus(rank, step, agg.bounds, share)
-    return out
+            rank, step = geometry[_geometry_key(agg)]
+            return accuracy.quantile_plus_minus(rank, step, agg.bounds, share)
+        return None  # var/std: see the accuracy note
+
+    return {agg.alias: _transformed(agg, one) for agg in spec.aggregates}
+
+
+def _transformed(agg: Aggregate, plus_minus: Callable[[Aggregate], float | None]) -> float | None:
+    """± of an aggregate; of an expression a·X + b over one released aggregate X, |a| times X's ±."""
+    if agg.post is None:
+        return plus_minus(agg)
+    line = affine(agg.post)
+    leaves = agg.leaves()
+    if line is None or len(leaves) != 1:
+        return None
+    inner = plus_minus(leaves[0])
+    return abs(line[0]) * inner if inner is not None else None
+
+
+def affine(post: Post) -> tuple[float, float] | None:
+    """(a, b) when the expression is a·X + b in its one released aggregate X, else None."""
+    op, args = post[0], post[1:]
+    if op == "num":
+        return 0.0, float(args[0])
+    if op == "agg":
+        return 1.0, 0.0
+    parts = [affine(a) for a in args if isinstance(a, tuple)]
+    if op in ("col", "POWER", "SQRT", "ABS", "ROUND", "FLOOR", "CEIL", "EXP", "LN", "LOG10", "CAST_INT", "SIGN") \
+            or any(p is None for p in parts):
+        return None
+    (a, b), rest = parts[0], parts[1:]  # type: ignore[misc]
+    if op in ("neg",):
+        return -a, -b
+    if op == "CAST_FLOAT":
+        return a, b
+    (c, d), = rest  # type: ignore[misc]
+    if op == "add":
+        return a + c, b + d
+    if op == "sub":
+        return a - c, b - d
+    if op == "mul" and (a == 0 or c == 0):
+        return a * d + c * b, b * d
+    if op == "div" and c == 0 and d != 0:
+        return a / d, b / d
+    return None
 
 
 def _stat_of(agg: Aggregate, stats: tuple[Stat, ...]) -> Stat:
@@ -525,8 +707,12 @@ def answer(compiled: Compiled, measured: Mapping[str, Any]) -> Answer:
     released = pl.DataFrame(measured["rows"], schema=schema, orient="row")
     frame = _post_process(released, compiled)
     columns = list(compiled.spec.columns)
-    rows = [[_plain(v) for v in row] for row in frame.select(columns).iter_rows()]
-    return columns, rows, _release_accuracy(frame, compiled)
+    plus_minus = _release_accuracy(frame, compiled)
+    spec = compiled.spec
+    out = frame.select([*(pl.col(g).alias(label) for g, label in zip(spec.group_by, spec.group_labels, strict=True)),
+                        *(pl.col(a.alias) for a in spec.aggregates)])
+    rows = [[_plain(v) for v in row] for row in out.iter_rows()]
+    return columns, rows, plus_minus
 
 
 def _prepare(data: pl.LazyFrame, schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
@@ -545,8 +731,13 @@ def _prepare(data: pl.LazyFrame, schema: Mapping[str, pl.DataType]) -> pl.LazyFr
 def _post_process(released: pl.DataFrame, compiled: Compiled) -> pl.DataFrame:
     spec, stats = compiled.spec, compiled.stats
     frame = released.with_columns([_output_expr(a, stats) for a in spec.aggregates])
+    frame = frame.with_columns([_guarded(post, stats).alias(name) for name, post in spec.computed])
     if compiled.policy.min_group_size > 0:
-        frame = frame.filter(pl.col(_find(stats, "len").name) >= compiled.policy.min_group_size)
+        size = next(s for s in stats if s.kind in ("len", "distinct"))
+        frame = frame.filter(pl.col(size.name) >= compiled.policy.min_group_size)
+    excluded = _excluded_keys(spec)
+    if excluded is not None:
+        frame = frame.filter(predicate(excluded))
     if spec.having is not None:
         frame = frame.filter(predicate(spec.having))
     if spec.group_by:
@@ -558,7 +749,24 @@ def _post_process(released: pl.DataFrame, compiled: Compiled) -> pl.DataFrame:
     return frame.head(spec.limit) if spec.limit is not None else frame
 
 
+def _excluded_keys(spec: QuerySpec) -> Filter | None:
+    """The WHERE conditions on group columns alone: a public key failing one has no rows at all, so its
+    group would be pure noise. Dropping it depends on the public keys and the query only."""
+    if spec.where is None or not spec.group_by:
+        return None
+    parts = spec.where.args if isinstance(spec.where, BoolOp) and spec.where.op == "and" else (spec.where,)
+    on_keys = tuple(p for p in parts if _filter_columns(p) <= set(spec.group_by))
+    if not on_keys:
+        return None
+    return on_keys[0] if len(on_keys) == 1 else BoolOp("and", on_keys)
+
+
 def _output_expr(agg: Aggregate, stats: tuple[Stat, ...]) -> pl.Expr:
+    if agg.kind == "expr":
+        assert agg.post is not None
+        return _guarded(agg.post, stats).alias(agg.alias)
+    if agg.kind in ("var", "std"):
+        return _spread(agg, stats).alias(agg.alias)
     if agg.kind != "avg":
         return pl.col(_stat_of(agg, stats).name).alias(agg.alias)
     assert agg.bounds is not None
@@ -570,15 +778,99 @@ def _output_expr(agg: Aggregate, stats: tuple[Stat, ...]) -> pl.Expr:
     return pl.when(count > 0).then(mean).otherwise(None).alias(agg.alias)
 
 
+def _spread(agg: Aggregate, stats: tuple[Stat, ...]) -> pl.Expr:
+    """VAR/STD from three released statistics: the sum S, the count n and Σ(x − c)² about the middle c.
+
+    var_pop = Σ(x − c)²/n − (S/n − c)²; the sample variance multiplies it by n/(n − 1). A true variance
+    of values within [lo, hi] lies in [0, (hi − lo)²/4], so the estimate is clamped there (post-processing)."""
+    assert agg.bounds is not None
+    lo, hi = float(agg.bounds[0]), float(agg.bounds[1])
+    middle = (lo + hi) / 2
+    total = pl.col(_find(stats, "sum", agg.column, agg.bounds).name).cast(pl.Float64)
+    count = pl.col(_find(stats, "count", agg.column).name).cast(pl.Float64)
+    squares = pl.col(_find(stats, "sumsq", agg.column, agg.bounds).name).cast(pl.Float64)
+    if isinstance(agg.bounds[0], int) and isinstance(agg.bounds[1], int):
+        squares = squares / 4  # the integer statistic is Σ(2x − lo − hi)² = 4·Σ(x − c)²
+    mean = (total / count).clip(lo, hi)
+    variance = squares / count - (mean - middle) ** 2
+    if agg.quantile:  # degrees of freedom
+        variance = variance * count / (count - agg.quantile)
+    variance = variance.clip(0.0, (hi - lo) ** 2 / 4)
+    value = variance.sqrt() if agg.kind == "std" else variance
+    return pl.when(count > (agg.quantile or 0)).then(value).otherwise(None)
+
+
+_UNARY_POST: dict[str, Callable[[pl.Expr], pl.Expr]] = {
+    "neg": lambda e: -e, "SQRT": lambda e: e.cast(pl.Float64, strict=False).sqrt(), "ABS": lambda e: e.abs(),
+    "EXP": lambda e: e.cast(pl.Float64, strict=False).exp(), "LN": lambda e: e.cast(pl.Float64, strict=False).log(),
+    "LOG10": lambda e: e.cast(pl.Float64, strict=False).log10(), "SIGN": lambda e: e.sign(),
+    "CAST_INT": lambda e: e.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False),
+    "CAST_FLOAT": lambda e: e.cast(pl.Float64, strict=False),
+    "FLOOR": lambda e: e.cast(pl.Float64, strict=False).floor(),
+    "CEIL": lambda e: e.cast(pl.Float64, strict=False).ceil(),
+}
+
+
+_LARGEST = 2.0**62
+
+
+def _guarded(post: Post, stats: tuple[Stat, ...]) -> pl.Expr:
+    """The expression, or null where its value passes ±2^62: whole-number arithmetic would wrap around
+    silently in 64 bits, so a twin computed in floating point watches the magnitude."""
+    twin = _post_expr(post, stats, floating=True)
+    return pl.when(twin.abs() < _LARGEST).then(_post_expr(post, stats)).otherwise(None)
+
+
+def _post_expr(post: Post, stats: tuple[Stat, ...], floating: bool = False) -> pl.Expr:
+    """A post-processing expression over released values as Polars (SQL's null and NaN become null later)."""
+    op, args = post[0], post[1:]
+    if op == "num":
+        return pl.lit(float(args[0])) if floating else pl.lit(args[0])
+    if op in ("agg", "col"):
+        if op == "col":  # a result column inside HAVING / ORDER BY: hidden, so a number is enough (text → null)
+            return pl.col(args[0]).cast(pl.Float64, strict=False)
+        leaf = _output_expr(replace(args[0], alias="__leaf"), stats)
+        return leaf.cast(pl.Float64, strict=False) if floating else leaf
+    inner = [_post_expr(a, stats, floating) for a in args]
+    if op in _UNARY_POST:
+        return _UNARY_POST[op](inner[0])
+    if op == "ROUND":
+        return inner[0].cast(pl.Float64, strict=False).round(int(args[1][1]))
+    left, right = inner
+    if op == "add":
+        return left + right
+    if op == "sub":
+        return left - right
+    if op == "mul":
+        return left * right
+    if op == "div":
+        return left.cast(pl.Float64, strict=False) / right.cast(pl.Float64, strict=False)
+    if op == "POWER":
+        return left.cast(pl.Float64, strict=False).pow(right.cast(pl.Float64, strict=False))
+    raise ValueError(f"unknown post-processing operation {op!r}")
+
+
 def _release_accuracy(frame: pl.DataFrame, compiled: Compiled) -> dict[str, float | None]:
     """± at 95% per aggregate column: the widest over the released rows (see `sandbox.accuracy`)."""
     out = dict(compiled.accuracy)
-    for agg in compiled.spec.aggregates:
+
+    def one(agg: Aggregate) -> float | None:
         if agg.kind == "avg":
-            out[agg.alias] = _widest(_mean_accuracy(frame, agg, compiled))
-        elif agg.kind == "quantile":
-            out[agg.alias] = _widest(_quantile_accuracy(frame, agg, compiled))
+            return _widest(_mean_accuracy(frame, agg, compiled))
+        if agg.kind == "quantile":
+            return _widest(_quantile_accuracy(frame, agg, compiled))
+        return compiled.accuracy.get(agg.alias) if agg.alias else _leaf_preview(agg, compiled)
+
+    for agg in compiled.spec.aggregates:
+        if any(leaf.kind in ("avg", "quantile") for leaf in agg.leaves()):
+            out[agg.alias] = _transformed(agg, one)
     return out
+
+
+def _leaf_preview(agg: Aggregate, compiled: Compiled) -> float | None:
+    if agg.kind in ("count", "sum", "count_distinct"):
+        return compiled.stat_accuracy[_stat_of(agg, compiled.stats).name][0]
+    return None
 
 
 def _widest(values: list[float | None]) -> float | None:
@@ -592,15 +884,16 @@ def _mean_accuracy(frame: pl.DataFrame, agg: Aggregate, compiled: Compiled) -> l
     sum_stat = _find(compiled.stats, "sum", agg.column, agg.bounds)
     count_stat = _find(compiled.stats, "count", agg.column)
     b_sum, b_count = compiled.stat_scale[sum_stat.name], compiled.stat_scale[count_stat.name]
+    means = frame.select(_output_expr(replace(agg, alias="__mean"), compiled.stats))["__mean"].to_list()
     return [accuracy.mean_plus_minus(b_sum, b_count, float(mean), float(n), agg.bounds)
             if mean is not None and n is not None else None
-            for mean, n in zip(frame[agg.alias].to_list(), frame[count_stat.name].to_list(), strict=True)]
+            for mean, n in zip(means, frame[count_stat.name].to_list(), strict=True)]
 
 
 def _quantile_accuracy(frame: pl.DataFrame, agg: Aggregate, compiled: Compiled) -> list[float | None]:
     """Per released row: the rank error converted at n = the 95% lower bound of a released count."""
     assert agg.bounds is not None
-    rank, step = compiled.quantile_geometry[agg.alias]
+    rank, step = compiled.quantile_geometry[_geometry_key(agg)]
     count = next((s for s in compiled.stats if (s.kind, s.column) == ("count", agg.column)),
                  next((s for s in compiled.stats if s.kind == "len"), None))
     if count is None:  # the row bound's share may overstate n: without a released count, no honest ±

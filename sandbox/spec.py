@@ -7,6 +7,8 @@ each is hashable so a compiled plan can be cached by its exact shape.
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, cast
 
@@ -14,7 +16,13 @@ Role = Literal["dimension", "measure", "identifier", "excluded"]
 DType = Literal["string", "int", "float", "bool"]
 Key: TypeAlias = str | int | bool
 Scalar: TypeAlias = str | int | float | bool
-AggKind = Literal["count", "sum", "avg", "quantile"]
+AggKind = Literal["count", "count_distinct", "sum", "avg", "quantile", "var", "std", "expr"]
+# A post-processing expression over released values, as nested tuples (hashable, JSON-able):
+# ("num", v) a constant; ("agg", <Aggregate.to_dict() items>) a released aggregate; ("col", name) a result
+# column; (op, *args) with op one of POST_OPS.
+Post: TypeAlias = tuple[Any, ...]
+POST_OPS = frozenset({"add", "sub", "mul", "div", "neg", "POWER", "SQRT", "ABS", "ROUND", "FLOOR", "CEIL",
+                      "EXP", "LN", "LOG10", "CAST_INT", "CAST_FLOAT", "SIGN"})
 CompareOp = Literal["=", "!=", "<", "<=", ">", ">=", "is_null", "is_not_null"]
 BoolOpName = Literal["and", "or", "not"]
 
@@ -31,6 +39,16 @@ class ColumnInfo:
     dtype: DType
     bounds: tuple[float, float] | None = None
     keys: tuple[Key, ...] | None = None
+
+    def group_keys(self) -> tuple[Key, ...] | None:
+        """The public keys a GROUP BY on this column uses: a dimension's keys, or every integer within an
+        integer measure's public bounds (the bounds are public, so the keys they imply are too)."""
+        if self.role == "dimension":
+            return self.keys
+        if self.role == "measure" and self.dtype == "int" and self.bounds is not None:
+            lo, hi = math.ceil(self.bounds[0]), math.floor(self.bounds[1])
+            return tuple(range(lo, hi + 1))
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,7 +146,9 @@ class Aggregate:
     """One released aggregate. `column` is None only for COUNT(*).
 
     `bounds` are the effective clipping bounds (the dictionary's, or narrower ones from the query) for
-    sum, avg and quantile; `quantile` is the level in (0, 1) of a quantile (0.5 for MEDIAN).
+    sum, avg, quantile, var and std; `quantile` is the level in (0, 1) of a quantile (0.5 for MEDIAN), and
+    for var/std the degrees of freedom subtracted (0 for the population variance, 1 for the sample one).
+    `kind == "expr"` is post-processing of released aggregates: `post` says how (see `Post`).
     """
 
     alias: str
@@ -136,26 +156,64 @@ class Aggregate:
     column: str | None = None
     bounds: tuple[float, float] | None = None
     quantile: float | None = None
+    post: Post | None = None
+
+    def leaves(self) -> tuple[Aggregate, ...]:
+        """The released aggregates this one is computed from: itself, or those its expression names."""
+        if self.post is None:
+            return (self,)
+        return tuple(dict.fromkeys(_post_leaves(self.post)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "alias": self.alias,
             "kind": self.kind,
             "column": self.column,
             "bounds": list(self.bounds) if self.bounds is not None else None,
             "quantile": self.quantile,
         }
+        if self.post is not None:
+            out["post"] = post_to_json(self.post)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Aggregate:
         bounds = d.get("bounds")
+        post = d.get("post")
         return cls(
             alias=d["alias"],
             kind=d["kind"],
             column=d.get("column"),
             bounds=(bounds[0], bounds[1]) if bounds is not None else None,
             quantile=d.get("quantile"),
+            post=post_from_json(post) if post is not None else None,
         )
+
+
+def _post_leaves(post: Post) -> list[Aggregate]:
+    if post[0] == "agg":
+        return [post[1]]
+    if post[0] in ("num", "col"):
+        return []
+    return [leaf for arg in post[1:] for leaf in _post_leaves(arg)]
+
+
+def post_to_json(post: Post) -> list[Any]:
+    if post[0] == "agg":
+        return ["agg", post[1].to_dict()]
+    if post[0] in ("num", "col"):
+        return [post[0], post[1]]
+    return [post[0], *(post_to_json(a) for a in post[1:])]
+
+
+def post_from_json(d: list[Any]) -> Post:
+    if d[0] == "agg":
+        return ("agg", Aggregate.from_dict(d[1]))
+    if d[0] in ("num", "col"):
+        return (d[0], d[1])
+    if d[0] not in POST_OPS:
+        raise ValueError(f"unknown post-processing operation {d[0]!r}")
+    return (d[0], *(post_from_json(a) for a in d[1:]))
 
 
 @dataclass(frozen=True)
@@ -208,6 +266,8 @@ class QuerySpec:
     The result's columns are `group_by` (SELECT-list order first, then any grouped-but-unselected
     column, so every released row carries its public key) followed by the aggregates in SELECT order.
     `where` runs on the data before DP; `having`, `order_by` and `limit` run on released values only.
+    `group_names` renames the group columns in the result (`educ AS e`; empty: no renaming); `computed`
+    are hidden result columns that HAVING and ORDER BY use (`CAST(n AS INT)`, `n * 2`): post-processing.
     """
 
     table: str
@@ -218,10 +278,17 @@ class QuerySpec:
     order_by: tuple[OrderItem, ...] = ()
     limit: int | None = None
     normalized_sql: str = ""
+    group_names: tuple[str, ...] = ()
+    computed: tuple[tuple[str, Post], ...] = ()
+
+    @property
+    def group_labels(self) -> tuple[str, ...]:
+        """The group columns as the result names them."""
+        return self.group_names or self.group_by
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return self.group_by + tuple(a.alias for a in self.aggregates)
+        return self.group_labels + tuple(a.alias for a in self.aggregates)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -233,6 +300,8 @@ class QuerySpec:
             "order_by": [{"column": o.column, "descending": o.descending} for o in self.order_by],
             "limit": self.limit,
             "normalized_sql": self.normalized_sql,
+            "group_names": list(self.group_names),
+            "computed": [[name, post_to_json(post)] for name, post in self.computed],
         }
 
     @classmethod
@@ -248,4 +317,70 @@ class QuerySpec:
             order_by=tuple(OrderItem(o["column"], bool(o["descending"])) for o in d.get("order_by", ())),
             limit=d.get("limit"),
             normalized_sql=d.get("normalized_sql", ""),
+            group_names=tuple(d.get("group_names", ())),
+            computed=tuple((name, post_from_json(post)) for name, post in d.get("computed", ())),
         )
+
+
+# CASE inside an aggregate. It is a computed column of the row, named by its canonical JSON so that a
+# statistic over it is keyed, cached and compared like one over a table column.
+
+CASE_PREFIX = "case:"
+Branch: TypeAlias = tuple[Any, ...]  # ("num", v) | ("col", name, lo, hi) | ("null",)
+
+
+@dataclass(frozen=True)
+class Case:
+    """`CASE WHEN c1 THEN v1 … ELSE v END`: WHERE-like conditions; values are constants, measure columns
+    (clipped to `lo..hi`) or NULL. A missing ELSE is NULL. `dtype` is "int" when every value is whole."""
+
+    whens: tuple[tuple[Filter, Branch], ...]
+    otherwise: Branch
+    dtype: DType
+
+    @property
+    def key(self) -> str:
+        return CASE_PREFIX + json.dumps({
+            "whens": [[filter_to_dict(f), list(b)] for f, b in self.whens],
+            "else": list(self.otherwise), "dtype": self.dtype}, sort_keys=True, ensure_ascii=False)
+
+    @property
+    def branches(self) -> tuple[Branch, ...]:
+        return (*(b for _, b in self.whens), self.otherwise)
+
+    def bounds(self) -> tuple[float, float]:
+        """Every value a row can add to a SUM: the branches' ranges, and 0 for rows no branch gives a value."""
+        lows, highs = [0.0], [0.0]
+        for branch in self.branches:
+            if branch[0] == "num":
+                lows.append(branch[1])
+                highs.append(branch[1])
+            elif branch[0] == "col":
+                lows.append(branch[2])
+                highs.append(branch[3])
+        if self.dtype == "int":
+            return int(min(lows)), int(max(highs))
+        return float(min(lows)), float(max(highs))
+
+    def columns(self) -> set[str]:
+        used = {b[1] for b in self.branches if b[0] == "col"}
+        for f, _ in self.whens:
+            used |= filter_columns(f)
+        return used
+
+
+def case_of(column: str | None) -> Case | None:
+    """The CASE a computed column stands for, or None for a table column."""
+    if column is None or not column.startswith(CASE_PREFIX):
+        return None
+    d = json.loads(column[len(CASE_PREFIX):])
+    return Case(whens=tuple((filter_from_dict(f), tuple(b)) for f, b in d["whens"]),
+                otherwise=tuple(d["else"]), dtype=d["dtype"])
+
+
+def filter_columns(f: Filter | None) -> set[str]:
+    if f is None:
+        return set()
+    if isinstance(f, Comparison):
+        return {f.column}
+    return set().union(*(filter_columns(a) for a in f.args))

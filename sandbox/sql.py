@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -22,15 +23,18 @@ from sandbox.spec import (
     AggKind,
     Aggregate,
     BoolOp,
+    Case,
     ColumnInfo,
     CompareOp,
     Comparison,
     Filter,
     OrderItem,
     Policy,
+    Post,
     QuerySpec,
     Scalar,
     TableInfo,
+    case_of,
 )
 
 _AGG_HINT = "select aggregates such as COUNT(*), SUM(column) or AVG(column)"
@@ -44,7 +48,24 @@ _CLAUSE_NAMES = {
     "joins": "JOIN", "distinct": "DISTINCT", "offset": "OFFSET", "qualify": "QUALIFY",
     "windows": "WINDOW", "laterals": "LATERAL", "into": "SELECT INTO",
 }
-_NOT_DP_FUNCS = {"MIN", "MAX", "STDDEV", "STDDEV_POP", "STDDEV_SAMP", "VARIANCE", "VAR_POP", "VAR_SAMP"}
+_NOT_DP_FUNCS = {"MIN", "MAX"}
+MAX_INTEGER_KEYS = 1000  # GROUP BY an integer measure: every integer within its bounds is a public key
+# Variance spellings → degrees of freedom (1: the sample variance, 0: the population one). VAR is SQL
+# Server's sample variance, STD MySQL's population standard deviation.
+_VARIANCES: dict[type[exp.Expr], tuple[AggKind, int]] = {
+    exp.Variance: ("var", 1), exp.VariancePop: ("var", 0),
+    exp.Stddev: ("std", 1), exp.StddevSamp: ("std", 1), exp.StddevPop: ("std", 0),
+}
+_NAMED_VARIANCES: dict[str, tuple[AggKind, int]] = {"VAR": ("var", 1), "STD": ("std", 0), "STDEV": ("std", 1),
+                                                    "VARP": ("var", 0), "STDEVP": ("std", 0)}
+_POST_FUNCS: dict[type[exp.Expr], str] = {
+    exp.Sqrt: "SQRT", exp.Abs: "ABS", exp.Floor: "FLOOR", exp.Ceil: "CEIL", exp.Exp: "EXP", exp.Ln: "LN",
+    exp.Sign: "SIGN",
+}
+_POST_BINARY: dict[type[exp.Expr], str] = {exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul", exp.Div: "div",
+                                           exp.Pow: "POWER"}
+_INT_TYPES = {"TINYINT", "SMALLINT", "INT", "BIGINT", "INTEGER", "UTINYINT", "USMALLINT", "UINT", "UBIGINT"}
+_FLOAT_TYPES = {"FLOAT", "DOUBLE", "DECIMAL", "REAL", "NUMERIC", "BIGDECIMAL"}
 
 
 class QueryNotAllowed(Exception):
@@ -64,7 +85,13 @@ def parse(sql: str, table: TableInfo, policy: Policy) -> QuerySpec:
     """Parse one SQL aggregate query over `table` into a QuerySpec, or raise QueryNotAllowed."""
     _check_size(sql)
     try:
+        sql, top = _top(sql)
         select = _single_select(sql)
+        if top is not None:
+            if select.args.get("limit") is not None:
+                raise _refuse("TOP and LIMIT cannot be used together", select.args["limit"],
+                              "keep one of them: TOP n is read as LIMIT n")
+            select.set("limit", exp.Limit(expression=exp.Literal.number(top)))
         _check_depth(select)
         return _Parser(table, policy, select).spec()
     except RecursionError:  # a last guard: the limits above keep parsing well inside Python's stack
@@ -72,6 +99,25 @@ def parse(sql: str, table: TableInfo, policy: Policy) -> QuerySpec:
 
 
 _UNARY = {"NOT", "DASH", "PLUS", "TILDA"}
+
+
+def _top(sql: str) -> tuple[str, int | None]:
+    """`SELECT TOP n ...` (SQL Server's spelling, which SmartNoise accepts) is read as `LIMIT n`.
+
+    The two tokens are blanked out rather than removed so every later refusal keeps its column.
+    """
+    try:
+        tokens = Tokenizer().tokenize(sql)
+    except sqlglot.errors.SqlglotError:
+        return sql, None
+    for first, second, third in zip(tokens, tokens[1:], tokens[2:], strict=False):
+        if first.token_type.name == "SELECT" and second.text.upper() == "TOP":
+            if third.token_type.name != "NUMBER" or not third.text.isdigit():
+                raise QueryNotAllowed("TOP must be followed by a whole number", second.line, second.col - 2,
+                                      hint="write e.g. SELECT TOP 10 ...")
+            blank = sql[:second.start] + " " * (third.end + 1 - second.start) + sql[third.end + 1:]
+            return blank, int(third.text)
+    return sql, None
 
 
 def _check_size(sql: str) -> None:
@@ -185,7 +231,7 @@ def _check_nodes(tree: exp.Select) -> None:
         if isinstance(node, exp.Window):
             raise _refuse("window functions (OVER ...) are not allowed", node,
                           "use GROUP BY on a dimension instead")
-        if isinstance(node, exp.Distinct):
+        if isinstance(node, exp.Distinct) and not isinstance(node.parent, exp.Count):
             raise _refuse("DISTINCT is not allowed", node, "use GROUP BY on a dimension, with COUNT(*)")
         if isinstance(node, exp.Star) and not isinstance(node.parent, exp.Count):
             if node.parent is tree:
@@ -193,6 +239,11 @@ def _check_nodes(tree: exp.Select) -> None:
             raise _refuse("* is only allowed in COUNT(*)", node, _AGG_HINT)
         if isinstance(node, (exp.Placeholder, exp.Parameter)):
             raise _refuse("query parameters are not allowed", node, "write constants into the query")
+        if isinstance(node, (exp.Extract, exp.DateTrunc, exp.TimestampTrunc, exp.DatetimeTrunc)):
+            raise _refuse("date and time bucketing (EXTRACT, DATE_TRUNC) is not supported: the data dictionary has no "
+                          "date or time columns (dates are stored as text), so no public range of periods exists to "
+                          "group by", node,
+                          "ask the data provider for a dimension holding the year, month or hour, with its keys")
 
 
 def _number(node: exp.Expr) -> int | float | None:
@@ -221,6 +272,12 @@ def _constant(node: exp.Expr) -> Scalar | None:
     return _number(node)
 
 
+def _is_aggregate(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).upper() in _NAMED_VARIANCES
+    return isinstance(node, (exp.AggFunc, exp.WithinGroup, exp.Count))
+
+
 def _fmt(value: float) -> str:
     return format(value, "g")
 
@@ -241,28 +298,41 @@ class _Parser:
     qualifiers: set[str] = field(default_factory=set)
     aggregates: list[tuple[Aggregate, exp.Expr]] = field(default_factory=list)
     selected_dims: list[str] = field(default_factory=list)
+    group_aliases: dict[str, str] = field(default_factory=dict)  # column → its name in the result
+    computed: list[tuple[str, Post]] = field(default_factory=list)  # hidden columns of HAVING / ORDER BY
 
     def spec(self) -> QuerySpec:
         self._check_from()
         for item in self.select.expressions:
             self._select_item(item)
-        if not self.aggregates and self.selected_dims:
+        if not self.aggregates and self.selected_dims and self.select.args.get("group") is not None:
+            # Only the group keys are asked for: a noisy count is measured (and charged) so that the
+            # listing's minimum group size, HAVING and ORDER BY can act on it; it is never shown.
+            self.computed.append(("__rows", ("agg", Aggregate("", "count"))))
+        elif not self.aggregates and self.selected_dims:
             raise _refuse(f'selecting the raw column "{self.selected_dims[0]}" is not allowed',
                           self.select.expressions[0],
                           f"raw values are never released; aggregate it, e.g. SELECT {self.selected_dims[0]}, "
                           f"COUNT(*) FROM {self.table.name} GROUP BY {self.selected_dims[0]}")
-        if not self.aggregates:
+        if not self.aggregates and not self.computed:
             raise _refuse("the query selects no aggregate", self.select, _AGG_HINT)
+        if self.aggregates and not self.computed and all(not a.leaves() for a, _ in self.aggregates):
+            raise _refuse("selecting constants is not allowed", self.select, _AGG_HINT)
         group_by = self._group_by()
         self._check_aliases(group_by)
+        having = self._having(group_by)
+        order_by = self._order_by(group_by)
+        names = tuple(self.group_aliases.get(g, g) for g in group_by)
         spec = QuerySpec(
             table=self.table.name,
             aggregates=tuple(a for a, _ in self.aggregates),
             group_by=group_by,
             where=self._where(),
-            having=self._having(group_by),
-            order_by=self._order_by(group_by),
+            having=having,
+            order_by=order_by,
             limit=self._limit(),
+            group_names=names if names != group_by else (),
+            computed=tuple(self.computed),
         )
         return QuerySpec(**{**spec.__dict__, "normalized_sql": self._normalized(spec)})
 
@@ -286,7 +356,7 @@ class _Parser:
         if source.alias:
             self.qualifiers.add(source.alias.lower())
 
-    def _column(self, node: exp.Column) -> ColumnInfo:
+    def _column(self, node: exp.Column, *, unit: bool = False) -> ColumnInfo:
         if node.args.get("db") or node.args.get("catalog"):
             raise _refuse("qualified column names are not allowed", node, "write the plain column name")
         if node.table and node.table.lower() not in self.qualifiers:
@@ -296,7 +366,7 @@ class _Parser:
         if info is None:
             usable = ", ".join(c.name for c in self.table.columns if c.role in ("dimension", "measure"))
             raise _refuse(f'unknown column "{node.name}"', node, f"columns you can use: {usable}")
-        if info.role == "identifier":
+        if info.role == "identifier" and not (unit and info.name == self.table.privacy_unit):
             raise _refuse(f'column "{info.name}" is an identifier and cannot be used in a query', node,
                           "identifiers are never released; query dimensions and measures")
         if info.role == "excluded":
@@ -315,14 +385,86 @@ class _Parser:
         if isinstance(body, exp.Column):
             info = self._column(body)
             if alias is not None and alias.name != info.name:
-                raise _refuse("group columns cannot be renamed", alias, f"select {info.name} without AS")
+                label = alias.name if alias.quoted else alias.name.lower()
+                if self.group_aliases.get(info.name, label) != label:
+                    raise _refuse(f'column "{info.name}" is renamed twice', alias, "give it one name with AS")
+                self.group_aliases[info.name] = label
             self.selected_dims.append(info.name)
             return
-        agg = self._aggregate(body)
+        agg = self._output(body)
         name = alias.name if alias is not None else self._default_alias(agg)
         if alias is not None and not alias.quoted:
             name = name.lower()
-        self.aggregates.append((Aggregate(name, agg.kind, agg.column, agg.bounds, agg.quantile), item))
+        self.aggregates.append((Aggregate(name, agg.kind, agg.column, agg.bounds, agg.quantile, agg.post), item))
+
+    def _output(self, node: exp.Expr) -> Aggregate:
+        """An aggregate, or an expression over aggregates (post-processing of released values)."""
+        node = node.unnest()
+        if _number(node) is not None:
+            return Aggregate("", "expr", post=("num", _number(node)))  # a constant column beside the aggregates
+        if _is_aggregate(node) or not any(_is_aggregate(n) for n in node.walk()):
+            return self._aggregate(node)
+        return Aggregate("", "expr", post=self._post(node, self._post_leaf, self._raw_in_expression))
+
+    def _post_leaf(self, node: exp.Expr) -> Post:
+        agg = self._aggregate(node)
+        return agg.post if agg.post is not None else ("agg", agg)
+
+    def _raw_in_expression(self, node: exp.Column) -> Post:
+        raise _refuse(f'the raw column "{self._column(node).name}" cannot appear outside an aggregate', node,
+                      "expressions may combine aggregates and constants, e.g. SUM(income) / COUNT(*)")
+
+    def _post(self, node: exp.Expr, leaf: Callable[[exp.Expr], Post],
+              column: Callable[[exp.Column], Post]) -> Post:
+        """An expression over released values, as a `Post` tree; refuses what is not post-processing."""
+        node = node.unnest()
+        value = _number(node)
+        if value is not None:
+            return ("num", value)
+        if _is_aggregate(node):
+            return leaf(node)
+        if isinstance(node, exp.Column):
+            return column(node)
+        if type(node) in _POST_BINARY:
+            return (_POST_BINARY[type(node)], self._post(node.this, leaf, column),
+                    self._post(node.expression, leaf, column))
+        if isinstance(node, exp.Neg):
+            return ("neg", self._post(node.this, leaf, column))
+        if type(node) in _POST_FUNCS:
+            return (_POST_FUNCS[type(node)], self._post(node.this, leaf, column))
+        if isinstance(node, exp.Round):
+            digits = _number(node.args["decimals"]) if node.args.get("decimals") is not None else 0
+            if not isinstance(digits, int) or not 0 <= digits <= 15:
+                raise _refuse("ROUND takes a whole number of decimals from 0 to 15", node,
+                              "write e.g. ROUND(AVG(age), 1)")
+            return ("ROUND", self._post(node.this, leaf, column), ("num", digits))
+        if isinstance(node, exp.Log):
+            return self._log(node, leaf, column)
+        if isinstance(node, (exp.Cast, exp.TryCast)):
+            return (self._cast(node), self._post(node.this, leaf, column))
+        name = node.sql_name() if isinstance(node, exp.Func) and not isinstance(node, exp.Anonymous) \
+            else (str(node.this).upper() if isinstance(node, exp.Anonymous) else node.key.upper())
+        raise _refuse(f"{name} is not allowed on released values", node,
+                      "use + - * /, POWER, SQRT, ABS, ROUND, FLOOR, CEIL, EXP, LN, LOG, SIGN or CAST")
+
+    def _log(self, node: exp.Log, leaf: Callable[[exp.Expr], Post], column: Callable[[exp.Column], Post]) -> Post:
+        if node.expression is None:
+            raise _refuse("LOG with one argument means the natural logarithm in some databases and base 10 in "
+                          "others", node, "write LN(x), LOG10(x) or LOG(base, x)")
+        base = _number(node.this)
+        if base is None or base <= 0 or base == 1:
+            raise _refuse("LOG needs a constant base above 0 other than 1", node, "write e.g. LOG(10, x)")
+        inner = self._post(node.expression, leaf, column)
+        return ("LOG10", inner) if base == 10 else ("div", ("LN", inner), ("num", math.log(base)))
+
+    def _cast(self, node: exp.Cast) -> str:
+        to = node.args["to"].this.name if isinstance(node.args.get("to"), exp.DataType) else ""
+        if to in _INT_TYPES:
+            return "CAST_INT"
+        if to in _FLOAT_TYPES:
+            return "CAST_FLOAT"
+        raise _refuse(f"CAST to {to or 'this type'} is not allowed on released values", node,
+                      "cast to INT, BIGINT, FLOAT, DOUBLE or DECIMAL")
 
     def _aggregate(self, node: exp.Expr) -> Aggregate:
         node = node.unnest()
@@ -330,6 +472,9 @@ class _Parser:
             return self._count(node)
         if isinstance(node, (exp.Sum, exp.Avg)):
             kind: AggKind = "sum" if isinstance(node, exp.Sum) else "avg"
+            if isinstance(node.this.unnest(), exp.Case):
+                case = self._case(node.this.unnest())
+                return Aggregate("", kind, case.key, case.bounds())
             info, bounds = self._measure(node.this, node)
             return Aggregate("", kind, info.name, bounds)
         if isinstance(node, exp.Median):
@@ -338,6 +483,18 @@ class _Parser:
             return self._quantile(node.this, self._level(node.args.get("quantile"), node), node)
         if isinstance(node, exp.WithinGroup):
             return self._within_group(node)
+        spread = _VARIANCES.get(type(node))
+        if isinstance(node, exp.Anonymous):
+            spread = _NAMED_VARIANCES.get(str(node.this).upper())
+            if spread is not None and len(node.expressions) != 1:
+                raise _refuse(f"{str(node.this).upper()} takes one measure column", node, "write e.g. VAR(age)")
+        if spread is not None:
+            arg = node.expressions[0] if isinstance(node, exp.Anonymous) else node.this
+            if isinstance(arg.unnest(), exp.Case):
+                raise _refuse("CASE is allowed inside SUM, AVG and COUNT only", arg,
+                              "for the spread of a measure over some rows, filter them with WHERE")
+            info, bounds = self._measure(arg, node)
+            return Aggregate("", spread[0], info.name, bounds, float(spread[1]))
         raise self._not_aggregate(node)
 
     def _not_aggregate(self, node: exp.Expr) -> QueryNotAllowed:
@@ -349,9 +506,9 @@ class _Parser:
                                "WITHIN GROUP (ORDER BY column) or another quantile")
             return _refuse(f"function {name} is not allowed", node,
                            "use COUNT, SUM, AVG, MEDIAN, PERCENTILE_CONT or QUANTILE")
-        if isinstance(node, exp.Binary):
-            return _refuse("expressions over aggregates are not allowed", node,
-                           "select each aggregate on its own and combine the released values yourself")
+        if isinstance(node, (exp.Binary, exp.Cast)):
+            return _refuse("expressions over raw columns are not allowed in the SELECT list", node,
+                           "aggregate first: expressions over aggregates such as SUM(age) * 2 are allowed")
         if isinstance(node, (exp.Literal, exp.Boolean, exp.Null, exp.Neg)):
             return _refuse("selecting constants is not allowed", node, _AGG_HINT)
         return _refuse(f"{node.key.upper()} is not allowed in the SELECT list", node, _AGG_HINT)
@@ -361,8 +518,59 @@ class _Parser:
         if arg is None or isinstance(arg, exp.Star) or _number(arg) == 1:
             return Aggregate("", "count")
         if isinstance(arg, exp.Column):
-            return Aggregate("", "count", self._column(arg).name)
+            return Aggregate("", "count", self._column(arg, unit=True).name)
+        if isinstance(arg, exp.Distinct):
+            return self._count_distinct(arg)
+        if isinstance(arg.unnest(), exp.Case):
+            return Aggregate("", "count", self._case(arg.unnest()).key)
         raise _refuse("COUNT accepts *, or a single column", arg, "use COUNT(*) or COUNT(column)")
+
+    def _case(self, node: exp.Case) -> Case:
+        """CASE WHEN inside SUM, AVG or COUNT: WHERE-like conditions, each value a constant, a measure
+        (optionally clamped) or NULL; the SUM's bounds are those of the values (and 0)."""
+        if node.this is not None:
+            raise _refuse("CASE <expression> WHEN … is not supported", node,
+                          "write CASE WHEN column = value THEN … END")
+        whens = tuple((_condition(when.this, self._where_operand, "CASE WHEN"), self._branch(when.args["true"]))
+                      for when in node.args["ifs"])
+        default = node.args.get("default")
+        otherwise = self._branch(default) if default is not None else ("null",)
+        values = [b for _, b in whens] + [otherwise]
+        whole = all((b[0] == "num" and isinstance(b[1], int)) or (b[0] == "col" and isinstance(b[2], int))
+                    or b[0] == "null" for b in values)
+        return Case(whens=whens, otherwise=otherwise, dtype="int" if whole else "float")
+
+    def _branch(self, node: exp.Expr) -> tuple[Any, ...]:
+        node = node.unnest()
+        value = _number(node)
+        if value is not None:
+            return ("num", value)
+        if isinstance(node, exp.Null):
+            return ("null",)
+        if isinstance(node, exp.Boolean):
+            return ("num", int(bool(node.this)))
+        if isinstance(node, exp.Case):
+            raise _refuse("CASE inside CASE is not supported", node, "combine the conditions with AND / OR")
+        if not isinstance(node, (exp.Column, exp.Greatest, exp.Least, exp.Anonymous)):
+            raise _refuse("CASE values must be numbers, measure columns or NULL", node,
+                          "e.g. CASE WHEN region = 'north' THEN income ELSE 0 END")
+        info, bounds = self._measure(node, node)
+        return ("col", info.name, bounds[0], bounds[1])
+
+    def _count_distinct(self, node: exp.Distinct) -> Aggregate:
+        """COUNT(DISTINCT unit): how many persons; one person adds at most 1 to it (in each group)."""
+        args = node.expressions
+        if len(args) != 1 or not isinstance(args[0], exp.Column):
+            raise _refuse("COUNT(DISTINCT ...) takes a single column", node, "write COUNT(DISTINCT <privacy unit>)")
+        info = self._column(args[0], unit=True)
+        if info.name != self.table.privacy_unit:
+            unit = self.table.privacy_unit
+            raise _refuse(f'COUNT(DISTINCT "{info.name}") is not supported: only the privacy unit can be counted '
+                          "distinctly", node,
+                          (f"COUNT(DISTINCT {unit}) counts persons; " if unit else "") +
+                          f"for the values of {info.name}, GROUP BY it with COUNT(*) (a distinct count of "
+                          "values would reveal which rare values occur)")
+        return Aggregate("", "count_distinct", info.name)
 
     def _within_group(self, node: exp.WithinGroup) -> Aggregate:
         func = node.this
@@ -388,13 +596,22 @@ class _Parser:
         return float(value)
 
     def _quantile(self, arg: exp.Expr, level: float, node: exp.Expr) -> Aggregate:
+        if isinstance(arg.unnest(), exp.Case):
+            raise _refuse("CASE is allowed inside SUM, AVG and COUNT only", arg,
+                          "a quantile ranks one measure's values: filter rows with WHERE instead")
         info, bounds = self._measure(arg, node)
         return Aggregate("", "quantile", info.name, bounds, level)
 
     def _default_alias(self, agg: Aggregate) -> str:
-        column = (agg.column or "").lower()
+        column = "case" if case_of(agg.column) is not None else (agg.column or "").lower()
         if agg.kind == "count":
             return f"count_{column}" if column else "count"
+        if agg.kind == "count_distinct":
+            return f"count_distinct_{column}"
+        if agg.kind in ("var", "std"):
+            return f"{agg.kind}_{'samp' if agg.quantile else 'pop'}_{column}"
+        if agg.kind == "expr":
+            return f"expr_{len(self.aggregates) + 1}"
         if agg.kind != "quantile":
             return f"{agg.kind}_{column}"
         assert agg.quantile is not None
@@ -493,18 +710,40 @@ class _Parser:
         if not isinstance(node, exp.Column):
             raise _refuse("GROUP BY accepts dimension columns only", node,
                           "group by plain column names, not expressions or positions")
+        renamed = [c for c, label in self.group_aliases.items() if label.lower() == node.name.lower()]
+        if not node.table and self.table.column(node.name) is None and len(renamed) == 1:
+            return renamed[0]  # GROUP BY the name given with AS in the SELECT list
         info = self._column(node)
-        if info.role != "dimension":
-            raise _refuse(f'column "{info.name}" is a measure and cannot be grouped on', node,
-                          "group by dimension columns")
+        if info.role == "measure":
+            return self._measure_keys(info, node)
         if info.keys is None and not (self.policy.allow_unknown_keys and self.policy.delta > 0):
             raise _refuse(f'the keys of column "{info.name}" are not public, so it cannot be grouped on',
                           node, "group by a dimension whose categories the data dictionary publishes")
         return info.name
 
+    def _measure_keys(self, info: ColumnInfo, node: exp.Expr) -> str:
+        """An integer measure groups through every integer within its public bounds, if there are few."""
+        keys = info.group_keys()
+        if keys is None:
+            raise _refuse(f'column "{info.name}" is a decimal measure and cannot be grouped on', node,
+                          "group by dimension columns, or by an integer measure whose bounds are public")
+        if len(keys) > MAX_INTEGER_KEYS:
+            raise _refuse(f'grouping by "{info.name}" would make {len(keys)} groups (every integer in '
+                          f"[{keys[0]}, {keys[-1]}]), more than {MAX_INTEGER_KEYS}", node,
+                          "most of them would be pure noise: group by a dimension, or ask the provider for "
+                          "narrower bounds or a binned column")
+        return info.name
+
     def _check_aliases(self, group_by: tuple[str, ...]) -> None:
-        seen = {g.lower() for g in group_by}
+        seen = {self.group_aliases.get(g, g).lower() for g in group_by}
+        if len(seen) < len(group_by):
+            raise _refuse("two group columns have the same name in the result", self.select,
+                          "give each group column a distinct name with AS")
+        seen |= {g.lower() for g in group_by}  # a renamed group column still holds its own name until the end
         for agg, node in self.aggregates:
+            if agg.alias.startswith("__"):
+                raise _refuse(f'the result column name "{agg.alias}" is reserved (names starting with __ are the '
+                              "sandbox's own)", node, "choose another name with AS")
             if agg.alias.lower() in seen:
                 raise _refuse(f'the result column name "{agg.alias}" is used twice', node,
                               "give each aggregate a distinct name with AS")
@@ -533,43 +772,82 @@ class _Parser:
             return None
         return _condition(having.this, lambda n: self._result_operand(n, group_by, "HAVING"), "HAVING")
 
-    def _result_operand(self, node: exp.Expr, group_by: tuple[str, ...], clause: str) -> _Operand | None:
-        """A result column named by alias, group column or an aggregate that is also selected."""
+    def _result_types(self, group_by: tuple[str, ...]) -> dict[str, str]:
         types = {a.alias: self._result_dtype(a) for a, _ in self.aggregates}
         types.update({g: self._column_dtype(g) for g in group_by})
-        if isinstance(node, exp.Column) and not node.table:
-            name = node.name if node.this.quoted else self._result_name(node.name, types)
-            if name in types:
+        return types
+
+    def _result_column(self, node: exp.Column, group_by: tuple[str, ...], clause: str) -> _Operand:
+        """A result column by its result name, or a group column by its dictionary name."""
+        types = self._result_types(group_by)
+        labels = {self.group_aliases[g]: g for g in group_by if g in self.group_aliases}
+        visible = {**types, **{label: types[g] for label, g in labels.items()}}
+        if not node.table:
+            name = node.name if node.this.quoted else self._result_name(node.name, visible)
+            if name in visible:
+                name = labels.get(name, name)
                 return _Operand(name, types[name])
-            raise _refuse(f'{clause} can only use columns of the result; "{node.name}" is not one', node,
-                          f"use one of: {', '.join(types)}")
-        if isinstance(node, (exp.AggFunc, exp.WithinGroup, exp.Count)):
-            target = self._aggregate(node)
-            for agg, _ in self.aggregates:
-                if (agg.kind, agg.column, agg.bounds, agg.quantile) == (
-                        target.kind, target.column, target.bounds, target.quantile):
-                    return _Operand(agg.alias, types[agg.alias])
-            raise _refuse(f"{clause} can only use aggregates that are also selected", node,
-                          "add the aggregate to the SELECT list and refer to its name")
+        raise _refuse(f'{clause} can only use columns of the result; "{node.name}" is not one', node,
+                      f"use one of: {', '.join(visible)}")
+
+    def _result_operand(self, node: exp.Expr, group_by: tuple[str, ...], clause: str) -> _Operand | None:
+        """A result column (by name), an aggregate, or an expression over them: all released values.
+
+        An aggregate or expression that is not a selected column becomes a hidden computed column, so
+        `HAVING COUNT(*) > 10` or `ORDER BY CAST(n AS INT)` is post-processing of the same release."""
+        node = node.unnest()
         if isinstance(node, exp.Column):
-            raise _refuse(f"{clause} can only use columns of the result", node, "refer to them by name")
-        return None
+            return self._result_column(node, group_by, clause)
+        if _constant(node) is not None or isinstance(node, exp.Null):
+            return None
+        if not (_is_aggregate(node) or type(node) in _POST_BINARY or type(node) in _POST_FUNCS
+                or isinstance(node, (exp.Neg, exp.Func, exp.Cast, exp.TryCast))):
+            return None
+        post = self._post(node, self._post_leaf, lambda c: ("col", self._result_column(c, group_by, clause).name))
+        for agg, _ in self.aggregates:
+            if (agg.post if agg.post is not None else ("agg", replace(agg, alias=""))) == post:
+                return _Operand(agg.alias, self._result_dtype(agg))
+        name = f"__c{len(self.computed)}"
+        self.computed.append((name, post))
+        return _Operand(name, self._post_dtype(post, self._result_types(group_by)))
 
     def _result_name(self, name: str, types: dict[str, str]) -> str:
         matches = [t for t in types if t.lower() == name.lower()]
         return matches[0] if len(matches) == 1 else name
 
     def _column_dtype(self, name: str) -> str:
+        case = case_of(name)
+        if case is not None:
+            return case.dtype
         info = self.table.column(name, exact=True)
         assert info is not None
         return info.dtype
 
     def _result_dtype(self, agg: Aggregate) -> str:
-        if agg.kind == "count":
+        if agg.kind in ("count", "count_distinct"):
             return "int"
-        if agg.kind == "avg":
+        if agg.kind in ("avg", "var", "std"):
             return "float"
+        if agg.post is not None:
+            return self._post_dtype(agg.post, {})
         return "int" if self._column_dtype(agg.column or "") in ("int", "bool") else "float"
+
+    def _post_dtype(self, post: Post, types: dict[str, str]) -> str:
+        """SQL's types for arithmetic on released values: whole numbers stay whole except through /."""
+        op, args = post[0], post[1:]
+        if op == "num":
+            return "int" if isinstance(args[0], int) else "float"
+        if op == "agg":
+            return self._result_dtype(args[0])
+        if op == "col":
+            return types.get(args[0], "float")
+        if op == "CAST_INT":
+            return "int"
+        inner = [self._post_dtype(a, types) for a in args]
+        if op in ("add", "sub", "mul", "neg", "ABS", "SIGN", "ROUND", "FLOOR", "CEIL") and \
+                all(t == "int" for t in inner[:1 if op in ("ROUND",) else None]):
+            return "int"
+        return "float"
 
     # ORDER BY and LIMIT
 
@@ -619,9 +897,15 @@ class _Parser:
         for ordered in list(tree.find_all(exp.Ordered)):
             ordered.replace(_ordered(ordered.this, bool(ordered.args.get("desc"))))
         if spec.order_by:
+            hidden = {name for name, _ in spec.computed}
+            written = [o.this for o in tree.args["order"].expressions] if tree.args.get("order") else []
             tree.set("order", exp.Order(expressions=[
-                _ordered(exp.column(_ident(o.column)), o.descending) for o in spec.order_by]))
+                _ordered(written[i] if o.column in hidden else exp.column(_ident(self._label(o.column, spec))),
+                         o.descending) for i, o in enumerate(spec.order_by)]))
         return tree.sql(comments=False)
+
+    def _label(self, column: str, spec: QuerySpec) -> str:
+        return dict(zip(spec.group_by, spec.group_labels, strict=True)).get(column, column)
 
     def _aggregate_items(self, tree: exp.Select) -> list[exp.Expr]:
         return [i for i in tree.expressions if not isinstance(i.unalias(), exp.Column)]
@@ -671,6 +955,9 @@ def _condition(node: exp.Expr, operand: Callable[[exp.Expr], _Operand | None],
     side = operand(node)
     if side is not None and side.dtype == "bool":
         return Comparison(side.name, "=", True)
+    if side is not None:
+        raise _refuse(f'"{side.name}" is not a TRUE/FALSE column, so it cannot stand alone as a condition', node,
+                      f"compare it with a constant, e.g. {side.name} = 1")
     name = node.sql_name() if isinstance(node, exp.Func) else node.key.upper()
     raise _refuse(f"{name} is not allowed in {clause}", node,
                   "use =, <>, <, <=, >, >=, IN, BETWEEN, IS NULL, AND, OR and NOT with constants")
