@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.fonts import FontFace
 
 from core.config import get_settings
 from core.errors import Unavailable
@@ -59,7 +60,9 @@ def label_rows(pdf: FPDF, rows: list[tuple[str, str]], label_width: float = 45) 
 
 def table(pdf: FPDF, header: list[str], rows: list[list[str]], widths: list[float]) -> None:
     """A simple table whose cells wrap; a new page repeats nothing but keeps going."""
-    with pdf.table(col_widths=widths, text_align="LEFT", line_height=5, first_row_as_headings=True) as grid:
+    # The CJK font has no bold face: headings are shaded instead.
+    headings = FontFace(emphasis="", fill_color=(230, 230, 230))
+    with pdf.table(col_widths=widths, text_align="LEFT", line_height=5, headings_style=headings) as grid:
         grid.row(header)
         for row in rows:
             grid.row(row)

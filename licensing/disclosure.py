@@ -384,6 +384,13 @@ def _status(licence: License) -> str:
 disclosures = DisclosureService()
 router = APIRouter(tags=["disclosure"])
 UsageReader = Annotated[Principal, Depends(require(Role.provider, Role.data_office))]
+DataOfficeUser = Annotated[Principal, Depends(require(Role.data_office))]
+
+
+@router.get("/disclosures/due", response_model=DisclosureDue)
+def disclosure_due(who: DataOfficeUser) -> DisclosureDue:
+    """The annual report due next (last year's until the end of March, then this year's) and the days left."""
+    return due(datetime.now(CST).date())
 
 
 @router.get("/disclosures/{year}", response_model=Disclosure,

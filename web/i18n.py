@@ -1168,3 +1168,23 @@ LABELS["registration_status"] = {"notice": ("公示中", "Under public notice"),
                                  "cancelled": ("已注销", "Cancelled")}
 LABELS["registration_kind"] = {"initial": ("首次登记", "First registration"), "change": ("变更登记", "Change"),
                                "correction": ("更正登记", "Correction"), "cancellation": ("注销登记", "Cancellation")}
+ZH.update({  # openstats branch: the annual report and its deadline
+    "due by {date}, {n} days left": "须于 {date} 前公开，还剩 {n} 天",
+    "was due by {date}": "应于 {date} 前公开，已逾期",
+    "The report is due by the end of March of the following year.": "本报告应于次年 3 月底前公开。",
+    ("Open statistics are differentially private tables published free to everyone; their ε is charged to each "
+     "dataset's total privacy budget."):
+        "公开统计是向社会免费公开的差分隐私统计表，其 ε 计入相应数据集的隐私预算总额。",
+    "Operator": "运营机构",
+    "Revenue account": "收入账户",
+    "Due by": "公开期限",
+    "Approved revenue ceiling": "最高准许收入",
+    "Deducted from last year's excess": "上期超出扣减",
+    "Allowed this year": "本期准许收入",
+    "Revenue received": "实际收入",
+    "Excess, deducted next year": "超出部分（下期扣减）",
+    "No revenue ceiling was approved for this year.": "本年度未核定最高准许收入。",
+    "Download PDF": "下载 PDF",
+    "Licences by scenario": "按场景授予的许可",
+    "Tables": "统计表数",
+})
