@@ -137,10 +137,11 @@ class RegistrationService:
         public notice has ended (登记 → 公示 → 赋码 → 证书), and marked as cancelled once the record is."""
         registration = self._by_code(session, code)
         listing = get_listing(session, registration.listing_id)
-        if who.role is not Role.data_office and not (
-                who.role is Role.provider and who.organization_id == listing.provider_org_id):
+        if who.role not in (Role.data_office, Role.provider):
             raise Forbidden("Only the product's provider and the data office download its registration certificate",
                             zh="只有该数据产品的供数单位和数据管理机构可以下载登记证书")
+        if who.role is Role.provider and who.organization_id != listing.provider_org_id:
+            raise NotFound(f"No registration {code!r} of yours", zh=f"没有属于贵单位的登记 {code}")
         read = self.read(session, registration)
         if read.status == "notice":
             raise RegistrationUnderNotice(
