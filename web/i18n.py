@@ -1188,3 +1188,4 @@ ZH.update({  # openstats branch: the annual report and its deadline
     "Licences by scenario": "按场景授予的许可",
     "Tables": "统计表数",
 })
+ZH["ε {eps} spent on open statistics"] = "公开统计已用 ε {eps}"  # openstats branch

@@ -348,4 +348,7 @@ def odometer(session: Session, listing_id: int) -> DatasetBudgetRead:
         epsilon_remaining=epsilon_of(max(0, cap - spent)), exhausted=spent >= cap,
         enterprise_epsilon_cap=scope.policy.enterprise_cap,
         delta_spent=delta_of(everyone.delta_spent_atto if everyone else 0),
-        global_delta_cap=scope.policy.global_delta(scope.row_bound), by_enterprise=usage)
+        global_delta_cap=scope.policy.global_delta(scope.row_bound), by_enterprise=usage,
+        # Every enterprise charge lands on its own row and on the global one; what the global row holds beyond
+        # them was charged there alone, by open statistics.
+        open_statistics_epsilon=epsilon_of(max(0, spent - sum(r.spent_micro for r in rows if r.scope == "enterprise"))))

@@ -77,6 +77,20 @@ def test_open_statistics_are_charged_once_to_the_global_budget_and_anyone_downlo
     assert f"receipt.signature,{by_region['receipt']['signature']}" in download.content.decode("utf-8-sig")
 
 
+def test_the_odometer_tells_open_statistics_from_licensees_spending(client: TestClient) -> None:
+    world = World(client)
+    listing_id = world.listing["id"]
+    ok(_publish(world, listing_id), 201)
+    enterprise = world.enterprise()
+    licence = world.active_licence(enterprise)
+    ok(client.post("/api/v1/queries", headers=enterprise, json={
+        "license_id": licence["id"], "sql": "SELECT COUNT(*) AS n FROM people", "epsilon": 0.5}), 201)
+    odometer = ok(client.get(f"/api/v1/listings/{listing_id}/budget", headers=world.office))
+    assert odometer["epsilon_spent"] == pytest.approx(1.3)
+    assert odometer["open_statistics_epsilon"] == pytest.approx(0.8)
+    assert [u["epsilon_spent"] for u in odometer["by_enterprise"]] == [pytest.approx(0.5)]
+
+
 def test_open_statistics_are_refused_when_the_global_budget_cannot_cover_them(client: TestClient) -> None:
     world = World(client)
     listing = publish(world, dp_policy={"global_epsilon_cap": 2.0, "enterprise_epsilon_cap": 2.0},
