@@ -16,7 +16,7 @@ import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -24,7 +24,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from core.accounts import OPERATOR_ORG
 from core.auth import Principal, Role, SessionDep, require
+from core.config import get_settings
 from core.models import utcnow
 from licensing.models import License, Payment
 from market.policy import epsilon_of
@@ -93,14 +95,57 @@ class ComplaintCounts(BaseModel):
     upheld: int = 0
 
 
+class Operator(BaseModel):
+    """Who operates the platform under the authorization, and where its revenue goes."""
+
+    name: str
+    role: str = "运营机构 operator of the authorized public data"
+    revenue_account: str = Field(description="The treasury account licence fees are paid into (非税收入)")
+
+
+class RevenueCap(BaseModel):
+    """The approved revenue ceiling (最高准许收入) of the year and the revenue against it (CNY, fen)."""
+
+    ceiling_minor: int | None
+    deduction_minor: int
+    allowed_minor: int | None
+    revenue_minor: int
+    excess_minor: int
+
+
+class OpenStatisticLine(BaseModel):
+    """Differentially private tables published free to everyone in the year (数据社会化)."""
+
+    id: int
+    listing_id: int
+    listing_title: str
+    title: str
+    tables: int
+    epsilon_total: float
+    published_at: datetime
+
+
 class Disclosure(BaseModel):
     year: int
     generated_at: datetime
+    deadline: date = Field(description="The report is due by the end of March of the following year")
+    operator: Operator | None = None
     resources: list[ResourceLine]
     licences_by_scenario: list[ScenarioLine]
     revenue: list[Money]
+    revenue_cap: RevenueCap | None = Field(default=None, description="Null when no ceiling was approved for the year")
     complaints: ComplaintCounts = Field(default_factory=lambda: ComplaintCounts())
+    open_statistics: list[OpenStatisticLine] = Field(default_factory=list)
     notes: list[str]
+    notes_zh: list[str] = Field(default_factory=list)
+
+
+class DisclosureDue(BaseModel):
+    """The annual report the data office must publish next, and how many days are left."""
+
+    year: int
+    deadline: date
+    days_left: int
 
 
 class ListingUsage(BaseModel):
@@ -127,6 +172,17 @@ NOTES = [
     "Revenue is counted in the year the payment succeeded, net of refunds on it; it belongs to the treasury "
     "(非税收入).",
     "Amounts are integer minor units (fen) of their currency.",
+    "The report is due by the end of March of the following year.",
+    "Open statistics are differentially private tables published free to everyone; their ε is charged to each "
+    "dataset's total privacy budget.",
+]
+NOTES_ZH = [
+    "年度按北京时间（UTC+8）的自然年计算。",
+    "许可按生效的年份计为授予。",
+    "收入按付款到账的年份计算，扣除相应退款；收入属于国库（非税收入）。",
+    "金额以分为单位（整数）。",
+    "本报告应于次年 3 月底前公开。",
+    "公开统计是向社会免费公开的差分隐私统计表，其 ε 计入相应数据集的隐私预算总额。",
 ]
 
 
@@ -139,6 +195,17 @@ class _Tally:
 def _money(tallies: dict[str, _Tally]) -> list[Money]:
     return [Money(currency=c, gross_minor=t.gross, refunds_minor=t.refunds, net_minor=t.gross - t.refunds)
             for c, t in sorted(tallies.items())]
+
+
+def deadline_of(year: int) -> date:
+    """A year's report is due by the end of March of the following year (次年3月底前)."""
+    return date(year + 1, 3, 31)
+
+
+def due(today: date) -> DisclosureDue:
+    """The report due next: last year's until its deadline has passed, then this year's."""
+    year = today.year - 1 if today <= deadline_of(today.year - 1) else today.year
+    return DisclosureDue(year=year, deadline=deadline_of(year), days_left=(deadline_of(year) - today).days)
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -154,9 +221,28 @@ class DisclosureService:
         paid = self._paid(session, start, end)
         resources = [self._resource(listing, granted, paid)
                      for listing in listing_service.authorized_between(session, start, end)]
-        return Disclosure(year=year, generated_at=utcnow(), resources=resources,
-                          licences_by_scenario=self._by_scenario(granted, paid), revenue=self._total(paid),
-                          complaints=ComplaintCounts(**complaints.counts_between(session, start, end)), notes=NOTES)
+        return Disclosure(year=year, generated_at=utcnow(), deadline=deadline_of(year), operator=_operator(),
+                          resources=resources, licences_by_scenario=self._by_scenario(granted, paid),
+                          revenue=self._total(paid), revenue_cap=self._cap(session, year),
+                          complaints=ComplaintCounts(**complaints.counts_between(session, start, end)),
+                          open_statistics=self._open_statistics(session, start, end), notes=NOTES, notes_zh=NOTES_ZH)
+
+    def _cap(self, session: Session, year: int) -> RevenueCap | None:
+        from licensing.metrics import evaluation  # metrics reads this module's year bounds
+
+        line = next((y for y in evaluation.ceilings(session, year).years if y.year == year), None)
+        if line is None or line.ceiling_minor is None:
+            return None
+        return RevenueCap(ceiling_minor=line.ceiling_minor, deduction_minor=line.deduction_minor,
+                          allowed_minor=line.allowed_minor, revenue_minor=line.revenue_minor,
+                          excess_minor=line.excess_minor)
+
+    def _open_statistics(self, session: Session, start: datetime, end: datetime) -> list[OpenStatisticLine]:
+        from sandbox.statistics import open_statistics  # the sandbox's own service (it depends on licensing)
+
+        return [OpenStatisticLine(id=s.id, listing_id=s.listing_id, listing_title=s.listing_title, title=s.title,
+                                  tables=len(s.tables), epsilon_total=s.epsilon_total, published_at=s.created_at)
+                for s in open_statistics.published_between(session, start, end)]
 
     def _granted(self, session: Session, start: datetime, end: datetime) -> list[License]:
         return list(session.exec(select(License).where(
@@ -225,11 +311,13 @@ class DisclosureService:
 CSV_COLUMNS = ("year", "registration_code", "listing_id", "title", "provider", "grade", "sector", "status",
                "ceiling_price_minor", "offer_id", "offer", "scenario", "price_minor", "currency",
                "licences_granted", "actual_min_price_minor", "actual_max_price_minor", "gross_minor",
-               "refunds_minor", "net_minor")
+               "refunds_minor", "net_minor", "section", "item", "value")
 
 
 def disclosure_csv(disclosure: Disclosure) -> str:
-    """One line per product (offer), then one TOTAL line per currency."""
+    """One line per product (offer), then one TOTAL line per currency (`section` product and total); then the
+    report's other parts as `section`, `item`, `value` lines: operator, deadline, revenue_cap, complaints and
+    open_statistics (one line per statistic, its listing in `listing_id` and `title`)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -243,12 +331,33 @@ def disclosure_csv(disclosure: Disclosure) -> str:
                     _blank(resource.ceiling_price_minor), product.offer_id, product.name, product.scenario,
                     product.price_minor, money.currency, product.licences_granted,
                     _blank(product.actual_min_price_minor), _blank(product.actual_max_price_minor),
-                    money.gross_minor, money.refunds_minor, money.net_minor])
+                    money.gross_minor, money.refunds_minor, money.net_minor, "product", "", ""])
     for money in disclosure.revenue:
         writer.writerow([disclosure.year, "TOTAL", *[""] * 11, money.currency,
                          sum(s.licences_granted for s in disclosure.licences_by_scenario), "", "",
-                         money.gross_minor, money.refunds_minor, money.net_minor])
+                         money.gross_minor, money.refunds_minor, money.net_minor, "total", "", ""])
+    blank = [""] * (len(CSV_COLUMNS) - 4)
+    for section, item, value in _parts(disclosure):
+        writer.writerow([disclosure.year, *blank, section, item, value])
+    for line in disclosure.open_statistics:
+        writer.writerow([disclosure.year, "", line.listing_id, line.title, *[""] * 16, "open_statistics",
+                         f"{line.tables} tables", line.epsilon_total])
     return out.getvalue()
+
+
+def _parts(disclosure: Disclosure) -> list[tuple[str, str, Any]]:
+    parts: list[tuple[str, str, Any]] = [("deadline", "due", disclosure.deadline.isoformat())]
+    if disclosure.operator is not None:
+        parts += [("operator", "name", disclosure.operator.name),
+                  ("operator", "revenue_account", disclosure.operator.revenue_account)]
+    if disclosure.revenue_cap is not None:
+        parts += [("revenue_cap", key, _blank(value)) for key, value in disclosure.revenue_cap.model_dump().items()]
+    parts += [("complaints", key, value) for key, value in disclosure.complaints.model_dump().items()]
+    return parts
+
+
+def _operator() -> Operator:
+    return Operator(name=OPERATOR_ORG, revenue_account=get_settings().treasury_account_name)
 
 
 def _blank(value: int | None) -> Any:
@@ -275,14 +384,29 @@ def _status(licence: License) -> str:
 disclosures = DisclosureService()
 router = APIRouter(tags=["disclosure"])
 UsageReader = Annotated[Principal, Depends(require(Role.provider, Role.data_office))]
+DataOfficeUser = Annotated[Principal, Depends(require(Role.data_office))]
 
 
-@router.get("/disclosures/{year}", response_model=Disclosure)
+@router.get("/disclosures/due", response_model=DisclosureDue)
+def disclosure_due(who: DataOfficeUser) -> DisclosureDue:
+    """The annual report due next (last year's until the end of March, then this year's) and the days left."""
+    return due(datetime.now(CST).date())
+
+
+@router.get("/disclosures/{year}", response_model=Disclosure,
+            responses={200: {"content": {"text/csv": {}, "application/pdf": {}}}})
 def annual_disclosure(session: SessionDep, year: Annotated[int, Path(ge=2000, le=2100)],
-                      format: Literal["json", "csv"] = "json") -> Any:
-    """The annual disclosure for a calendar year (public): authorized resources, products with ceiling and
-    actual prices, licences granted by scenario, revenue. `?format=csv` for a spreadsheet."""
+                      format: Literal["json", "csv", "pdf"] = "json") -> Any:
+    """The annual disclosure for a calendar year (public): the operator, authorized resources, products with
+    ceiling and actual prices, licences granted by scenario, revenue against the approved ceiling, complaints
+    and open statistics, and the report's deadline. `?format=csv` for a spreadsheet, `?format=pdf` for the
+    bilingual report."""
     disclosure = disclosures.annual(session, year)
+    if format == "pdf":
+        from licensing.disclosure_pdf import render_disclosure
+
+        return Response(render_disclosure(disclosure), media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="shuyu-disclosure-{year}.pdf"'})
     if format == "csv":
         return Response("\ufeff" + disclosure_csv(disclosure), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="shuyu-disclosure-{year}.csv"'})

@@ -7,42 +7,17 @@ at run time; only the glyphs used are embedded, so a receipt is a few kilobytes 
 from __future__ import annotations
 
 from datetime import timedelta, timezone
-from pathlib import Path
 
 from fpdf import FPDF
 
-from core.config import get_settings
-from core.errors import Unavailable
+from core.pdf import cjk_font
 from licensing.service.payer import ReceiptData
 
 CST = timezone(timedelta(hours=8), "UTC+8")
-# (path, index in a font collection): Noto Sans CJK's collection holds JP, KR, SC, TC, HK in that order.
-FONT_CANDIDATES = (
-    (Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), 2),
-    (Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"), 0),
-    (Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"), 0),
-)
 DIGITS = "零壹贰叁肆伍陆柒捌玖"
 FOOTER = ("本收据根据上列记账凭证生成；许可费为国家非税收入。\n"
           "This receipt is generated from the journal entry above; licence fees are state non-tax revenue.")
 METHODS = {"bank_transfer": "银行转账 Bank transfer", "stripe": "银行卡（Stripe）Card (Stripe)"}
-
-
-class FontMissing(Unavailable):
-    type = "font-missing"
-    title = "No Chinese font for receipts"
-
-
-def cjk_font() -> tuple[Path, int]:
-    """The font file receipts are set in: SHUYU_PDF_FONT, else the first system CJK font found."""
-    configured = get_settings().pdf_font
-    if configured is not None:
-        return configured, 0
-    for path, index in FONT_CANDIDATES:
-        if path.exists():
-            return path, index
-    raise FontMissing("Receipts need a Chinese font: install Debian's fonts-noto-cjk or set SHUYU_PDF_FONT",
-                      zh="生成收据需要中文字体：请安装 fonts-noto-cjk 或设置 SHUYU_PDF_FONT")
 
 
 def _four(group: int) -> str:

@@ -284,6 +284,8 @@ class DatasetBudgetRead(BaseModel):
     delta_spent: float
     global_delta_cap: float
     by_enterprise: list[EnterpriseUsage]
+    open_statistics_epsilon: float = Field(default=0.0, description="ε spent on the global cap by no enterprise: "
+                                                                    "the data office's open statistics")
 
 
 class StatementLine(BaseModel):

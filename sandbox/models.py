@@ -18,7 +18,8 @@ class QueryRun(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("organization_id", "fingerprint", name="uq_query_fingerprint"),
                       Index("ix_query_runs_status_lease", "status", "lease_until"))
     id: int | None = Field(default=None, primary_key=True)
-    license_id: int = Field(foreign_key="licenses.id", index=True)
+    # None for the data office's open statistics, charged to the dataset's global budget only
+    license_id: int | None = Field(default=None, foreign_key="licenses.id", index=True)
     organization_id: int = Field(foreign_key="organizations.id")
     user_id: int = Field(foreign_key="users.id")
     dataset_version_id: int = Field(foreign_key="dataset_versions.id")
@@ -55,3 +56,28 @@ class SavedQuery(SQLModel, table=True):
     sql: str = Field(sa_column=Column(Text, nullable=False))
     epsilon: float | None = None
     created_at: datetime = ts_column()
+
+
+class OpenStatistic(SQLModel, table=True):
+    """A set of differentially private tables of a listing the data office publishes free to everyone (数据社会化)."""
+
+    __tablename__ = "open_statistics"
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    dataset_version_id: int = Field(foreign_key="dataset_versions.id")
+    title: str = Field(max_length=200)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    epsilon_total: float  # what the whole set was charged on the dataset's global budget
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = ts_column()
+
+
+class OpenStatisticTable(SQLModel, table=True):
+    """One table of an open statistic: its query, result and receipt are the sandbox job's."""
+
+    __tablename__ = "open_statistic_tables"
+    id: int | None = Field(default=None, primary_key=True)
+    statistic_id: int = Field(foreign_key="open_statistics.id", index=True)
+    position: int
+    title: str = Field(max_length=200)
+    query_run_id: int = Field(foreign_key="query_runs.id", unique=True)

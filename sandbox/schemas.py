@@ -146,3 +146,71 @@ class SavedQueryRun(BaseModel):
 
     license_id: int | None = None
     epsilon: float | None = Field(default=None, gt=0)
+
+
+# open statistics (数据社会化): tables the data office publishes free to everyone
+
+class OpenQuery(BaseModel):
+    title: str = Field(min_length=1, max_length=200, description="What the table shows, as the public reads it")
+    sql: str = Field(min_length=1, max_length=20_000, description="One aggregate, as in `POST /queries`")
+    epsilon: float = Field(gt=0, le=100, description="The ε this table is released under (within the listing's "
+                                                     "per-query cap)")
+
+
+class OpenStatisticCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=4000)
+    queries: list[OpenQuery] = Field(min_length=1, max_length=20)
+
+
+class OpenQueryPreview(BaseModel):
+    title: str
+    sql: str
+    epsilon_cost: float
+    accuracy: dict[str, Accuracy]
+    accuracy_note: str | None = None
+
+
+class OpenStatisticPreview(BaseModel):
+    """What publishing these tables would cost on the dataset's global budget; nothing is run or charged."""
+
+    listing_id: int
+    queries: list[OpenQueryPreview]
+    epsilon_total: float
+    global_epsilon_cap: float
+    epsilon_remaining: float = Field(description="ε left of the dataset's global cap now")
+    epsilon_remaining_after: float
+    fits: bool = Field(description="Whether the global budget covers the whole set")
+
+
+class OpenTableRead(BaseModel):
+    id: int
+    position: int
+    title: str
+    sql: str
+    status: str = Field(description="The sandbox job's status: only `succeeded` tables are public")
+    epsilon: float
+    columns: list[str] = Field(default_factory=list)
+    rows: list[list[Any]] = Field(default_factory=list)
+    accuracy: dict[str, Accuracy] = Field(default_factory=dict)
+    accuracy_note: str | None = None
+    receipt: Receipt | None = None
+    csv_url: str | None = None
+
+
+class OpenStatisticRead(BaseModel):
+    id: int
+    listing_id: int
+    listing_title: str
+    title: str
+    description: str
+    status: str = Field(description="running | published | partial | failed")
+    epsilon_total: float = Field(description="ε charged on the dataset's global budget for the whole set")
+    privacy_unit: PrivacyUnit
+    created_at: datetime
+    tables: list[OpenTableRead]
+
+
+class OpenStatisticPage(BaseModel):
+    items: list[OpenStatisticRead]
+    total: int

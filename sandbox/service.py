@@ -191,7 +191,7 @@ class QueryService:
         if run is None or run.organization_id != who.organization_id:
             raise NotFound(f"No query {run_id} of yours")
         if run.status == "succeeded":
-            return self._result(run, run.license_id, charged=run.epsilon_charged, cached=False)
+            return self._result(run, run.license_id or 0, charged=run.epsilon_charged, cached=False)
         job = run.job or {}
         kind = str(job.get("failure", "error"))
         if run.status == "failed":
@@ -207,7 +207,7 @@ class QueryService:
         if run is None or run.organization_id != who.organization_id:
             raise NotFound(f"No query {query_id} of yours")
         if run.status == "succeeded":
-            return self._result(run, run.license_id, charged=run.epsilon_charged, cached=False)
+            return self._result(run, run.license_id or 0, charged=run.epsilon_charged, cached=False)
         return _status(run)
 
     def cancel(self, session: Session, who: Principal, query_id: int) -> QueryStatus:
@@ -338,7 +338,7 @@ class QueryService:
         run = session.get(QueryRun, query_id)
         if run is None or run.organization_id != who.organization_id or run.status != "succeeded":
             raise NotFound(f"No query {query_id} of yours")
-        return self._result(run, run.license_id, charged=run.epsilon_charged, cached=False)
+        return self._result(run, run.license_id or 0, charged=run.epsilon_charged, cached=False)
 
     def history(self, session: Session, who: Principal, license_id: int | None, limit: int,
                 offset: int) -> QueryPage:
@@ -506,10 +506,19 @@ def settle_failure(run_id: int, attempt: int, kind: str, message: str, *, touche
                    {"license_id": run.license_id, "epsilon": epsilon, "delta": delta, "failure": kind,
                     "charged": True})
         else:
-            license_service.refund(uow, run.license_id, epsilon, delta)
+            _refund(uow, run, epsilon, delta)
             record(uow, _actor(run), "query.refunded", "query", run_id,
                    {"license_id": run.license_id, "epsilon": epsilon, "failure": kind})
     return True
+
+
+def _refund(uow: Session, run: QueryRun, epsilon: float, delta: float) -> None:
+    """Give a refunded job's ε back where it was taken: the licence's budgets, or (open statistics) the dataset's."""
+    scope = (run.job or {}).get("open_statistics")
+    if scope is not None:
+        license_service.refund_open_statistics(uow, int(scope["dataset_id"]), int(scope["budget_version_id"]), epsilon)
+    elif run.license_id is not None:
+        license_service.refund(uow, run.license_id, epsilon, delta)
 
 
 def store_release(run_id: int, attempt: int, released: Mapping[str, Any]) -> bool:

@@ -6,10 +6,12 @@ from licensing.disclosure import router as disclosure_router
 from licensing.metrics import router as metrics_router
 from licensing.payer_router import router as payer_router
 from licensing.router import router as licensing_router
+from market.certificate_router import router as certificate_router
 from market.router import router as market_router
 from market.versions_router import router as versions_router
 from sandbox.exports_router import router as exports_router
 from sandbox.router import router as sandbox_router
+from sandbox.statistics_router import router as statistics_router
 from web.accounts import router as accounts_router
 from web.admin import router as admin_router
 from web.apikeys import router as apikeys_router
@@ -28,3 +30,5 @@ api_router.include_router(notifications_router)
 api_router.include_router(admin_router)
 api_router.include_router(team_router)
 api_router.include_router(twofactor_router)
+api_router.include_router(statistics_router)
+api_router.include_router(certificate_router)

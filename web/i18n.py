@@ -1148,3 +1148,102 @@ def _capital_group(n: int) -> str:
         else:
             zero = bool(text)
     return text
+
+# --- openstats branch: open statistics (数据社会化), registration certificates, the annual report ---
+ZH.update({
+    "Open statistics": "公开统计",
+    ("Differentially private tables of public data that the data office publishes free to everyo"
+     "ne: no account and no licence needed. Each value carries its ± at 95% confidence, and each"
+     " table a receipt signed by the platform."):
+        ("数据管理机构向社会免费公开的差分隐私统计表：无需账号，无需许"
+         "可。每个数值附 95% 置信水平下的误差（±），每张表附平台"
+         "签名的回执。"),
+    "{n} tables": "{n} 张统计表",
+    "No open statistics yet.": "暂无公开统计。",
+    ("Published free to everyone by the data office. The values are differentially private: nois"
+     "e protects {unit}; ε {eps} was charged for the whole set to the dataset's total privacy bu"
+     "dget, shared with every licensee."):
+        ("由数据管理机构向社会免费公开。数值经差分隐私处理：噪声保护{"
+         "unit}；整组统计表共计 ε {eps}，计入该数据集所有"
+         "被许可方共用的隐私预算总额。"),
+    "one row": "一行数据",
+    "each {column}, up to {n} rows": "每个 {column}（最多 {n} 行）",
+    "Signed receipt": "签名回执",
+    "Public key": "验签公钥",
+    "ε of the whole set": "整组 ε",
+    "Left of the dataset's global budget": "数据集总预算剩余",
+    "Left after publishing": "公开后剩余",
+    "The global budget covers these tables.": "数据集总预算足以支付这些统计表。",
+    "The global budget cannot cover these tables: publish fewer or spend less ε on each.":
+        "数据集总预算不足以支付这些统计表：请减少统计表数量或降低每张表的 ε。",
+    "Back to the listing": "返回数据产品",
+    "As the public sees them": "公众所见",
+    "Open statistic {id} published": "公开统计 {id} 已发布",
+    "View": "查看",
+    ("Tables published here are free to everyone, without a licence. Their ε is charged once, fo"
+     "r the whole set, to the dataset's global budget that every licensee shares, so they leave "
+     "less for licensees: publish what many people need."):
+        ("在此发布的统计表向所有人免费开放，无需许可。整组统计表的 ε"
+         " 一次性计入所有被许可方共用的数据集总预算，会减少被许可方可"
+         "用的预算：请发布公众普遍需要的统计。"),
+    "Global ε cap": "ε 总上限",
+    "Spent": "已使用",
+    "Left": "剩余",
+    "One aggregate per table, as in the query console: FROM {table}. Leave a row's SQL empty to skip it.":
+        "每张表一条聚合查询，写法与查询控制台相同：FROM {table}。SQL 留空的行将被忽略。",
+    "Table {n}": "统计表 {n}",
+    "Preview cost": "预估成本",
+    "Publish for everyone": "向社会公开",
+    "Published tables": "已发布的统计",
+    "Open statistics: publish DP tables for everyone": "公开统计：向社会发布差分隐私统计表",
+    "free, no licence needed": "免费，无需许可",
+})
+LABELS["open_status"] = {
+    "running": ("计算中", "Running"), "published": ("已发布", "Published"),
+    "partial": ("部分发布", "Partly published"), "failed": ("未能发布", "Failed"),
+}
+ZH.update({  # openstats branch: registration pages and certificate
+    "Registrations": "登记公示",
+    ("Every data product on the platform is registered: first registration, changes, corrections"
+     " and cancellation, each public. A new record is under public notice first, when anyone may"
+     " object to it."):
+        "平台上的每个数据产品都已登记：首次登记、变更登记、更正登记和注销登记均向社会公开。新的登记先进入公示期，公示期内任何人均可提出异议。",
+    "Registration code": "登记编码",
+    "Registered": "登记日期",
+    "No registrations yet.": "暂无登记记录。",
+    "The product": "数据产品",
+    "Public notice ends": "公示截止",
+    "Open objections": "未处理的异议",
+    "Under public notice: anyone may object to this registration until the notice ends.":
+        "公示中：公示期满前任何人均可对该登记提出异议。",
+    "File an objection": "提出异议",
+    "The registration certificate is issued once the public notice has ended.": "公示期满后出具登记证书。",
+    "Registration certificate (PDF)": "登记证书（PDF）",
+    "for the provider and the data office": "供数单位和数据管理机构可下载",
+    "Registration events": "登记记录",
+})
+LABELS["registration_status"] = {"notice": ("公示中", "Under public notice"), "active": ("已登记", "Registered"),
+                                 "cancelled": ("已注销", "Cancelled")}
+LABELS["registration_kind"] = {"initial": ("首次登记", "First registration"), "change": ("变更登记", "Change"),
+                               "correction": ("更正登记", "Correction"), "cancellation": ("注销登记", "Cancellation")}
+ZH.update({  # openstats branch: the annual report and its deadline
+    "due by {date}, {n} days left": "须于 {date} 前公开，还剩 {n} 天",
+    "was due by {date}": "应于 {date} 前公开，已逾期",
+    "The report is due by the end of March of the following year.": "本报告应于次年 3 月底前公开。",
+    ("Open statistics are differentially private tables published free to everyone; their ε is charged to each "
+     "dataset's total privacy budget."):
+        "公开统计是向社会免费公开的差分隐私统计表，其 ε 计入相应数据集的隐私预算总额。",
+    "Operator": "运营机构",
+    "Revenue account": "收入账户",
+    "Due by": "公开期限",
+    "Approved revenue ceiling": "最高准许收入",
+    "Deducted from last year's excess": "上期超出扣减",
+    "Allowed this year": "本期准许收入",
+    "Revenue received": "实际收入",
+    "Excess, deducted next year": "超出部分（下期扣减）",
+    "No revenue ceiling was approved for this year.": "本年度未核定最高准许收入。",
+    "Download PDF": "下载 PDF",
+    "Licences by scenario": "按场景授予的许可",
+    "Tables": "统计表数",
+})
+ZH["ε {eps} spent on open statistics"] = "公开统计已用 ε {eps}"  # openstats branch

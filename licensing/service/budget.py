@@ -17,6 +17,7 @@ upload of unchanged data keeps drawing on the old counters; only changed data op
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,6 +254,36 @@ def refund(session: Session, license_id: int, epsilon: float, delta: float = 0.0
         _give_back_cap(session, key, charge)
 
 
+def reserve_open_statistics(session: Session, listing_id: int, epsilons: Sequence[float]) -> tuple[int, int]:
+    """Charge the data office's open statistics (数据社会化) on the dataset version's global cap only: the whole
+    set at once, or nothing. No licence and no enterprise cap take part — the tables are everyone's — but every
+    licensee's queries draw on the same total, which is what bounds the data's loss. Returns the dataset and
+    budget version charged, so a failed table is given back where it was taken."""
+    scope = listing_service.budget_scope(session, listing_id)
+    cap = epsilon_units(scope.policy.global_cap, up=False)
+    charge = Charge(sum(epsilon_units(e) for e in epsilons), 0)
+    key = _keys(0, scope.dataset_id, scope.budget_version_id)[1]
+    insert = sqlite_insert if _sqlite(session) else pg_insert
+    session.execute(insert(EpsilonCap).values(
+        scope_key=key, scope="global", organization_id=None, dataset_id=scope.dataset_id,
+        budget_version_id=scope.budget_version_id, spent_micro=0, delta_spent_atto=0,
+    ).on_conflict_do_nothing(index_elements=["scope_key"]))
+    if _charge_cap(session, key, charge, cap, 0) is not None:
+        total, left = epsilon_of(charge.epsilon), epsilon_of(max(0, cap - _spent(session, key)))
+        raise BudgetExhausted(
+            f"These tables cost ε={total:.6g} together but only ε={left:.6g} is left of the dataset's global cap "
+            f"of ε={scope.policy.global_cap:g}: publish fewer tables or spend less ε on each",
+            zh=f"这些统计表共需 ε={total:.6g}，但该数据集的 ε 总上限 {scope.policy.global_cap:g} 仅剩 "
+               f"ε={left:.6g}：请减少统计表数量或降低每张表的 ε",
+            epsilon_remaining=left, cap="global")
+    return scope.dataset_id, scope.budget_version_id
+
+
+def refund_open_statistics(session: Session, dataset_id: int, budget_version_id: int, epsilon: float) -> None:
+    """Give back one open-statistics table that failed before it touched the data, to the cap it was taken from."""
+    _give_back_cap(session, _keys(0, dataset_id, budget_version_id)[1], Charge.of(epsilon, 0.0))
+
+
 def cap_usage(session: Session, organization_id: int, listing_id: int) -> tuple[float, float]:
     """ε spent on a listing's dataset version by one enterprise, and by everyone."""
     scope = listing_service.budget_scope(session, listing_id)
@@ -317,4 +348,7 @@ def odometer(session: Session, listing_id: int) -> DatasetBudgetRead:
         epsilon_remaining=epsilon_of(max(0, cap - spent)), exhausted=spent >= cap,
         enterprise_epsilon_cap=scope.policy.enterprise_cap,
         delta_spent=delta_of(everyone.delta_spent_atto if everyone else 0),
-        global_delta_cap=scope.policy.global_delta(scope.row_bound), by_enterprise=usage)
+        global_delta_cap=scope.policy.global_delta(scope.row_bound), by_enterprise=usage,
+        # Every enterprise charge lands on its own row and on the global one; what the global row holds beyond
+        # them was charged there alone, by open statistics.
+        open_statistics_epsilon=epsilon_of(max(0, spent - sum(r.spent_micro for r in rows if r.scope == "enterprise"))))

@@ -17,6 +17,7 @@ Expiry is not a stored transition: a licence is expired from the instant its ter
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -262,6 +263,16 @@ class LicenseService:
     def refund(self, session: Session, license_id: int, epsilon: float, delta: float = 0.0) -> None:
         """Give back a reservation whose query failed before any noisy value existed (on every budget)."""
         budget.refund(session, license_id, epsilon, delta)
+
+    def reserve_open_statistics(self, session: Session, listing_id: int,
+                                epsilons: Sequence[float]) -> tuple[int, int]:
+        """Charge open statistics on the dataset's global cap only, all at once (see `budget`)."""
+        return budget.reserve_open_statistics(session, listing_id, epsilons)
+
+    def refund_open_statistics(self, session: Session, dataset_id: int, budget_version_id: int,
+                               epsilon: float) -> None:
+        """Give back one open-statistics table that failed before it touched the data."""
+        budget.refund_open_statistics(session, dataset_id, budget_version_id, epsilon)
 
     def budget(self, session: Session, license_id: int) -> tuple[float, float]:
         """The licence's ε budget and ε spent, fresh from the database."""

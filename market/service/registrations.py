@@ -15,13 +15,15 @@ from typing import Any
 
 from sqlmodel import Session
 
+from core.accounts import OPERATOR_ORG
 from core.audit import record
-from core.auth import Principal
+from core.auth import Principal, Role
 from core.config import get_settings
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import utcnow
 from market import reasons
 from market import repository as repo
+from market.certificate import CertificateFacts, render_certificate
 from market.models import Listing, Registration, RegistrationEvent
 from market.schemas import (
     CorrectionCreate,
@@ -30,9 +32,14 @@ from market.schemas import (
     RegistrationPage,
     RegistrationRead,
 )
-from market.service.common import get_listing, provider_name, reindex
+from market.service.common import get_listing, provider_name, reindex, rights_of
 
 CORRECTABLE = ("title", "description", "sector", "update_cycle")
+
+
+class RegistrationUnderNotice(Conflict):
+    type = "registration-under-notice"
+    title = "The registration is under public notice"
 
 
 def registration_code(listing_id: int, year: int) -> str:
@@ -124,6 +131,28 @@ class RegistrationService:
                                 listing_status=listing.status, registered_at=registration.created_at,
                                 notice_ends_at=registration.notice_ends_at, open_objections=objections,
                                 events=events)
+
+    def certificate(self, session: Session, who: Principal, code: str, base_url: str) -> bytes:
+        """The registration certificate as a PDF, for the product's holder and the data office; issued once the
+        public notice has ended (登记 → 公示 → 赋码 → 证书), and marked as cancelled once the record is."""
+        registration = self._by_code(session, code)
+        listing = get_listing(session, registration.listing_id)
+        if who.role not in (Role.data_office, Role.provider):
+            raise Forbidden("Only the product's provider and the data office download its registration certificate",
+                            zh="只有该数据产品的供数单位和数据管理机构可以下载登记证书")
+        if who.role is Role.provider and who.organization_id != listing.provider_org_id:
+            raise NotFound(f"No registration {code!r} of yours", zh=f"没有属于贵单位的登记 {code}")
+        read = self.read(session, registration)
+        if read.status == "notice":
+            raise RegistrationUnderNotice(
+                f"{code} is still under public notice: its certificate is issued once the notice has ended with no "
+                "objection open", zh=f"{code} 仍在公示期内：公示期满且无未处理的异议后方可出具登记证书")
+        record(session, who.actor, "registration.certificate", "registration", code,
+               {"listing_id": listing.id, "status": read.status})
+        return render_certificate(CertificateFacts(
+            record=read, rights=rights_of(read.provider), grade=listing.grade, sector=listing.sector,
+            scenarios=list(listing.scenarios or []), issuer=f"数据管理机构 Data office · {OPERATOR_ORG}",
+            check_url=f"{base_url.rstrip('/')}/registrations/{code}"))
 
     def export(self, session: Session) -> RegistrationExport:
         """Every registration record with its events, in the documented export format."""

@@ -154,6 +154,16 @@ RULES: dict[str, Rule] = {
     "GET /organizations/{organization_id}/members": Rule(SIGNED_IN, owner=ENTERPRISE,
                                                          readers=frozenset({ENTERPRISE})),
     "POST /invitations/{token}/accept": Rule(PUBLIC),
+    # openstats branch: open statistics, registration certificates, the report's deadline
+    "POST /listings/{listing_id}/open-statistics/preview": roles(OFFICE),
+    "POST /listings/{listing_id}/open-statistics": roles(OFFICE),
+    "GET /listings/{listing_id}/open-statistics": roles(OFFICE),
+    "GET /open-statistics": Rule(PUBLIC),
+    "GET /open-statistics/{statistic_id}": Rule(PUBLIC),
+    "GET /open-statistics/{statistic_id}/tables/{table_id}/csv": Rule(PUBLIC),
+    "GET /open-statistics/{statistic_id}/tables/{table_id}/receipt": Rule(PUBLIC),
+    "GET /registrations/{code}/certificate.pdf": roles(OFFICE, PROVIDER),
+    "GET /disclosures/due": roles(OFFICE),
 }
 
 
@@ -198,7 +208,7 @@ def tenants(client: TestClient) -> Tenants:
              "reconciliation_id": "1", "year": str(datetime.now(UTC).year),
              "code": world.listing["registration_code"], "organization_id": str(organization_id),
              "user_id": str(user_id), "complaint_id": "1", "tracking_code": "1", "saved_id": "1",
-             "notification_id": "1", "token": "1",
+             "notification_id": "1", "token": "1", "statistic_id": "1", "table_id": "1",
              # ids no one owns: ending a real session or key would sign a probing role out mid-matrix
              "key_id": "999999", "session_id": "999999"})
 

@@ -16,8 +16,10 @@ from web.pages import (
     payer,
     provider,
     public,
+    registry,
     reset,
     sso,
+    statistics,
     team,
     twofactor,
 )
@@ -25,7 +27,7 @@ from web.pages.render import error_page, wants_page
 
 router = APIRouter(include_in_schema=False)
 for module in (public, payer, enterprise, provider, office, finance, help, oversight, account, admin, team, reset,
-               twofactor, sso):
+               twofactor, sso, statistics, registry):
     router.include_router(module.router)
 
 __all__ = ["error_page", "router", "wants_page"]

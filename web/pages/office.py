@@ -18,6 +18,7 @@ from core import audit_log as audit_log_service
 from core.audit_log import AuditFilter
 from core.auth import Principal
 from core.errors import DomainError, NotFound
+from licensing.disclosure import due as disclosure_due
 from licensing.schemas import LicenseAction, LicenseReview
 from licensing.service import budget, license_service
 from market import reasons
@@ -49,6 +50,7 @@ def home(request: Request, session: PageSession, who: OfficePage) -> Response:
     pending = license_service.list(session, who, "pending_approval", 200, 0)
     return render(request, "office/home.html", {
         "queue": queue, "pending": pending, "entries": _titles(session, who, {lic.listing_id for lic in pending.items}),
+        "disclosure_due": disclosure_due(datetime.now(CST).date()),
         "done": request.query_params.get("done")})
 
 

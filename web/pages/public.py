@@ -20,6 +20,7 @@ from licensing.disclosure import disclosures
 from licensing.schemas import OrganizationRegister
 from licensing.service import registrations
 from market.service import listings
+from sandbox.statistics import open_statistics
 from web import i18n
 from web.forms import validated
 from web.pages.render import attempt, locale_of, redirect, render, safe_next
@@ -61,7 +62,8 @@ def catalog_page(request: Request, session: PageSession, who: Viewer, q: str = "
 def listing_page(request: Request, listing_id: int, session: PageSession, who: Viewer) -> Response:
     """One published listing: grade, dictionary, DP policy, offers, and the licence form for enterprises."""
     entry = listings.catalog_entry(session, listing_id)
-    return render(request, "public/listing.html", {"entry": entry, "preview": listings.preview(session, listing_id, 8)})
+    return render(request, "public/listing.html", {"entry": entry, "preview": listings.preview(session, listing_id, 8),
+                                                   "open_stats": open_statistics.list(session, listing_id, 20, 0)})
 
 
 @router.get("/disclosures/{year}", response_class=HTMLResponse)
