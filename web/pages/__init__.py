@@ -5,11 +5,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.pages import account, admin, enterprise, finance, help, office, oversight, payer, provider, public, reset, team
+from web.pages import (
+    account,
+    admin,
+    agreements,
+    enterprise,
+    finance,
+    help,
+    office,
+    oversight,
+    payer,
+    provider,
+    public,
+    reset,
+    team,
+)
 from web.pages.render import error_page, wants_page
 
 router = APIRouter(include_in_schema=False)
-for module in (public, payer, enterprise, provider, office, finance, help, oversight, account, admin, team, reset):
+for module in (public, payer, enterprise, provider, agreements, office, finance, help, oversight, account, admin, team,
+               reset):
     router.include_router(module.router)
 
 __all__ = ["error_page", "router", "wants_page"]
