@@ -1138,3 +1138,9 @@ LABELS["agreement_status"] = {
     "active": ("有效", "Active"), "not_started": ("未生效", "Not started"), "expired": ("已届满", "Expired"),
     "revoked": ("已撤销", "Revoked"),
 }
+FIELD_ZH.update({
+    "authorizing_body": "授权主体", "operator": "运营机构", "departments": "供数单位", "datasets": "数据集",
+    "sectors": "行业领域", "starts_on": "开始日期", "ends_on": "结束日期", "conditions": "授权条件",
+    "price_per_query_minor": "按次计费单价", "Offer 1 price per query": "方案 1 按次计费单价",
+    "Offer 2 price per query": "方案 2 按次计费单价",
+})

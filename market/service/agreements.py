@@ -206,6 +206,16 @@ class AgreementService:
         current = next((a for a in active if a.id == listing.agreement_id), None)
         return current or max(active, key=lambda a: (a.ends_at, a.id or 0), default=None)
 
+    def still_covers(self, session: Session, listing: Listing) -> bool:
+        """Whether a listing may serve now: its agreement is active, or another one covers it. Listings from before
+        agreements existed (none recorded) are left to the data office."""
+        if listing.agreement_id is None:
+            return True
+        agreement = session.get(AuthorizationAgreement, listing.agreement_id)
+        if agreement is not None and status_of(agreement) == "active":
+            return True
+        return self.covering(session, listing) is not None
+
     def require_cover(self, session: Session, listing: Listing) -> AuthorizationAgreement:
         """The agreement a listing is submitted, published or resumed under (recorded on it), or 409."""
         agreement = self.covering(session, listing)

@@ -322,6 +322,10 @@ class ListingService:
         if listing.status in ("suspended", "retired"):
             raise ListingUnavailable(f"The listing is {listing.status}: no queries run on it until the data "
                                      "office resumes it")
+        if not agreements.still_covers(session, listing):
+            # The term passed a moment ago and the sweep has not suspended the listing yet: refuse already.
+            raise ListingUnavailable("The authorization agreement of this listing has ended; no queries run on it",
+                                     zh="该数据产品的授权运营协议已终止，暂不能查询")
         version = session.get(DatasetVersion, listing.dataset_version_id)
         dataset = session.get(Dataset, listing.dataset_id)
         assert version is not None and dataset is not None and listing.grade is not None

@@ -136,7 +136,7 @@ def test_revoking_an_agreement_suspends_its_listings_and_tells_their_licensees(c
 
 
 def test_a_term_that_passes_suspends_the_listings_once_on_the_sweep(client: TestClient) -> None:
-    world, analyst, _ = _licensed_world(client)
+    world, analyst, licence = _licensed_world(client)
     agreement_id = world.listing["agreement_id"]
     with unit_of_work() as session:
         agreement = session.get(AuthorizationAgreement, agreement_id)
@@ -144,6 +144,10 @@ def test_a_term_that_passes_suspends_the_listings_once_on_the_sweep(client: Test
         agreement.ends_at = utcnow() - timedelta(seconds=1)  # the term passes
         session.add(agreement)
     assert ok(client.get(f"/api/v1/agreements/{agreement_id}"))["status"] == "expired"
+    # Before any sweep has run, the passed term already stops queries.
+    early = client.post("/api/v1/queries", json={"license_id": licence["id"], "sql": "SELECT COUNT(*) FROM people"},
+                        headers=analyst)
+    assert early.status_code == 409 and "授权运营协议已终止" in early.json()["detail_zh"]
     run_once()
     listing = ok(client.get(f"/api/v1/listings/{world.listing['id']}", headers=world.office))
     assert listing["status"] == "suspended" and listing["history"][-1]["reason_code"] == "authorization-ended"
