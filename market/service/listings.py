@@ -186,7 +186,9 @@ class ListingService:
         listing.approvals, listing.submitted_by, listing.submitted_at = 0, who.user_id, utcnow()
 
     def _submit_revision(self, session: Session, who: Principal, listing: Listing, version: DatasetVersion) -> None:
-        if listing.revision_status == "submitted":
+        # A new version's round nobody has approved yet may be replaced by a newer proposal (an upload of important
+        # data opens one by itself, and its provider may still fix the dictionary).
+        if listing.revision_status == "submitted" and (listing.revision_kind != "version" or listing.approvals > 0):
             raise ListingStateConflict("A revision of this listing is under review already",
                                        zh="本数据产品已有一次变更正在审核中")
         if listing.revision_kind == "grade":
