@@ -52,7 +52,8 @@ async def attach_document(agreement_id: AgreementId, request: Request, session: 
     return agreements.attach(session, who, agreement_id, form.filename, form.data)
 
 
-@router.get("/agreements/{agreement_id}/document")
+@router.get("/agreements/{agreement_id}/document", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}, "application/octet-stream": {}}}})
 def agreement_document(agreement_id: AgreementId, session: SessionDep) -> Response:
     """The attached agreement document, as uploaded."""
     name, data = agreements.document(session, agreement_id)

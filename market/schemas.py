@@ -549,8 +549,8 @@ class AgreementCreate(BaseModel):
     departments: list[str] = Field(default=[], max_length=200, description="Provider organizations' names")
     datasets: list[str] = Field(default=[], max_length=500, description="Dataset (table) names")
     sectors: list[str] = Field(default=[], max_length=100, description="Sectors, as the data office classifies them")
-    starts_on: date
-    ends_on: date
+    starts_on: date = Field(ge=date(2000, 1, 1), le=date(2200, 12, 31))
+    ends_on: date = Field(ge=date(2000, 1, 1), le=date(2200, 12, 31))
     conditions: str = Field(default="", max_length=20000)
 
 

@@ -69,6 +69,9 @@ class AgreementService:
     def _create(self, session: Session, actor: Actor, own_org: int | None, body: AgreementCreate) -> AgreementRead:
         if body.ends_on < body.starts_on:
             raise InvalidInput("The term ends before it starts", zh="授权期限的结束日期早于开始日期，请检查")
+        if not (body.title.strip() and body.authorizing_body.strip() and body.operator.strip()):
+            raise InvalidInput("Name the agreement, its authorizing body and its operator",
+                               zh="请填写协议标题、授权主体和运营机构")
         if not (body.departments or body.datasets or body.sectors):
             raise InvalidInput("Name the scope: provider departments, datasets or sectors",
                                zh="请填写授权范围：供数单位、数据集或行业领域至少一项")

@@ -148,6 +148,13 @@ RULES: dict[str, Rule] = {
     "GET /organizations/{organization_id}/members": Rule(SIGNED_IN, owner=ENTERPRISE,
                                                          readers=frozenset({ENTERPRISE})),
     "POST /invitations/{token}/accept": Rule(PUBLIC),
+    "POST /agreements": roles(OFFICE),
+    "GET /agreements": Rule(PUBLIC),
+    "GET /agreements/{agreement_id}": Rule(PUBLIC),
+    "POST /agreements/{agreement_id}/document": roles(OFFICE),
+    "GET /agreements/{agreement_id}/document": Rule(PUBLIC),
+    "POST /agreements/{agreement_id}/revoke": roles(OFFICE),
+    "GET /licenses/{license_id}/query-fees": roles(OFFICE, ENTERPRISE, FINANCE, owner=ENTERPRISE),
 }
 
 
@@ -192,7 +199,7 @@ def tenants(client: TestClient) -> Tenants:
              "reconciliation_id": "1", "year": str(datetime.now(UTC).year),
              "code": world.listing["registration_code"], "organization_id": str(organization_id),
              "user_id": str(user_id), "complaint_id": "1", "tracking_code": "1", "saved_id": "1",
-             "notification_id": "1", "token": "1",
+             "notification_id": "1", "token": "1", "agreement_id": str(world.listing["agreement_id"]),
              # ids no one owns: ending a real session or key would sign a probing role out mid-matrix
              "key_id": "999999", "session_id": "999999"})
 
