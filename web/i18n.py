@@ -1095,6 +1095,7 @@ def _capital_group(n: int) -> str:
 # --- branch `rules` (session 3): authorization agreements (授权运营协议) and per-query pricing ---
 ZH.update({
     "Agreements": "授权协议",
+    "Authorization agreement": "授权运营协议",
     "Authorization agreements": "授权运营协议",
     "A listing is submitted, published and resumed only within an active agreement that covers its department, "
     "dataset or sector. When an agreement ends or is revoked, its listings are suspended and their licensees "

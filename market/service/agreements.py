@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from core import store
@@ -33,6 +33,7 @@ from market.service.common import move_as
 
 CST = timezone(timedelta(hours=8), "CST")
 SUSPENDABLE = ("published", "ordering_paused")
+FINISHED = ("retired", "rejected")  # nothing follows from an agreement's end for these
 DOCUMENT_LIMIT = 20 * 1024 * 1024
 
 
@@ -184,7 +185,8 @@ class AgreementService:
 
     def _end(self, session: Session, actor: Actor, agreement: AuthorizationAgreement, now: datetime) -> int:
         suspended = 0
-        for listing in session.exec(select(Listing).where(Listing.agreement_id == agreement.id)).all():
+        for listing in session.exec(select(Listing).where(Listing.agreement_id == agreement.id,
+                                                          col(Listing.status).not_in(FINISHED))).all():
             other = self.covering(session, listing, now, excluding=agreement.id)
             if other is not None:
                 listing.agreement_id = other.id
@@ -236,7 +238,7 @@ class AgreementService:
         """Every agreement, newest first."""
         rows = session.exec(select(AuthorizationAgreement).order_by(col(AuthorizationAgreement.id).desc())
                             .limit(limit).offset(offset)).all()
-        total = len(session.exec(select(AuthorizationAgreement.id)).all())
+        total = session.exec(select(func.count()).select_from(AuthorizationAgreement)).one()
         return AgreementPage(items=[self._read(session, a) for a in rows], total=total)
 
     def get(self, session: Session, agreement_id: int) -> AgreementRead:
