@@ -44,7 +44,7 @@ def _fee_entries() -> list[tuple[str, str, int, int]]:
 
 def test_each_released_query_books_its_fee_once_and_the_enterprise_sees_what_it_accrued(
         client: TestClient) -> None:
-    _, analyst, licence = _per_query_licence(client)
+    world, analyst, licence = _per_query_licence(client)
     assert licence["status"] == "active" and licence["price_per_query_minor"] == 300  # nothing to pay up front
     first = ok(client.post("/api/v1/queries", json={"license_id": licence["id"], "sql": SQL, "epsilon": 0.2},
                            headers=analyst), 201)
@@ -59,6 +59,9 @@ def test_each_released_query_books_its_fee_once_and_the_enterprise_sees_what_it_
     fees = ok(client.get(f"/api/v1/licenses/{licence['id']}/query-fees", headers=analyst))
     assert (fees["queries_charged"], fees["accrued_minor"], fees["price_per_query_minor"]) == (2, 600, 300)
 
+    report = ok(client.get("/api/v1/reports/revenue?group_by=listing", headers=world.finance))
+    assert [(r["key"], r["gross_minor"], r["payments"]) for r in report["rows"]] == [
+        (str(world.listing["id"]), 600, 0)]  # the listing's revenue, tied to no payment yet
     with unit_of_work() as session:
         assert ledger.verify(session) == []
         # Released fees are revenue but not cash: nothing of them can be remitted before they are paid.
