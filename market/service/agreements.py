@@ -73,14 +73,15 @@ class AgreementService:
         if not (body.title.strip() and body.authorizing_body.strip() and body.operator.strip()):
             raise InvalidInput("Name the agreement, its authorizing body and its operator",
                                zh="请填写协议标题、授权主体和运营机构")
-        if not (body.departments or body.datasets or body.sectors):
+        departments, datasets = self._departments(session, body.departments), self._datasets(session, body.datasets)
+        sectors = sorted({s.strip() for s in body.sectors if s.strip()})
+        if not (departments or datasets or sectors):
             raise InvalidInput("Name the scope: provider departments, datasets or sectors",
                                zh="请填写授权范围：供数单位、数据集或行业领域至少一项")
         operator = self._operator(session, own_org, body.operator.strip())
         agreement = AuthorizationAgreement(
             title=body.title.strip(), authorizing_body=body.authorizing_body.strip(), operator_org_id=operator.id or 0,
-            departments=self._departments(session, body.departments), datasets=self._datasets(session, body.datasets),
-            sectors=sorted({s.strip() for s in body.sectors if s.strip()}), starts_at=starts(body.starts_on),
+            departments=departments, datasets=datasets, sectors=sectors, starts_at=starts(body.starts_on),
             ends_at=starts(body.ends_on + timedelta(days=1)), conditions=body.conditions, created_by=actor.user_id)
         session.add(agreement)
         session.flush()
