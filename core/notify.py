@@ -34,9 +34,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "review_waiting": ("A review is waiting for the data office", "有事项等待数据主管部门审核"),
     "changes_requested": ("The data office asked for changes to a listing", "数据主管部门要求修改数据产品"),
     "reconciliation_mismatch": ("A reconciliation found differences", "对账发现差异"),
+    "authorization_ended": ("The authorization of a licensed product ended", "所许可数据产品的授权运营已终止"),
 }
 KINDS_FOR_ROLE: dict[Role, tuple[str, ...]] = {
-    Role.enterprise: ("license_approved", "license_paid", "license_expiring", "budget_80"),
+    Role.enterprise: ("license_approved", "license_paid", "license_expiring", "budget_80", "authorization_ended"),
     Role.data_office: ("review_waiting",),
     Role.provider: ("changes_requested",),
     Role.finance: ("reconciliation_mismatch",),

@@ -8,6 +8,7 @@ from __future__ import annotations
 BY_TYPE: dict[str, str] = {
     "already-booked": "该笔款项已入账，不能重复记账",
     "already-registered": "该统一社会信用代码已注册，请直接登录，或联系本单位的管理员邀请您",
+    "authorization-required": "没有有效的授权运营协议覆盖该数据产品，不能提交审核或发布",
     "budget-exhausted": "隐私预算已用完，不能再查询；可以续期或购买新的许可",
     "conflict": "当前状态不允许此操作，请刷新页面后再试",
     "core-grade-not-publishable": "核心数据一律不得发布",

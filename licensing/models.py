@@ -34,6 +34,7 @@ class License(SQLModel, table=True):
     status: str = Field(max_length=20, index=True)
     scenario: str = Field(max_length=20)
     price_minor: int = 0  # fen, fixed from the offer when applied for
+    price_per_query_minor: int = 0  # fen per released query (按次计费), fixed from the offer like the price
     currency: str = Field(default="CNY", max_length=3)
     term_days: int
     # ε in integer micro-units and δ in atto-units (see market.policy): sums stay exact on every database.

@@ -17,6 +17,7 @@ from core.notify import Notice, active_users, every_pump, on
 from licensing.models import License, Payment
 
 EXPIRY_WARNING = timedelta(days=14)
+IN_USE = ("active", "awaiting_payment", "pending_approval", "suspended")
 BUDGET_WARNING = 0.8
 
 
@@ -68,6 +69,28 @@ def licence_waiting(session: Session, event: AuditEvent) -> list[Notice]:
                    f"许可 {licence.id} 等待审批",
                    f"An enterprise applied for {_title(licence)} (important data). Purpose: {licence.purpose}",
                    f"有企业申请“{_title(licence)}”（重要数据）的许可。用途：{licence.purpose}", "/office/licences")]
+
+
+@on("listing.suspend")
+def authorization_ended(session: Session, event: AuditEvent) -> list[Notice]:
+    """Licensees of a listing suspended because its authorization agreement ended, each organization once."""
+    if event.data.get("reason_code") != "authorization-ended":
+        return []
+    licences = session.exec(select(License).where(License.listing_id == int(event.subject_id),
+                                                  col(License.status).in_(IN_USE))).all()
+    notices = []
+    for organization_id in sorted({licence.organization_id for licence in licences}):
+        licence = next(lic for lic in licences if lic.organization_id == organization_id)
+        notices.append(Notice(
+            "authorization_ended", active_users(session, organization_id=organization_id),
+            f"listing:{event.subject_id}:authorization-ended:{event.seq}",
+            f"“{licence.listing_title}” is suspended: its authorization ended",
+            f"“{licence.listing_title}”已暂停：授权运营已终止",
+            f"The authorization agreement under which “{licence.listing_title}” is operated has ended, so the product "
+            "is suspended and its queries are refused until a new agreement covers it. Your licence is kept.",
+            f"“{licence.listing_title}”所依据的授权运营协议已终止，该数据产品已暂停，查询暂不可用，直至新的授权运营协议"
+            "覆盖它。您的许可仍然保留。", f"/enterprise/licences/{licence.id}"))
+    return notices
 
 
 @on("reconciliation.run")

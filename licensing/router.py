@@ -49,6 +49,7 @@ from licensing.service import (
     stripe_payments,
     treasury,
 )
+from licensing.service.query_fees import QueryFeesRead, query_fees
 from licensing.service.reports import GroupBy
 from licensing.stripe.webhooks import stripe_webhooks
 
@@ -88,6 +89,12 @@ def list_licenses(session: SessionDep, who: StaffReader, status: str | None = No
 def get_license(license_id: int, session: SessionDep, who: StaffReader) -> LicenseRead:
     """One licence with its budget: ε spent and left, queries used."""
     return license_service.get(session, who, license_id)
+
+
+@router.get("/licenses/{license_id}/query-fees", response_model=QueryFeesRead)
+def license_query_fees(license_id: int, session: SessionDep, who: StaffReader) -> QueryFeesRead:
+    """The per-query fees (按次计费) accrued on a licence: queries charged and their total, booked when released."""
+    return query_fees.accrued(session, who, license_id)
 
 
 @router.post("/licenses/{license_id}/review", response_model=LicenseRead)

@@ -53,6 +53,7 @@ class LicenseRead(BaseModel):
     evidence: str = ""
     scenario: str
     price_minor: int = Field(description="Price in minor units (fen) of `currency`")
+    price_per_query_minor: int = Field(default=0, description="Fen per released query (按次计费); 0: none")
     currency: str
     term_days: int
     epsilon_budget: float

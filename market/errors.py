@@ -77,3 +77,8 @@ class PrivacyUnitRequired(InvalidInput):
 class SecurityReviewRequired(Conflict):
     type = "security-review-required"
     title = "Important data needs a passed data security review before it is published"
+
+
+class AuthorizationRequired(Conflict):
+    type = "authorization-required"
+    title = "No active authorization agreement covers this listing"

@@ -78,6 +78,8 @@ class Listing(SQLModel, table=True):
     scenarios: list[str] = Field(default_factory=lambda: ["public_welfare", "industry"],
                                  sa_column=Column(JSON, nullable=False))  # permitted by the data office
     retired_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # The authorization agreement (授权运营协议) the listing was submitted under; its end suspends the listing.
+    agreement_id: int | None = Field(default=None, foreign_key="authorization_agreements.id", index=True)
 
 
 class Offer(SQLModel, table=True):
@@ -92,6 +94,8 @@ class Offer(SQLModel, table=True):
     epsilon_budget: float
     query_quota: int
     active: bool = True
+    # Industry offers may also charge per released query (按次计费), in fen, within the same ceiling.
+    price_per_query_minor: int = 0
 
 
 class ListingReview(SQLModel, table=True):
@@ -199,4 +203,36 @@ class SecurityReview(SQLModel, table=True):
     risk_level: str = Field(max_length=10)  # low | medium | high
     findings: str = Field(sa_column=Column(Text, nullable=False))
     decision: str = Field(max_length=10)  # pass | fail
+    created_at: datetime = ts_column()
+
+
+class AuthorizationAgreement(SQLModel, table=True):
+    """An authorization agreement (授权运营协议): the authorizing body lets an operator organization run the
+    public data in its scope (provider departments, datasets or sectors) for a term, under conditions.
+
+    A listing is submitted and published only within an active agreement that covers it. `status` is what
+    the data office decided (active | revoked); a term that has passed makes it `expired` when read, and the
+    sweep (`agreements.sweep`) then suspends its listings once and stamps `ended_at`."""
+
+    __tablename__ = "authorization_agreements"
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    authorizing_body: str = Field(max_length=200)  # 授权主体, e.g. 市人民政府
+    operator_org_id: int = Field(foreign_key="organizations.id", index=True)
+    departments: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # provider orgs
+    datasets: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sectors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    starts_at: datetime = Field(sa_type=DateTime(timezone=True))
+    ends_at: datetime = Field(sa_type=DateTime(timezone=True))  # exclusive: the day after the last day, CST
+    conditions: str = Field(default="", sa_column=Column(Text, nullable=False))
+    document_name: str = Field(default="", max_length=200)
+    document_key: str | None = Field(default=None, max_length=200)  # in core.store
+    document_sha256: str | None = Field(default=None, max_length=64)
+    document_size: int = 0
+    status: str = Field(default="active", max_length=10, index=True)  # active | revoked
+    revoked_by: int | None = Field(default=None, foreign_key="users.id")
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoke_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # its end was acted on
+    created_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = ts_column()

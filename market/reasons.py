@@ -57,7 +57,7 @@ REASONS: tuple[Reason, ...] = (
     _r("issue-resolved", "resume resume_ordering", "The issue was resolved", "问题已解决"),
     _r("update-complete", "resume_ordering", "The update is complete", "更新已完成"),
     _r("superseded", "retire", "Replaced by another product", "已被其他产品替代"),
-    _r("authorization-ended", "retire", "The operating authorization ended", "授权运营期限届满"),
+    _r("authorization-ended", "retire suspend", "The operating authorization ended", "授权运营期限届满"),
     _r("aggregation-risk", "raise_grade", "Combined with other data it became more sensitive", "汇聚后敏感程度提高"),
     _r("regulation-change", "raise_grade lower_grade", "A catalogue or regulation changed", "分类分级目录或法规调整"),
     _r("reassessment", "raise_grade lower_grade", "A new risk assessment", "重新开展风险评估"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -190,6 +190,9 @@ class OfferCreate(BaseModel):
     term_days: int = Field(gt=0, le=3660)
     epsilon_budget: float = Field(gt=0, le=1000, description="At most the listing's ε cap per enterprise")
     query_quota: int = Field(gt=0)
+    price_per_query_minor: int = Field(
+        default=0, ge=0, description="Industry offers only: fen per released query (按次计费), booked when the query "
+        "is released. The price plus the quota's per-query charges must stay within the ceiling")
 
 
 class OfferRead(OfferCreate):
@@ -318,6 +321,7 @@ class ListingRead(BaseModel):
     registration_code: str | None = None
     rights: Rights | None = Field(default=None, description="Ownership (the State), use (the holding department) "
                                   "and revenue (the treasury)")
+    agreement_id: int | None = Field(default=None, description="The authorization agreement it was submitted under")
 
 
 class CatalogEntry(ListingRead):
@@ -504,6 +508,7 @@ class FeeLine(BaseModel):
     term_days: int
     epsilon_budget: float
     query_quota: int
+    price_per_query_minor: int = Field(default=0, description="Fen per released query (0: no per-query charge)")
 
 
 class FeeSchedule(BaseModel):
@@ -530,6 +535,56 @@ class SecurityReviewRead(SecurityReviewCreate):
 
 class SecurityReviewPage(BaseModel):
     items: list[SecurityReviewRead]
+    total: int
+
+
+class AgreementCreate(BaseModel):
+    """An authorization agreement (授权运营协议). Its scope names provider departments, datasets or sectors (at
+    least one); the term runs from `starts_on` to `ends_on` inclusive, China Standard Time."""
+
+    title: str = Field(min_length=2, max_length=200)
+    authorizing_body: str = Field(min_length=2, max_length=200, description="授权主体, e.g. 某市人民政府")
+    operator: str = Field(min_length=2, max_length=200,
+                          description="The operator organization's name (运营机构); created if new")
+    departments: list[str] = Field(default=[], max_length=200, description="Provider organizations' names")
+    datasets: list[str] = Field(default=[], max_length=500, description="Dataset (table) names")
+    sectors: list[str] = Field(default=[], max_length=100, description="Sectors, as the data office classifies them")
+    starts_on: date = Field(ge=date(2000, 1, 1), le=date(2200, 12, 31))
+    ends_on: date = Field(ge=date(2000, 1, 1), le=date(2200, 12, 31))
+    conditions: str = Field(default="", max_length=20000)
+
+
+class AgreementRevoke(BaseModel):
+    reason: str = Field(min_length=2, max_length=2000, description="Why the authorization is revoked (public)")
+
+
+class AgreementRead(BaseModel):
+    id: int
+    title: str
+    authorizing_body: str
+    operator: str
+    operator_org_id: int
+    departments: list[str]
+    datasets: list[str]
+    sectors: list[str]
+    starts_at: datetime
+    ends_at: datetime = Field(description="Exclusive: the agreement covers times before this")
+    starts_on: date = Field(description="The first day of the term (China Standard Time)")
+    ends_on: date = Field(description="The last day of the term, inclusive (China Standard Time)")
+    conditions: str
+    status: str = Field(description="active, not_started, expired or revoked, as of now")
+    document_name: str
+    document_sha256: str | None
+    document_size: int
+    revoke_reason: str
+    revoked_at: datetime | None
+    ended_at: datetime | None = Field(description="When its end suspended its listings")
+    listings: list[int] = Field(description="Listings submitted under it")
+    created_at: datetime
+
+
+class AgreementPage(BaseModel):
+    items: list[AgreementRead]
     total: int
 
 

@@ -31,7 +31,7 @@ from core.errors import NotFound
 from core.models import utcnow
 from core.receipts import dataset_version, key_id, public_pem, sha256_hex, sign, signing_key
 from licensing.models import License
-from licensing.service import license_service
+from licensing.service import license_service, query_fees
 from market.service import DatasetTarget
 from market.service import listings as listing_service
 from market.service.versions import versions as version_service
@@ -544,6 +544,8 @@ def store_release(run_id: int, attempt: int, released: Mapping[str, Any]) -> boo
         uow.add(run)
         record(uow, _actor(run), "query.released", "query", run_id,
                {"result_sha256": run.receipt["result_sha256"], "rows": len(rows)})
+        if run.license_id is not None:  # open statistics have no licence and no fee
+            query_fees.on_release(uow, _actor(run), run.license_id, run_id)  # charged with the release, or not at all
     return True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,8 @@ from fastapi.testclient import TestClient
 from core.accounts import accounts
 from core.auth import Role
 from core.db import unit_of_work
+from market.schemas import AgreementCreate
+from market.service.agreements import agreements
 
 PASSWORD = "correct horse battery"
 CREDIT_CODE = "91350100M000100Y43"
@@ -22,7 +25,22 @@ def staff(client: TestClient, email: str, role: Role, org: str | None = None) ->
     """Create a staff user the way `shuyu users create` does, sign in, return auth headers."""
     with unit_of_work() as session:
         accounts.create_staff(session, email, PASSWORD, role, org)
+    if role is Role.provider and org:
+        authorize(org)
     return sign_in(client, email)
+
+
+OPERATOR = "数域运营有限公司 Shuyu Operations Co."
+
+
+def authorize(department: str, days: int = 365) -> dict[str, Any]:
+    """An active authorization agreement covering a provider department: listings are submitted only within one."""
+    today = date.today()
+    with unit_of_work() as session:
+        return agreements.seed(session, AgreementCreate(
+            title=f"{department} 公共数据授权运营协议", authorizing_body="某市人民政府 City Government",
+            operator=OPERATOR, departments=[department], starts_on=today - timedelta(days=1),
+            ends_on=today + timedelta(days=days))).model_dump(mode="json")
 
 
 def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:

@@ -6,6 +6,7 @@ from licensing.disclosure import router as disclosure_router
 from licensing.metrics import router as metrics_router
 from licensing.payer_router import router as payer_router
 from licensing.router import router as licensing_router
+from market.agreements_router import router as agreements_router
 from market.certificate_router import router as certificate_router
 from market.router import router as market_router
 from market.versions_router import router as versions_router
@@ -24,6 +25,7 @@ for router in (accounts_router, market_router, payer_router, licensing_router, s
                exports_router):
     api_router.include_router(router)
 api_router.include_router(disclosure_router)
+api_router.include_router(agreements_router)
 api_router.include_router(metrics_router)
 api_router.include_router(apikeys_router)
 api_router.include_router(notifications_router)

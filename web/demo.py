@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import secrets
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,9 @@ from core.db import unit_of_work
 from core.models import User
 from licensing.schemas import CheckoutCreate, LicenseCreate, OrganizationRegister, PaymentConfirm
 from licensing.service import license_service, payments, registrations
-from market.schemas import Dictionary, ListingCreate, ReviewCreate
+from market.schemas import AgreementCreate, Dictionary, ListingCreate, ReviewCreate
 from market.service import datasets, listings
+from market.service.agreements import CST, agreements
 from sandbox.schemas import QueryCreate
 from sandbox.service import queries
 from sandbox.worker import get_pool
@@ -45,6 +47,7 @@ STAFF = [
     ("admin@demo.shuyu.cn", Role.admin, None),
 ]
 ENTERPRISE_EMAIL = "analyst@minshu.example.cn"
+OPERATOR = "数域运营有限公司 Shuyu Operations Co."
 FREE_RESEARCH = {"name": "科研公益 Research (free)", "scenario": "public_welfare", "price_minor": 0, "currency": "CNY",
                  "term_days": 90, "epsilon_budget": 3.0, "query_quota": 50}
 
@@ -201,6 +204,9 @@ def seed() -> Iterator[str]:
     with unit_of_work() as session:
         staff = _staff(session, pw)
         office1, office2 = staff["office1@demo.shuyu.cn"], staff["office2@demo.shuyu.cn"]
+        line = _agreement(session, office1)
+        if line:
+            yield line
         # The order matters for the pages: the data office's list shows the latest submission first.
         for line in (_clinics(session, staff[HEALTH], office1), _air(session, staff[ECOLOGY], office1),
                      _registrations(session, staff[MARKET], office2)):
@@ -235,6 +241,21 @@ def _staff(session: Session, pw: dict[str, str]) -> dict[str, Principal]:
             user = accounts.create_staff(session, email, pw[email], role, org)
         found[email] = principal_for(session, user)
     return found
+
+
+def _agreement(session: Session, office: Principal) -> str | None:
+    """The operator (an organization of its own) and the agreement that authorizes it to run the four departments'
+    data: without one, nothing can be submitted."""
+    if agreements.list(session).total:
+        return None
+    today = date.today()
+    made = agreements.create(session, office, AgreementCreate(
+        title="公共数据授权运营协议（2026—2029）", authorizing_body="某市人民政府 Municipal People's Government",
+        operator=OPERATOR, departments=[org for _, role, org in STAFF if role is Role.provider and org],
+        starts_on=today - timedelta(days=30), ends_on=today + timedelta(days=3 * 365),
+        conditions="仅以差分隐私聚合结果提供服务；原始数据不出域；收费执行政府指导价，收入上缴财政。"))
+    return f"authorization agreement {made.id}: {made.operator} operates the four departments' data until " \
+           f"{made.ends_at.astimezone(CST):%Y-%m-%d}"
 
 
 def _has_dataset(session: Session, provider: Principal, name: str) -> bool:

@@ -1247,3 +1247,57 @@ ZH.update({  # openstats branch: the annual report and its deadline
     "Tables": "统计表数",
 })
 ZH["ε {eps} spent on open statistics"] = "公开统计已用 ε {eps}"  # openstats branch
+
+# --- branch `rules` (session 3): authorization agreements (授权运营协议) and per-query pricing ---
+ZH.update({
+    "Agreements": "授权协议",
+    "Authorization agreement": "授权运营协议",
+    "Authorization agreements": "授权运营协议",
+    "A listing is submitted, published and resumed only within an active agreement that covers its department, "
+    "dataset or sector. When an agreement ends or is revoked, its listings are suspended and their licensees "
+    "notified.": "数据产品只有在有效的授权运营协议覆盖其供数单位、数据集或行业领域时，才能提交审核、发布或恢复。"
+                 "协议届满或被撤销时，其下的数据产品将被暂停，并通知被许可企业。",
+    "Agreement": "协议",
+    "Operator": "运营机构",
+    "Listings": "数据产品",
+    "No agreement yet: nothing can be submitted for review.": "尚无授权运营协议：任何数据产品都不能提交审核。",
+    "Record an agreement": "登记授权运营协议",
+    "Authorizing body": "授权主体",
+    "Operator organization": "运营机构",
+    "Scope: at least one of": "授权范围（至少填写一项）",
+    "Provider departments (one per line)": "供数单位（每行一个）",
+    "Datasets (table names, one per line)": "数据集（表名，每行一个）",
+    "Sectors (one per line)": "行业领域（每行一个）",
+    "Starts on": "开始日期",
+    "Ends on (inclusive)": "结束日期（含当日）",
+    "Conditions": "授权条件",
+    "Signed agreement (PDF, up to 20 MB)": "已签署的协议文本（PDF，不超过 20 MB）",
+    "Record the agreement": "登记协议",
+    "The agreement is recorded": "授权运营协议已登记",
+    "The agreement is revoked; its listings not covered by another agreement are suspended":
+        "授权运营协议已撤销；未被其他协议覆盖的数据产品已暂停",
+    "Provider departments": "供数单位",
+    "Datasets": "数据集",
+    "Sectors": "行业领域",
+    "Document": "协议文本",
+    "Listings under this agreement": "依据本协议提交的数据产品",
+    "Revoke the agreement": "撤销协议",
+    "Reason (public)": "撤销原因（公开）",
+    "Revoke and suspend its listings": "撤销并暂停其下的数据产品",
+    "Per query": "按次计费",
+    "{price} per released query": "每次发布结果 {price}",
+    "Per-query charges": "按次计费费用",
+    "Queries charged": "已计费查询",
+    "Charged": "已计费",
+    "Price per query (yuan, industry only)": "按次计费单价（元，仅产业类）",
+})
+LABELS["agreement_status"] = {
+    "active": ("有效", "Active"), "not_started": ("未生效", "Not started"), "expired": ("已届满", "Expired"),
+    "revoked": ("已撤销", "Revoked"),
+}
+FIELD_ZH.update({
+    "authorizing_body": "授权主体", "operator": "运营机构", "departments": "供数单位", "datasets": "数据集",
+    "sectors": "行业领域", "starts_on": "开始日期", "ends_on": "结束日期", "conditions": "授权条件",
+    "price_per_query_minor": "按次计费单价", "Offer 1 price per query": "方案 1 按次计费单价",
+    "Offer 2 price per query": "方案 2 按次计费单价",
+})

@@ -16,13 +16,17 @@ import market.notices
 from core.db import unit_of_work
 from core.mail import send_due
 from core.notify import PumpRace, notifications
+from market.service.agreements import agreements
 
 log = logging.getLogger("shuyu.jobs")
 WATCHERS = (licensing.notices, market.notices)  # importing them registers their watchers
 
 
 def run_once() -> tuple[int, int]:
-    """One round: deliver new notices, then send due mail. Returns (notices delivered, mails sent)."""
+    """One round: end authorization agreements whose term passed (suspending their listings), deliver new
+    notices, then send due mail. Returns (notices delivered, mails sent)."""
+    with unit_of_work() as session:
+        agreements.sweep(session)
     try:
         with unit_of_work() as session:
             delivered = notifications.pump(session)

@@ -23,7 +23,7 @@ class JournalEntry(SQLModel, table=True):
     __tablename__ = "journal_entries"
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = ts_column()
-    kind: str = Field(max_length=30)  # payment | refund | fee | payout | remittance | reversal
+    kind: str = Field(max_length=30)  # payment | refund | fee | payout | remittance | reversal | query_fee
     description: str = Field(sa_column=Column(Text, nullable=False))
     external_key: str | None = Field(default=None, unique=True, max_length=255)  # books each outside object once
     payment_id: int | None = Field(default=None, foreign_key="payments.id", index=True)

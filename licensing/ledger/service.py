@@ -23,6 +23,7 @@ from licensing.models import Payment, PaymentRefund, Remittance
 
 BANK, STRIPE_CLEARING, TREASURY_PAYABLE, REMITTED = "1001", "1002", "2001", "3001"
 RECEIVED_IN_PART = "2201"  # bank transfers received in part: held until the whole fee is in
+QUERY_FEES_RECEIVABLE = "1101"  # per-query fees (按次计费) booked as revenue when released, not paid yet
 NON_TAX_REVENUE, REVENUE_REFUNDS, PROCESSING_FEES = "4001", "4901", "5001"
 SETTLED = ("succeeded", "partially_refunded", "refunded")
 
@@ -140,6 +141,14 @@ class LedgerService:
             Line(REVENUE_REFUNDS, currency, debit=amount), Line(paid_from, currency, credit=amount),
         ], external_key=key, payment_id=payment.id, created_by=created_by, reverses=original)
 
+    def book_query_fee(self, session: Session, license_id: int, query_id: int, amount: int,
+                       currency: str) -> JournalEntry:
+        """A per-query fee (按次计费), when the query's result is released: Dr 1101 per-query fees receivable /
+        Cr 4001 非税收入, keyed by the licence and the query, so a query is charged at most once."""
+        return self.post(session, "query_fee", f"Licence {license_id}, query {query_id}: per-query fee", [
+            Line(QUERY_FEES_RECEIVABLE, currency, debit=amount), Line(NON_TAX_REVENUE, currency, credit=amount),
+        ], external_key=query_fee_key(license_id, query_id))
+
     def book_payout(self, session: Session, payout_id: str, amount: int, currency: str) -> JournalEntry:
         """Stripe paid out to the bank: Dr 1001 Bank / Cr 1002 Stripe clearing, keyed by the payout id."""
         return self.post(session, "payout", f"Stripe payout {payout_id}", [
@@ -169,7 +178,11 @@ class LedgerService:
         revenue_d, revenue_c = totals.get((NON_TAX_REVENUE, currency), (0, 0))
         refunds_d, refunds_c = totals.get((REVENUE_REFUNDS, currency), (0, 0))
         remitted_d, remitted_c = totals.get((REMITTED, currency), (0, 0))
-        return TreasuryPosition(currency, (revenue_c - revenue_d) - (refunds_d - refunds_c), remitted_d - remitted_c)
+        # Per-query fees are revenue once released but are collected only when paid: what 1101 still holds is owed
+        # by enterprises, not cash that could be remitted.
+        unpaid_d, unpaid_c = totals.get((QUERY_FEES_RECEIVABLE, currency), (0, 0))
+        return TreasuryPosition(currency, (revenue_c - revenue_d) - (refunds_d - refunds_c) - (unpaid_d - unpaid_c),
+                                remitted_d - remitted_c)
 
     def currencies(self, session: Session) -> list[str]:
         """Every currency with postings."""
@@ -308,6 +321,15 @@ class LedgerService:
                 problems.append(f"more {cur} was remitted to the treasury ({position.remitted_minor}) than "
                                 f"collected ({position.collected_minor})")
         return problems
+
+
+def query_fee_prefix(license_id: int) -> str:
+    """Every per-query fee of a licence is keyed under this prefix."""
+    return f"query-fee:{license_id}:"
+
+
+def query_fee_key(license_id: int, query_id: int) -> str:
+    return f"{query_fee_prefix(license_id)}{query_id}"
 
 
 def check_balanced(lines: list[Line]) -> None:

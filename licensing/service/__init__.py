@@ -6,6 +6,7 @@ from licensing.service import (
 )
 from licensing.service.licenses import LicenseService, effective_status, license_service
 from licensing.service.payments import PaymentService, payments, treasury_account
+from licensing.service.query_fees import query_fees
 from licensing.service.reconciliation import reconciliations
 from licensing.service.registration import RegistrationService, registrations
 from licensing.service.reports import reports
@@ -23,6 +24,7 @@ __all__ = [
     "effective_status",
     "license_service",
     "payments",
+    "query_fees",
     "reconciliations",
     "registrations",
     "reports",

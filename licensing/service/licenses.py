@@ -34,6 +34,7 @@ from licensing.service import budget
 from market import reasons
 from market.policy import epsilon_units
 from market.service import listings as listing_service
+from market.service import most_charged
 
 if TYPE_CHECKING:
     from market.models import Listing, Offer
@@ -55,10 +56,11 @@ def effective_status(licence: License) -> str:
 
 def check_offer_price(listing: Listing, offer: Offer) -> None:
     """Public-welfare offers are free; industry offers may not exceed the data office's ceiling price."""
-    if offer.scenario == "public_welfare" and offer.price_minor != 0:
+    if offer.scenario == "public_welfare" and (offer.price_minor != 0 or offer.price_per_query_minor != 0):
         raise InvalidInput(f"The offer {offer.name!r} is for public welfare, which is always free")
     ceiling = listing.ceiling_price_minor
-    if offer.scenario == "industry" and ceiling is not None and offer.price_minor > ceiling:
+    most = most_charged(offer.price_minor, offer.price_per_query_minor, offer.query_quota)
+    if offer.scenario == "industry" and ceiling is not None and most > ceiling:
         raise PriceAboveCeiling(f"The offer {offer.name!r} costs {offer.price_minor} {offer.currency} minor units, "
                                 f"above the ceiling price of {ceiling} set by the data office; it cannot be sold "
                                 "until the provider lowers it", ceiling_price_minor=ceiling)
@@ -71,7 +73,7 @@ class LicenseService:
         listing, offer = listing_service.offer(session, body.listing_id, body.offer_id)
         check_offer_price(listing, offer)
         budget.check_open(session, who.organization_id, listing.id or 0, offer.name, offer.epsilon_budget)
-        free = offer.price_minor == 0
+        free = offer.price_minor == 0 and offer.price_per_query_minor == 0
         if not body.purpose.strip():
             raise InvalidInput("State what the data will be used for (the purpose): the licence covers that use only",
                                zh="请填写用途：说明将如何使用这些数据，许可仅限于所述用途")
@@ -86,6 +88,7 @@ class LicenseService:
             applicant_id=who.user_id, purpose=body.purpose.strip(), evidence=body.evidence.strip(),
             status="pending_approval",
             scenario=offer.scenario, price_minor=offer.price_minor, currency=offer.currency,
+            price_per_query_minor=offer.price_per_query_minor,
             term_days=offer.term_days, epsilon_budget_micro=epsilon_units(offer.epsilon_budget, up=False),
             query_quota=offer.query_quota,
             provider_org_id=listing.provider_org_id, dataset_id=listing.dataset_id, listing_title=listing.title,
@@ -136,7 +139,7 @@ class LicenseService:
 
     def _eligibility_code(self, licence: License, body: LicenseReview) -> str | None:
         """A free licence's review decides its eligibility, and a refusal names why (an approval may too)."""
-        if licence.price_minor != 0:
+        if licence.price_minor != 0 or licence.price_per_query_minor != 0:
             return body.reason_code
         if body.decision == "reject":
             return reasons.check("refuse_eligibility", body.reason_code)

@@ -47,11 +47,12 @@ class ReportService:
                 currency: str = "CNY") -> RevenueReport:
         """Gross, refunds and net revenue for the period, grouped; `from`/`to` are inclusive days."""
         lines = self._lines(session, currency, *_bounds(start, end))
-        labels = self._labels(session, group_by, {pid for _, pid, *_ in lines if pid is not None})
+        labels = self._labels(session, group_by, {pid for _, pid, _, *_ in lines if pid is not None})
+        labels |= self._fee_labels(session, group_by, {lid for _, _, lid, *_ in lines if lid is not None})
         zone = ZoneInfo(get_settings().report_timezone)
         buckets: dict[str, _Bucket] = {}
-        for at, payment_id, account, debit, credit in lines:
-            key, label = self._key(group_by, labels, payment_id, at, zone)
+        for at, payment_id, fee_licence, account, debit, credit in lines:
+            key, label = self._key(group_by, labels, payment_id if fee_licence is None else -fee_licence, at, zone)
             bucket = buckets.setdefault(key, _Bucket(label))
             if account == NON_TAX_REVENUE:
                 bucket.gross += credit - debit
@@ -83,9 +84,10 @@ class ReportService:
         return out.getvalue()
 
     def _lines(self, session: Session, currency: str, start: datetime | None, end: datetime | None
-               ) -> list[tuple[datetime, int | None, str, int, int]]:
-        query = (sa_select(col(JournalEntry.at), col(JournalEntry.payment_id), col(Posting.account_code),
-                           col(Posting.debit_minor), col(Posting.credit_minor))
+               ) -> list[tuple[datetime, int | None, int | None, str, int, int]]:
+        """(time, payment id, licence id of a per-query fee, account, debit, credit) of revenue postings."""
+        query = (sa_select(col(JournalEntry.at), col(JournalEntry.payment_id), col(JournalEntry.external_key),
+                           col(Posting.account_code), col(Posting.debit_minor), col(Posting.credit_minor))
                  .join(Posting, col(Posting.entry_id) == JournalEntry.id)
                  .where(col(Posting.account_code).in_([NON_TAX_REVENUE, REVENUE_REFUNDS]),
                         col(Posting.currency) == currency))
@@ -93,7 +95,19 @@ class ReportService:
             query = query.where(col(JournalEntry.at) >= start)
         if end:
             query = query.where(col(JournalEntry.at) < end)
-        return [(at, pid, code, debit, credit) for at, pid, code, debit, credit in session.execute(query).all()]
+        return [(at, pid, _fee_licence(key), code, debit, credit)
+                for at, pid, key, code, debit, credit in session.execute(query).all()]
+
+    def _fee_labels(self, session: Session, group_by: GroupBy, licence_ids: set[int]) -> dict[int, tuple[str, str]]:
+        """-licence id → (group key, label) for per-query fees, which belong to a licence and no payment."""
+        if group_by == "month" or not licence_ids:
+            return {}
+        orgs = {o.id: o.name for o in session.exec(select(Organization)).all()} if group_by == "provider" else {}
+        out: dict[int, tuple[str, str]] = {}
+        for licence in session.exec(select(License).where(col(License.id).in_(licence_ids))).all():
+            out[-(licence.id or 0)] = _label(group_by, licence.listing_id, licence.listing_title,
+                                             licence.provider_org_id, licence.scenario, orgs)
+        return out
 
     def _labels(self, session: Session, group_by: GroupBy, payment_ids: set[int]) -> dict[int, tuple[str, str]]:
         """payment id → (group key, label) for the non-time groupings."""
@@ -106,12 +120,7 @@ class ReportService:
         orgs = {o.id: o.name for o in session.exec(select(Organization)).all()} if group_by == "provider" else {}
         out: dict[int, tuple[str, str]] = {}
         for pid, listing_id, title, provider_id, scenario in rows:
-            if group_by == "listing":
-                out[pid or 0] = (str(listing_id), title or f"Listing {listing_id}")
-            elif group_by == "provider":
-                out[pid or 0] = (str(provider_id), orgs.get(provider_id, f"Organization {provider_id}"))
-            else:
-                out[pid or 0] = (scenario, SCENARIOS.get(scenario, scenario))
+            out[pid or 0] = _label(group_by, listing_id, title, provider_id, scenario, orgs)
         return out
 
     def _key(self, group_by: GroupBy, labels: dict[int, tuple[str, str]], payment_id: int | None, at: datetime,
@@ -120,6 +129,22 @@ class ReportService:
             month = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).strftime("%Y-%m")
             return month, month
         return labels.get(payment_id or 0, ("unassigned", "Not tied to a payment"))
+
+
+def _label(group_by: GroupBy, listing_id: int, title: str | None, provider_id: int | None, scenario: str,
+           orgs: dict[int | None, str]) -> tuple[str, str]:
+    if group_by == "listing":
+        return str(listing_id), title or f"Listing {listing_id}"
+    if group_by == "provider":
+        return str(provider_id), orgs.get(provider_id, f"Organization {provider_id}")
+    return scenario, SCENARIOS.get(scenario, scenario)
+
+
+def _fee_licence(key: str | None) -> int | None:
+    """The licence of a per-query fee entry (keyed `query-fee:<licence>:<query>`), else None."""
+    if key is None or not key.startswith("query-fee:"):
+        return None
+    return int(key.split(":")[1])
 
 
 reports = ReportService()

@@ -142,5 +142,6 @@ def fee_schedule(session: Session) -> FeeSchedule:
             listing_id=listing.id or 0, listing_title=listing.title, provider=providers[listing.provider_org_id],
             grade=listing.grade, offer_id=offer.id or 0, offer_name=offer.name, scenario=offer.scenario,
             price_minor=offer.price_minor, currency=offer.currency, ceiling_price_minor=listing.ceiling_price_minor,
-            term_days=offer.term_days, epsilon_budget=offer.epsilon_budget, query_quota=offer.query_quota))
+            term_days=offer.term_days, epsilon_budget=offer.epsilon_budget, query_quota=offer.query_quota,
+            price_per_query_minor=offer.price_per_query_minor))
     return FeeSchedule(items=items, total=len(items))

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from core.audit import record
+from core.audit import Actor, record
 from core.auth import Principal
 from core.errors import NotFound
 from core.models import Organization
@@ -78,14 +78,26 @@ def locked_listing(session: Session, listing_id: int) -> Listing:
 def move(session: Session, who: Principal, listing: Listing, action: str, to_status: str, reason_code: str,
          comment: str = "", **data: Any) -> None:
     """Change a listing's status (or record a step that keeps it) with actor, role, reason code and comment."""
+    move_as(session, who.actor, listing, action, to_status, reason_code, comment, **data)
+
+
+def move_as(session: Session, actor: Actor, listing: Listing, action: str, to_status: str, reason_code: str,
+            comment: str = "", **data: Any) -> None:
+    """`move` for any actor, the platform itself included (an authorization whose term has passed)."""
     from_status = listing.status
     listing.status = to_status
     session.add(listing)
     session.add(ListingTransition(
         listing_id=listing.id or 0, action=action, from_status=from_status, to_status=to_status,
-        actor_user_id=who.user_id, actor_role=who.role.value, reason_code=reason_code, comment=comment))
-    record(session, who.actor, f"listing.{action}", "listing", listing.id,
+        actor_user_id=actor.user_id, actor_role=actor.role or "system", reason_code=reason_code, comment=comment))
+    record(session, actor, f"listing.{action}", "listing", listing.id,
            {"from": from_status, "to": to_status, "reason_code": reason_code, "comment": comment, **data})
+
+
+def most_charged(price_minor: int, price_per_query_minor: int, query_quota: int) -> int:
+    """The most an offer can cost an enterprise: its price and every query of its quota at the per-query price.
+    This is what must stay within the ceiling (最高限价)."""
+    return price_minor + price_per_query_minor * query_quota
 
 
 def clear_revision(listing: Listing) -> None:
@@ -152,7 +164,8 @@ def rights_of(holder: str) -> Rights:
 
 EDITABLE = ("title", "description", "keywords", "sector", "update_cycle", "proposed_grade")
 POLICY_EDITABLE = ("max_epsilon_per_query", "default_epsilon", "min_group_size")
-OFFER_FIELDS = ("name", "scenario", "price_minor", "term_days", "epsilon_budget", "query_quota")
+OFFER_FIELDS = ("name", "scenario", "price_minor", "term_days", "epsilon_budget", "query_quota",
+                "price_per_query_minor")
 
 
 def editable_fields(session: Session, listing: Listing) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from core.audit import Actor, record
 from core.auth import Principal
 from core.config import get_settings
 from core.errors import Forbidden, InvalidInput, NotFound
+from core.models import utcnow
 from market import contributions
 from market import repository as repo
 from market import unit as privacy_unit
@@ -121,15 +122,28 @@ class DatasetService:
 
     def _move_unchanged(self, session: Session, who: Principal, version: DatasetVersion,
                         previous: DatasetVersion | None, checked: list[Finding]) -> list[int]:
-        """Live listings follow a new version at once when nothing public changes; otherwise through review."""
+        """Live listings follow a new version at once when nothing public changes; otherwise through review.
+        Important data (重要数据) never moves unreviewed: its new version opens a review round, published only
+        after a data security review of that version passed."""
         if previous is None or previous.columns != version.columns or any(f.severity == "error" for f in checked):
             return []
         moved = []
         for listing in repo.listings_of_dataset(session, version.dataset_id):
             if listing.status in LIVE and listing.revision_kind is None and listing.dictionary == version.dictionary:
+                if listing.grade == "important":
+                    self.open_version_round(session, who, listing, version)
+                    continue
                 self.move_listing(session, who, listing, version)
                 moved.append(listing.id or 0)
         return moved
+
+    def open_version_round(self, session: Session, who: Principal, listing: Listing, version: DatasetVersion) -> None:
+        """Put a new version of a live listing under review (`revision.kind` version): until it is approved, the
+        catalog, the sandbox and every licensee keep the approved version."""
+        listing.proposed_version_id, listing.proposed_dictionary = version.id, version.dictionary
+        listing.approvals, listing.submitted_by, listing.submitted_at = 0, who.user_id, utcnow()
+        listing.revision_kind, listing.revision_status = "version", "submitted"
+        move(session, who, listing, "submit_revision", listing.status, "new-version", dataset_version=version.version)
 
     def move_listing(self, session: Session, who: Principal, listing: Listing, version: DatasetVersion) -> None:
         old = listing.dataset_version_id

@@ -47,12 +47,14 @@ from market.schemas import (
     TransitionRead,
 )
 from market.service import catalog as catalog_service
+from market.service.agreements import agreements
 from market.service.common import (
     LIVE,
     check_offer_epsilon,
     editable_fields,
     field_changes,
     get_listing,
+    most_charged,
     move,
     policy_of,
     read,
@@ -162,6 +164,8 @@ class ListingService:
             raise ListingStateConflict("Write the data dictionary on the dataset's page before submitting",
                                        zh="提交审核前，请先在数据集页面填写数据字典")
         datasets.check_unit(version)  # a new version may have brought people with several rows
+        if listing.status in ("draft", "changes_requested", *LIVE):
+            agreements.require_cover(session, listing)
         if listing.status in ("draft", "changes_requested"):
             self._submit_first(session, who, listing, version)
         elif listing.status in LIVE:
@@ -182,7 +186,9 @@ class ListingService:
         listing.approvals, listing.submitted_by, listing.submitted_at = 0, who.user_id, utcnow()
 
     def _submit_revision(self, session: Session, who: Principal, listing: Listing, version: DatasetVersion) -> None:
-        if listing.revision_status == "submitted":
+        # A new version's round nobody has approved yet may be replaced by a newer proposal (an upload of important
+        # data opens one by itself, and its provider may still fix the dictionary).
+        if listing.revision_status == "submitted" and (listing.revision_kind != "version" or listing.approvals > 0):
             raise ListingStateConflict("A revision of this listing is under review already",
                                        zh="本数据产品已有一次变更正在审核中")
         if listing.revision_kind == "grade":
@@ -193,12 +199,13 @@ class ListingService:
                                        "the dictionary first",
                                        zh="与已批准的版本相比没有变化：请先上传新版本或修改数据字典")
         current = session.get(DatasetVersion, listing.dataset_version_id)
-        if current is not None and current.columns == version.columns and version.dictionary == listing.dictionary:
+        unchanged = (current is not None and current.columns == version.columns
+                     and version.dictionary == listing.dictionary)
+        if unchanged and listing.grade != "important":
             datasets.move_listing(session, who, listing, version)  # no public change: nothing to review
             return
-        self._snapshot(who, listing, version)
-        listing.revision_kind, listing.revision_status = "version", "submitted"
-        move(session, who, listing, "submit_revision", listing.status, "new-version", dataset_version=version.version)
+        # Important data's new version is reviewed even when nothing public changed: its security review first.
+        datasets.open_version_round(session, who, listing, version)
 
     def add_offer(self, session: Session, who: Principal, listing_id: int, body: OfferCreate) -> ListingRead:
         """Add an offer: free for public welfare, within the ceiling and the permitted scenarios."""
@@ -210,8 +217,12 @@ class ListingService:
         if body.scenario not in listing.scenarios:
             raise InvalidInput(f"The data office permits only {', '.join(listing.scenarios)} on this listing")
         ceiling = listing.ceiling_price_minor
-        if body.scenario == "industry" and ceiling is not None and body.price_minor > ceiling:
-            raise OfferAboveCeiling(f"{body.price_minor} fen is above this listing's ceiling price of {ceiling} fen")
+        most = most_charged(body.price_minor, body.price_per_query_minor, body.query_quota)
+        if body.scenario == "industry" and ceiling is not None and most > ceiling:
+            raise OfferAboveCeiling(f"{most} fen (the price and every query of the quota) is above this listing's "
+                                    f"ceiling price of {ceiling} fen",
+                                    zh=f"该方案最多收费 {most} 分（价格加上全部查询次数的按次费用），"
+                                       f"高于最高限价 {ceiling} 分")
         offer = Offer(listing_id=listing.id or 0, **body.model_dump())
         session.add(offer)
         session.flush()
@@ -313,6 +324,10 @@ class ListingService:
         if listing.status in ("suspended", "retired"):
             raise ListingUnavailable(f"The listing is {listing.status}: no queries run on it until the data "
                                      "office resumes it")
+        if not agreements.still_covers(session, listing):
+            # The term passed a moment ago and the sweep has not suspended the listing yet: refuse already.
+            raise ListingUnavailable("The authorization agreement of this listing has ended; no queries run on it",
+                                     zh="该数据产品的授权运营协议已终止，暂不能查询")
         version = session.get(DatasetVersion, listing.dataset_version_id)
         dataset = session.get(Dataset, listing.dataset_id)
         assert version is not None and dataset is not None and listing.grade is not None
@@ -413,7 +428,7 @@ def _merged_policy(current: dict[str, Any], edit: dict[str, Any]) -> dict[str, A
 
 
 def _check_free(offer: OfferCreate) -> None:
-    if offer.scenario == "public_welfare" and offer.price_minor != 0:
+    if offer.scenario == "public_welfare" and (offer.price_minor != 0 or offer.price_per_query_minor != 0):
         raise InvalidInput(f"The offer {offer.name!r} is for public welfare, which is always free",
                            zh=f"产品方案“{offer.name}”用于公益场景，必须免费（价格填 0）")
 

@@ -24,6 +24,7 @@ from market.errors import CoreGradeRefused, ListingStateConflict, OfferAboveCeil
 from market.models import Listing, ListingReview
 from market.policy import DpPolicy
 from market.schemas import GradeChange, ListingRead, ReviewCreate, TransitionCreate
+from market.service.agreements import agreements
 from market.service.common import (
     APPROVALS_NEEDED,
     GRADE_RANK,
@@ -34,6 +35,7 @@ from market.service.common import (
     get_listing,
     higher,
     locked_listing,
+    most_charged,
     move,
     policy_for,
     policy_of,
@@ -148,9 +150,13 @@ class ReviewService:
         ceiling, policy = listing.ceiling_price_minor, policy_of(listing)
         for offer in offers:
             check_offer_epsilon(offer.name, offer.epsilon_budget, policy)
-            if offer.scenario == "industry" and ceiling is not None and offer.price_minor > ceiling:
-                raise OfferAboveCeiling(f"The offer {offer.name!r} costs {offer.price_minor} fen, above the ceiling "
-                                        f"of {ceiling}: request changes (price-above-ceiling) or raise the ceiling")
+            most = most_charged(offer.price_minor, offer.price_per_query_minor, offer.query_quota)
+            if offer.scenario == "industry" and ceiling is not None and most > ceiling:
+                raise OfferAboveCeiling(f"The offer {offer.name!r} costs up to {most} fen (its price and every query "
+                                        f"of its quota), above the ceiling of {ceiling}: request changes "
+                                        "(price-above-ceiling) or raise the ceiling",
+                                        zh=f"方案“{offer.name}”最多收费 {most} 分（价格加上全部查询次数的按次费用），"
+                                           f"高于最高限价 {ceiling} 分：请要求修改（报价高于最高限价）或调高限价")
         closing = [o for o in offers if o.scenario not in listing.scenarios]
         if len(closing) == len(offers):
             raise InvalidInput("No offer fits the permitted scenarios: request changes instead")
@@ -159,6 +165,7 @@ class ReviewService:
             session.add(offer)
 
     def _publish(self, session: Session, who: Principal, listing: Listing, code: str, comment: str) -> None:
+        agreements.require_cover(session, listing)  # the agreement may have ended while the listing was reviewed
         listing.dictionary = listing.proposed_dictionary
         listing.dataset_version_id = listing.proposed_version_id or listing.dataset_version_id
         listing.proposed_version_id, listing.proposed_dictionary = None, None
@@ -259,6 +266,8 @@ class ReviewService:
     def _guard(self, session: Session, who: Principal, listing: Listing, action: str) -> None:
         if action == "resume" and listing.grade == "core":
             raise CoreGradeRefused("Core data (核心数据) can never be published; it stays suspended or is retired")
+        if action == "resume":
+            agreements.require_cover(session, listing)
         if action == "resume_ordering" and who.role is Role.provider:
             paused = repo.last_transition(session, listing.id or 0, "pause_ordering")
             if paused is not None and paused.actor_role == Role.data_office.value:

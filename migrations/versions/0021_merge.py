@@ -5,7 +5,7 @@ Revision ID: 0021_merge
 from collections.abc import Sequence
 
 revision: str = "0021_merge"
-down_revision: str | Sequence[str] | None = ("0018_auth", "0020_openstats")
+down_revision: str | Sequence[str] | None = ("0018_auth", "0019_agreements", "0020_openstats")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

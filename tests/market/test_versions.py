@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from core.auth import Role
 from core.db import unit_of_work
 from market.service import listings
-from tests.flow import World, ok, people, staff, upload_csv
+from tests.flow import World, ok, people, security_review, staff, upload_csv
 from tests.market.steps import API, dictionary_with, review
 
 
@@ -97,3 +97,26 @@ def test_the_provider_sees_its_datasets_and_their_versions(client: TestClient) -
     assert ok(client.get(f"{API}/datasets", headers=stranger))["total"] == 0
     assert client.get(f"{API}/datasets/{world.dataset['id']}", headers=stranger).status_code == 404
     assert client.get(f"{API}/datasets/{world.dataset['id']}", headers=world.office).status_code == 403
+
+
+def test_an_unchanged_new_version_of_important_data_is_served_only_after_its_security_review(
+        client: TestClient) -> None:
+    world = World(client, grade="important")
+    listing_id = world.listing["id"]
+    uploaded = upload_csv(client, world.provider, "people", people(500, seed=7))
+    assert uploaded["listings_moved"] == []  # the dictionary is unchanged, but important data is reviewed anyway
+    assert ok(client.get(f"{API}/catalog/{listing_id}"))["dataset_version"] == 1
+    with unit_of_work() as session:
+        assert listings.query_target(session, listing_id).dataset_sha256 == world.dataset["sha256"]
+    detail = ok(client.get(f"{API}/listings/{listing_id}", headers=world.office))
+    assert detail["revision"] == {"kind": "version", "status": "submitted", "grade": None, "proposed_version": 2}
+
+    assert ok(review(client, world.office, listing_id, reason_code="meets-standard"))["dataset_version"] == 1
+    blocked = review(client, world.office2, listing_id, reason_code="meets-standard")
+    assert blocked.status_code == 409 and blocked.json()["type"] == "security-review-required"
+    assert ok(client.get(f"{API}/catalog/{listing_id}"))["dataset_version"] == 1
+    security_review(client, world.office2, listing_id)
+    served = ok(review(client, world.office2, listing_id, reason_code="meets-standard"))
+    assert served["dataset_version"] == 2 and served["revision"] is None
+    reviews = ok(client.get(f"{API}/listings/{listing_id}/security-reviews", headers=world.office))["items"]
+    assert reviews[0]["dataset_version"] == 2

@@ -164,6 +164,13 @@ RULES: dict[str, Rule] = {
     "GET /open-statistics/{statistic_id}/tables/{table_id}/receipt": Rule(PUBLIC),
     "GET /registrations/{code}/certificate.pdf": roles(OFFICE, PROVIDER),
     "GET /disclosures/due": roles(OFFICE),
+    "POST /agreements": roles(OFFICE),
+    "GET /agreements": Rule(PUBLIC),
+    "GET /agreements/{agreement_id}": Rule(PUBLIC),
+    "POST /agreements/{agreement_id}/document": roles(OFFICE),
+    "GET /agreements/{agreement_id}/document": Rule(PUBLIC),
+    "POST /agreements/{agreement_id}/revoke": roles(OFFICE),
+    "GET /licenses/{license_id}/query-fees": roles(OFFICE, ENTERPRISE, FINANCE, owner=ENTERPRISE),
 }
 
 
@@ -209,6 +216,7 @@ def tenants(client: TestClient) -> Tenants:
              "code": world.listing["registration_code"], "organization_id": str(organization_id),
              "user_id": str(user_id), "complaint_id": "1", "tracking_code": "1", "saved_id": "1",
              "notification_id": "1", "token": "1", "statistic_id": "1", "table_id": "1",
+             "agreement_id": str(world.listing["agreement_id"]),
              # ids no one owns: ending a real session or key would sign a probing role out mid-matrix
              "key_id": "999999", "session_id": "999999"})
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from web.pages import (
     account,
     admin,
+    agreements,
     enterprise,
     finance,
     help,
@@ -26,8 +27,8 @@ from web.pages import (
 from web.pages.render import error_page, wants_page
 
 router = APIRouter(include_in_schema=False)
-for module in (public, payer, enterprise, provider, office, finance, help, oversight, account, admin, team, reset,
-               twofactor, sso, statistics, registry):
+for module in (public, payer, enterprise, provider, agreements, office, finance, help, oversight, account, admin, team,
+               reset, twofactor, sso, statistics, registry):
     router.include_router(module.router)
 
 __all__ = ["error_page", "router", "wants_page"]

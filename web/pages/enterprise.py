@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from core.auth import Principal
 from core.errors import DomainError, NotFound
 from licensing.schemas import CheckoutCreate, LicenseCreate, LicenseRead, LicenseRenew
-from licensing.service import license_service, payments
+from licensing.service import license_service, payments, query_fees
 from licensing.stripe.client import configured as stripe_configured
 from market.schemas import CatalogEntry
 from market.service import listings
@@ -79,7 +79,8 @@ def licence_page(request: Request, license_id: int, session: PageSession, who: E
         "lic": licence, "entry": entry, "history": history, "updates": updates,
         "card_payments": stripe_configured(), "payment": request.query_params.get("payment"),
         "transfer": payments.pending_transfer(session, who, license_id) if licence.status == "awaiting_payment"
-        else None, "applied": request.query_params.get("applied")})
+        else None, "applied": request.query_params.get("applied"),
+        "query_fees": query_fees.accrued(session, who, license_id) if licence.price_per_query_minor else None})
 
 
 @router.get("/licences/{license_id}/notice", response_class=HTMLResponse)

@@ -234,6 +234,8 @@ def _offers_from(form: FormData) -> list[dict[str, Any]]:
         offers.append({
             "name": name, "scenario": form.get(f"offer{n}_scenario"),
             "price_minor": minor_units(str(form.get(f"offer{n}_price") or "0"), f"Offer {n} price"),
+            "price_per_query_minor": minor_units(str(form.get(f"offer{n}_price_per_query") or "0"),
+                                                 f"Offer {n} price per query"),
             "currency": "CNY", "term_days": form.get(f"offer{n}_term_days"),
             "epsilon_budget": form.get(f"offer{n}_epsilon_budget"), "query_quota": form.get(f"offer{n}_query_quota"),
         })
@@ -279,6 +281,7 @@ def _form_of(listing: ListingRead) -> dict[str, Any]:
         p = f"offer{n}_"
         form |= {p + "name": offer.name, p + "scenario": offer.scenario,
                  p + "price": i18n.plain(offer.price_minor / 100),
+                 p + "price_per_query": i18n.plain(offer.price_per_query_minor / 100),
                  p + "term_days": offer.term_days, p + "epsilon_budget": i18n.plain(offer.epsilon_budget),
                  p + "query_quota": offer.query_quota}
     return form
