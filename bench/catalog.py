@@ -66,6 +66,7 @@ def seed(listings: int) -> int:
     """N published listings, each over a small dataset of its own; returns one listing's id."""
     import polars as pl
 
+    from bench.run import authorize
     from core.accounts import accounts
     from core.auth import Role, principal_for
     from core.db import unit_of_work
@@ -78,6 +79,7 @@ def seed(listings: int) -> int:
     with unit_of_work() as s:
         provider = principal_for(s, accounts.create_staff(s, "p@cat.cn", PASSWORD, Role.provider, "Catalog Bureau"))
         office = principal_for(s, accounts.create_staff(s, "o@cat.cn", PASSWORD, Role.data_office, None))
+    authorize("Catalog Bureau")
     last = 0
     for n in range(listings):
         with unit_of_work() as s:

@@ -56,6 +56,22 @@ def generate(rows: int, seed: int = 3) -> pl.DataFrame:
                          "age": rng.integers(18, 90, rows)})
 
 
+def authorize(department: str) -> None:
+    """An active authorization agreement covering the benchmark's department: listings are submitted only
+    within one."""
+    from datetime import date, timedelta
+
+    from core.db import unit_of_work
+    from market.schemas import AgreementCreate
+    from market.service.agreements import agreements
+
+    with unit_of_work() as s:
+        agreements.seed(s, AgreementCreate(
+            title=f"{department} 授权运营协议 (benchmark)", authorizing_body="Bench City Government",
+            operator="Bench Operator", departments=[department], starts_on=date.today() - timedelta(days=1),
+            ends_on=date.today() + timedelta(days=365)))
+
+
 class Platform:
     """A platform with staff, one enterprise, and a licence per benchmark dataset."""
 
@@ -79,6 +95,7 @@ class Platform:
             user = s.get(User, reg.user_id)
             assert user is not None
             self.enterprise = principal_for(s, user)
+        authorize("Bench Bureau")
 
     def license(self, name: str, frame: pl.DataFrame) -> int:
         import io
