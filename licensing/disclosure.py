@@ -125,11 +125,25 @@ class OpenStatisticLine(BaseModel):
     published_at: datetime
 
 
+class AgreementLine(BaseModel):
+    """An authorization agreement (授权运营协议) in force at some time in the year."""
+
+    id: int
+    title: str
+    authorizing_body: str
+    operator: str
+    scope: str = Field(description="The departments, datasets and sectors it covers, joined by '；'")
+    starts_on: date
+    ends_on: date
+    status: str = Field(description="active, not_started, expired or revoked, as of when the report is made")
+
+
 class Disclosure(BaseModel):
     year: int
     generated_at: datetime
     deadline: date = Field(description="The report is due by the end of March of the following year")
     operator: Operator | None = None
+    agreements: list[AgreementLine] = Field(default_factory=list)
     resources: list[ResourceLine]
     licences_by_scenario: list[ScenarioLine]
     revenue: list[Money]
@@ -222,10 +236,23 @@ class DisclosureService:
         resources = [self._resource(listing, granted, paid)
                      for listing in listing_service.authorized_between(session, start, end)]
         return Disclosure(year=year, generated_at=utcnow(), deadline=deadline_of(year), operator=_operator(),
-                          resources=resources, licences_by_scenario=self._by_scenario(granted, paid),
+                          agreements=self._agreements(session, start, end), resources=resources,
+                          licences_by_scenario=self._by_scenario(granted, paid),
                           revenue=self._total(paid), revenue_cap=self._cap(session, year),
                           complaints=ComplaintCounts(**complaints.counts_between(session, start, end)),
                           open_statistics=self._open_statistics(session, start, end), notes=NOTES, notes_zh=NOTES_ZH)
+
+    def _agreements(self, session: Session, start: datetime, end: datetime) -> list[AgreementLine]:
+        from market.service.agreements import agreements
+
+        def in_force(a: Any) -> bool:
+            ended = min(_aware(a.ends_at), _aware(a.revoked_at)) if a.revoked_at else _aware(a.ends_at)
+            return _aware(a.starts_at) < end and ended > start
+
+        return [AgreementLine(id=a.id, title=a.title, authorizing_body=a.authorizing_body, operator=a.operator,
+                              scope="；".join([*a.departments, *a.datasets, *a.sectors]), starts_on=a.starts_on,
+                              ends_on=a.ends_on, status=a.status)
+                for a in reversed(agreements.list(session, limit=10_000).items) if in_force(a)]
 
     def _cap(self, session: Session, year: int) -> RevenueCap | None:
         from licensing.metrics import evaluation  # metrics reads this module's year bounds
@@ -350,6 +377,9 @@ def _parts(disclosure: Disclosure) -> list[tuple[str, str, Any]]:
     if disclosure.operator is not None:
         parts += [("operator", "name", disclosure.operator.name),
                   ("operator", "revenue_account", disclosure.operator.revenue_account)]
+    parts += [("agreement", str(a.id), f"{a.title} | {a.authorizing_body} | {a.operator} | {a.scope} | "
+                                       f"{a.starts_on.isoformat()}–{a.ends_on.isoformat()} | {a.status}")
+              for a in disclosure.agreements]
     if disclosure.revenue_cap is not None:
         parts += [("revenue_cap", key, _blank(value)) for key, value in disclosure.revenue_cap.model_dump().items()]
     parts += [("complaints", key, value) for key, value in disclosure.complaints.model_dump().items()]

@@ -44,18 +44,22 @@ def render_disclosure(d: Disclosure) -> bytes:
     if d.operator is not None:
         label_rows(pdf, [("名称 Name", d.operator.name), ("职能 Role", d.operator.role),
                          ("收入账户 Revenue account", d.operator.revenue_account)])
-    _heading(pdf, "二、授权运营的数据资源 Authorized resources")
+    _heading(pdf, "二、授权运营协议 Authorization agreements")
+    table(pdf, ["协议 Agreement", "授权主体 Authorizing body", "运营机构 Operator", "范围 Scope", "期限 Term"],
+          [[a.title, a.authorizing_body, a.operator, a.scope, f"{a.starts_on:%Y-%m-%d}–{a.ends_on:%Y-%m-%d}"]
+           for a in d.agreements] or [["—"] * 5], widths=[45, 35, 35, 40, 35])
+    _heading(pdf, "三、授权运营的数据资源 Authorized resources")
     table(pdf, ["登记编码 Code", "资源 Resource", "持有单位 Holder", "分级 Grade", "状态 Status", "限价 Ceiling"],
           [[r.registration_code or "—", r.title, r.provider, GRADES.get(r.grade or "", r.grade or "—"), r.status,
             _yuan(r.ceiling_price_minor)] for r in d.resources] or [["—"] * 6], widths=[30, 45, 35, 22, 25, 33])
-    _heading(pdf, "三、产品及实际收费 Products and fees actually charged")
+    _heading(pdf, "四、产品及实际收费 Products and fees actually charged")
     table(pdf, ["资源 Resource", "产品 Product", "场景 Scenario", "标价 Price", "授予 Granted", "实收区间 Charged",
                 "净收入 Net"],
           [[r.title, p.name, SCENARIOS.get(p.scenario, p.scenario), _yuan(p.price_minor), str(p.licences_granted),
             f"{_yuan(p.actual_min_price_minor)}–{_yuan(p.actual_max_price_minor)}"
             if p.actual_min_price_minor is not None else "—", _net(p.revenue)]
            for r in d.resources for p in r.products] or [["—"] * 7], widths=[35, 30, 22, 22, 16, 33, 32])
-    _heading(pdf, "四、收入与最高准许收入 Revenue and the approved ceiling")
+    _heading(pdf, "五、收入与最高准许收入 Revenue and the approved ceiling")
     pdf.set_font("cjk", size=9)
     rows = [("许可授予 Licences", "；".join(f"{SCENARIOS.get(s.scenario, s.scenario)} {s.licences_granted}"
                                            for s in d.licences_by_scenario) or "0"),
@@ -66,12 +70,12 @@ def render_disclosure(d: Disclosure) -> bytes:
                                                               _yuan(cap.excess_minor))] if cap else [
         ("最高准许收入 Ceiling", "本年度未核定 none approved for the year")]
     label_rows(pdf, rows, label_width=60)
-    _heading(pdf, "五、投诉与异议 Complaints and objections")
+    _heading(pdf, "六、投诉与异议 Complaints and objections")
     pdf.set_font("cjk", size=9)
     c = d.complaints
     label_rows(pdf, [("投诉 Complaints", str(c.complaints_received)), ("异议 Objections", str(c.objections_received)),
                      ("已答复 Answered", str(c.handled)), ("成立 Upheld", str(c.upheld))], label_width=60)
-    _heading(pdf, "六、公开统计（数据社会化）Open statistics")
+    _heading(pdf, "七、公开统计（数据社会化）Open statistics")
     table(pdf, ["编号 No.", "资源 Resource", "统计 Statistic", "表数 Tables", "ε"],
           [[str(s.id), s.listing_title, s.title, str(s.tables), f"{s.epsilon_total:g}"] for s in d.open_statistics]
           or [["—"] * 5], widths=[16, 50, 70, 22, 32])

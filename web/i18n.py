@@ -1301,3 +1301,6 @@ FIELD_ZH.update({
     "price_per_query_minor": "按次计费单价", "Offer 1 price per query": "方案 1 按次计费单价",
     "Offer 2 price per query": "方案 2 按次计费单价",
 })
+ZH.update({  # the annual report lists the authorization agreements in force in its year
+    "No authorization agreement was in force this year.": "本年度无有效的授权运营协议。",
+})

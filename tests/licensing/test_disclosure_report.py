@@ -1,5 +1,5 @@
-"""The complete annual report: operator, resources, products, fees charged, the revenue ceiling, complaints and
-open statistics, as JSON, CSV, a page (zh notes on zh pages) and a bilingual PDF; its deadline for the office."""
+"""The complete annual report: operator, authorization agreements, resources, products, fees charged, the
+revenue ceiling, complaints and open statistics, as JSON, CSV, a page (zh notes on zh pages) and a bilingual PDF; its deadline for the office."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ def test_the_report_names_the_operator_caps_fees_complaints_and_open_statistics(
     report = ok(client.get(f"{API}/disclosures/{YEAR}"))
     assert report["deadline"] == f"{YEAR + 1}-03-31"
     assert report["operator"]["name"] and report["operator"]["revenue_account"]
+    (agreement,) = report["agreements"]  # the test world's, covering its provider's department
+    assert agreement["status"] == "active" and "统计局" in agreement["scope"] and agreement["authorizing_body"]
     (resource,) = report["resources"]
     assert "ceiling_price_minor" in resource and resource["rights"]["ownership"].startswith("国家")
     assert resource["products"][0]["actual_max_price_minor"] == 50_000
@@ -56,12 +58,14 @@ def test_the_report_names_the_operator_caps_fees_complaints_and_open_statistics(
     assert parts[("deadline", "due")] == f"{YEAR + 1}-03-31" and parts[("revenue_cap", "excess_minor")] == "20000"
     assert parts[("complaints", "complaints_received")] == "1" and parts[("operator", "name")]
     assert ("open_statistics", "1 tables") in parts
+    assert agreement["title"] in parts[("agreement", str(agreement["id"]))]
 
     pdf = client.get(f"{API}/disclosures/{YEAR}?format=pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = _text(pdf.content)
     for expected in (f"{YEAR}年度公开报告", "运营机构", "人口收入统计", "最高准许收入", "¥300.00", "投诉与异议",
-                     "公开统计", "人口统计Population", f"{YEAR + 1}-03-31", "本报告应于次年3月底前公开"):
+                     "公开统计", "人口统计Population", "授权运营协议", "某市人民政府", f"{YEAR + 1}-03-31",
+                     "本报告应于次年3月底前公开"):
         assert expected in text, expected
 
 
