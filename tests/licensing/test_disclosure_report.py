@@ -1,5 +1,6 @@
 """The complete annual report: operator, authorization agreements, resources, products, fees charged, the
-revenue ceiling, complaints and open statistics, as JSON, CSV, a page (zh notes on zh pages) and a bilingual PDF; its deadline for the office."""
+revenue ceiling, complaints and open statistics, as JSON, CSV, a page (zh notes on zh pages) and a bilingual
+PDF; its deadline for the office."""
 
 from __future__ import annotations
 
