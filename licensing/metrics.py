@@ -32,6 +32,7 @@ from core.errors import Conflict, NotFound
 from core.models import AuditEvent
 from licensing.disclosure import CST, PAID, year_bounds
 from licensing.models import License, OperatingCost, Payment, Rating, RevenueCeiling
+from licensing.service.query_fees import query_fees
 from market.service.complaints import complaints
 from market.service.evaluation import published_between
 
@@ -231,7 +232,8 @@ class EvaluationService:
         years, carried = [], 0
         for year in range(min(latest), max(up_to, max(latest)) + 1):
             start, end = year_bounds(year)
-            revenue = sum(p.amount_minor - p.refunded_minor for p in self._paid(session, start, end))
+            revenue = (sum(p.amount_minor - p.refunded_minor for p in self._paid(session, start, end))
+                       + query_fees.booked_between(session, start, end))
             ceiling = latest.get(year)
             allowed = ceiling.ceiling_minor - carried if ceiling else None
             excess = max(0, revenue - allowed) if allowed is not None else 0

@@ -6,6 +6,8 @@ charged. The fee is revenue when released and stays receivable (1101) until the 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -50,6 +52,16 @@ class QueryFeeService:
                    col(JournalEntry.external_key).like(f"{query_fee_prefix(license_id)}%"))).one()
         return QueryFeesRead(license_id=licence.id, price_per_query_minor=licence.price_per_query_minor,
                              currency=licence.currency, queries_charged=int(count), accrued_minor=int(total))
+
+    def booked_between(self, session: Session, start: datetime, end: datetime) -> int:
+        """Per-query fees booked as revenue in [start, end), in fen: they count against the revenue ceiling
+        when they are earned (on release), not when they are collected."""
+        total = session.execute(
+            select(func.coalesce(func.sum(col(Posting.debit_minor)), 0))
+            .join(JournalEntry, col(Posting.entry_id) == JournalEntry.id)
+            .where(col(JournalEntry.kind) == "query_fee", col(Posting.account_code) == QUERY_FEES_RECEIVABLE,
+                   col(JournalEntry.at) >= start, col(JournalEntry.at) < end)).scalar_one()
+        return int(total)
 
 
 query_fees = QueryFeeService()

@@ -112,3 +112,17 @@ def test_the_public_fee_schedule_shows_the_price_per_query(client: TestClient) -
     assert line["price_per_query_minor"] == 300
     page = client.get("/fees", headers={"Accept-Language": "zh-CN"})
     assert "每次发布结果 ¥3.00" in page.text
+
+
+def test_per_query_fees_count_against_the_revenue_ceiling_when_they_are_earned(client: TestClient) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    world, analyst, licence = _per_query_licence(client)
+    year = datetime.now(timezone(timedelta(hours=8))).year
+    ok(client.post("/api/v1/revenue-ceilings", headers=world.office,
+                   json={"year": year, "ceiling_minor": 500, "basis": "成本加合理利润"}), 201)
+    for sql in (SQL, "SELECT COUNT(*) AS n FROM people"):
+        ok(client.post("/api/v1/queries", json={"license_id": licence["id"], "sql": sql, "epsilon": 0.2},
+                       headers=analyst), 201)
+    line = ok(client.get(f"/api/v1/disclosures/{year}"))["revenue_cap"]
+    assert (line["revenue_minor"], line["excess_minor"]) == (600, 100)  # two fees of 300 against 500 allowed
