@@ -18,7 +18,8 @@ KINDS = {"initial": "首次登记 First registration", "change": "变更登记 C
          "correction": "更正登记 Correction", "cancellation": "注销登记 Cancellation"}
 STATUS = {"active": "已登记 Registered", "cancelled": "已注销 CANCELLED", "notice": "公示中 Under public notice"}
 GRADES = {"general": "一般数据 General", "important": "重要数据 Important", "core": "核心数据 Core"}
-SCENARIOS = {"public_welfare": "公共治理、公益事业 Public governance and welfare", "industry": "产业发展 Industry"}
+SCENARIOS = {"public_governance": "公共治理 Public governance", "public_welfare": "公益事业 Public welfare",
+             "industry": "产业发展 Industry"}
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ class Listing(SQLModel, table=True):
     revision_kind: str | None = Field(default=None, max_length=10)  # version | grade
     revision_status: str | None = Field(default=None, max_length=20, index=True)  # submitted | changes_requested
     revision_grade: str | None = Field(default=None, max_length=10)
-    scenarios: list[str] = Field(default_factory=lambda: ["public_welfare", "industry"],
+    scenarios: list[str] = Field(default_factory=lambda: ["public_governance", "public_welfare", "industry"],
                                  sa_column=Column(JSON, nullable=False))  # permitted by the data office
     retired_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     # The authorization agreement (授权运营协议) the listing was submitted under; its end suspends the listing.
@@ -87,7 +87,7 @@ class Offer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     listing_id: int = Field(foreign_key="listings.id", index=True)
     name: str = Field(max_length=100)
-    scenario: str = Field(max_length=20)  # public_welfare | industry
+    scenario: str = Field(max_length=20)  # public_governance | public_welfare | industry
     price_minor: int = 0  # fen (minor units of `currency`)
     currency: str = Field(default="CNY", max_length=3)
     term_days: int

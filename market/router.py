@@ -184,7 +184,7 @@ def change_grade(listing_id: int, body: GradeChange, session: SessionDep, who: D
 @router.get("/catalog", response_model=ListingPage)
 def catalog(
     session: SessionDep, q: str | None = None, sector: str | None = None, grade: str | None = None,
-    scenario: Literal["public_welfare", "industry"] | None = None, provider: str | None = None,
+    scenario: Literal["public_governance", "public_welfare", "industry"] | None = None, provider: str | None = None,
     provider_id: int | None = None, min_price_minor: Annotated[int | None, Query(ge=0)] = None,
     max_price_minor: Annotated[int | None, Query(ge=0)] = None,
     sort: Literal["relevance", "newest", "title", "price_asc", "price_desc"] = "relevance",

@@ -11,7 +11,9 @@ from market.policy import DpPolicy as DpPolicy  # re-exported: the API schema of
 
 Grade = Literal["core", "important", "general"]
 Role = Literal["dimension", "measure", "identifier", "excluded"]
-Scenario = Literal["public_welfare", "industry"]
+Scenario = Literal["public_governance", "public_welfare", "industry"]
+# 发改价格〔2025〕65号: products for public governance and public welfare are free; industry is priced under a cap.
+FREE_SCENARIOS = ("public_governance", "public_welfare")
 Severity = Literal["error", "warning", "info"]
 
 
@@ -184,7 +186,7 @@ class PrivacyUnitRead(BaseModel):
 
 class OfferCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    scenario: Literal["public_welfare", "industry"]
+    scenario: Scenario
     price_minor: int = Field(default=0, ge=0, description="Price in minor units (fen) of `currency`")
     currency: str = Field(default="CNY", pattern="^[A-Z]{3}$")
     term_days: int = Field(gt=0, le=3660)

@@ -118,7 +118,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "failed": ("失败", "Failed"), "partially_refunded": ("部分退款", "Partly refunded"),
         "expired_session": ("已过期", "Expired"), "open": ("待支付", "Open"),
     },
-    "scenario": {"public_welfare": ("公共治理/公益", "Public welfare"), "industry": ("产业发展", "Industry")},
+    "scenario": {"public_governance": ("公共治理", "Public governance"),
+                 "public_welfare": ("公益事业", "Public welfare"), "industry": ("产业发展", "Industry")},
     "role": {
         "provider": ("供数单位", "Provider"), "data_office": ("数据主管部门", "Data office"),
         "enterprise": ("数据企业", "Enterprise"), "finance": ("财务", "Finance"), "admin": ("平台运营", "Operator"),

@@ -33,6 +33,7 @@ from licensing.schemas import LicenseAction, LicenseCreate, LicensePage, License
 from licensing.service import budget
 from market import reasons
 from market.policy import epsilon_units
+from market.schemas import FREE_SCENARIOS
 from market.service import listings as listing_service
 from market.service import most_charged
 
@@ -56,8 +57,9 @@ def effective_status(licence: License) -> str:
 
 def check_offer_price(listing: Listing, offer: Offer) -> None:
     """Public-welfare offers are free; industry offers may not exceed the data office's ceiling price."""
-    if offer.scenario == "public_welfare" and (offer.price_minor != 0 or offer.price_per_query_minor != 0):
-        raise InvalidInput(f"The offer {offer.name!r} is for public welfare, which is always free")
+    if offer.scenario in FREE_SCENARIOS and (offer.price_minor != 0 or offer.price_per_query_minor != 0):
+        raise InvalidInput(f"The offer {offer.name!r} is for public governance or welfare, which are always free",
+                           zh=f"产品方案“{offer.name}”用于公共治理或公益事业场景，必须免费")
     ceiling = listing.ceiling_price_minor
     most = most_charged(offer.price_minor, offer.price_per_query_minor, offer.query_quota)
     if offer.scenario == "industry" and ceiling is not None and most > ceiling:

@@ -21,7 +21,8 @@ from licensing.models import License, Payment
 from licensing.schemas import RevenueReport, RevenueRow, TreasuryRead
 
 GroupBy = Literal["listing", "provider", "scenario", "month"]
-SCENARIOS = {"industry": "产业 Industry", "public_welfare": "公益 Public welfare"}
+SCENARIOS = {"industry": "产业 Industry", "public_welfare": "公益 Public welfare",
+             "public_governance": "治理 Public governance"}
 
 
 @dataclass

@@ -29,6 +29,7 @@ from market.models import Dataset, DatasetVersion, Listing, Offer
 from market.policy import DpPolicy
 from market.profile import dictionary_changes, findings
 from market.schemas import (
+    FREE_SCENARIOS,
     CatalogEntry,
     Dictionary,
     FieldChange,
@@ -428,9 +429,9 @@ def _merged_policy(current: dict[str, Any], edit: dict[str, Any]) -> dict[str, A
 
 
 def _check_free(offer: OfferCreate) -> None:
-    if offer.scenario == "public_welfare" and (offer.price_minor != 0 or offer.price_per_query_minor != 0):
-        raise InvalidInput(f"The offer {offer.name!r} is for public welfare, which is always free",
-                           zh=f"产品方案“{offer.name}”用于公益场景，必须免费（价格填 0）")
+    if offer.scenario in FREE_SCENARIOS and (offer.price_minor != 0 or offer.price_per_query_minor != 0):
+        raise InvalidInput(f"The offer {offer.name!r} is for public governance or welfare, which are always free",
+                           zh=f"产品方案“{offer.name}”用于公共治理或公益事业场景，必须免费（价格填 0）")
 
 
 listings = ListingService()

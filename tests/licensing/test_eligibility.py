@@ -16,13 +16,24 @@ PURPOSE = "区县公交线网优化的公益研究 public research on bus networ
 EVIDENCE = "市交通委课题任务书 JT-2026-017"
 
 
-@pytest.fixture
-def free(client: TestClient) -> dict[str, Any]:
+@pytest.fixture(params=["public_welfare", "public_governance"])
+def free(client: TestClient, request: pytest.FixtureRequest) -> dict[str, Any]:
     world = World(client)
     offer = ok(client.post(f"{API}/listings/{world.listing['id']}/offers", headers=world.provider, json={
-        "name": "公益研究 Research", "scenario": "public_welfare", "price_minor": 0, "term_days": 30,
+        "name": "公益研究 Research", "scenario": request.param, "price_minor": 0, "term_days": 30,
         "epsilon_budget": 1.0, "query_quota": 10}))["offers"][-1]
     return {"world": world, "offer": offer, "enterprise": world.enterprise()}
+
+
+def test_a_governance_or_welfare_offer_is_never_priced(client: TestClient) -> None:
+    world = World(client)
+    for scenario in ("public_governance", "public_welfare"):
+        refused = client.post(f"{API}/listings/{world.listing['id']}/offers", headers=world.provider, json={
+            "name": "治理 Governance", "scenario": scenario, "price_minor": 100, "term_days": 30,
+            "epsilon_budget": 1.0, "query_quota": 10})
+        assert refused.status_code == 422 and "必须免费" in refused.json()["detail_zh"]
+    governance = ok(client.get(f"{API}/catalog", params={"scenario": "public_governance"}))
+    assert governance["total"] == 0  # the world's listing has no governance offer
 
 
 def _apply(client: TestClient, free: dict[str, Any], **body: Any) -> Any:

@@ -50,7 +50,7 @@ def catalog_page(request: Request, session: PageSession, who: Viewer, q: str = "
                  sector: str = "", scenario: str = "", sort: str = "relevance",
                  offset: Annotated[int, Query(ge=0)] = 0) -> Response:
     """The public catalog with search and filters."""
-    filters = {"scenario": scenario if scenario in ("public_welfare", "industry") else None,
+    filters = {"scenario": scenario if scenario in ("public_governance", "public_welfare", "industry") else None,
                "sort": sort if sort in SORTS else "relevance"}
     page = listings.catalog(session, q or None, sector or None, grade or None, CATALOG_PAGE, offset, **filters)
     shown = {"q": q, "grade": grade, "sector": sector, "scenario": scenario, "sort": filters["sort"]}
