@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import xlsxwriter
 from sqlmodel import Session
@@ -39,7 +39,18 @@ class ExportFile:
     filename: str
 
 
-def table(result: QueryResult) -> tuple[list[str], list[list[Any]]]:
+class Released(Protocol):
+    """A released table: a query's result, or an open statistic's table."""
+
+    @property
+    def columns(self) -> list[str]: ...
+    @property
+    def rows(self) -> list[list[Any]]: ...
+    @property
+    def accuracy(self) -> Any: ...
+
+
+def table(result: Released) -> tuple[list[str], list[list[Any]]]:
     """The result's header and rows, each released value followed by its ± (empty when none is known)."""
     header: list[str] = []
     for name in result.columns:

@@ -35,7 +35,8 @@ from market.service.common import get_listing
 from sandbox import jobs, refusals_zh
 from sandbox import sql as sql_parser
 from sandbox.errors import EpsilonNotAllowed, QueryRefused
-from sandbox.exports import PLUS_MINUS, unit_words
+from sandbox.exports import table as table_with_plus_minus
+from sandbox.exports import unit_words
 from sandbox.models import OpenStatistic, OpenStatisticTable, QueryRun
 from sandbox.plan import Compiled, compile_query
 from sandbox.schemas import (
@@ -227,7 +228,7 @@ class OpenStatisticsService:
         writer.writerow(["# Shuyu 数域: open statistics, differentially private / 公开统计（差分隐私）"])
         for key, value in _facts(statistic, table):
             writer.writerow([f"# {key}", "" if value is None else value])
-        header, values = _with_plus_minus(table)
+        header, values = table_with_plus_minus(table)
         writer.writerow(header)
         writer.writerows([["" if v is None else v for v in row] for row in values])
         return buffer.getvalue().encode("utf-8-sig")
@@ -258,21 +259,6 @@ def _status(statuses: list[str]) -> str:
         return "running"
     released = sum(s == "succeeded" for s in statuses)
     return "published" if statuses and released == len(statuses) else "partial" if released else "failed"
-
-
-def _with_plus_minus(table: OpenTableRead) -> tuple[list[str], list[list[Any]]]:
-    header: list[str] = []
-    for name in table.columns:
-        header += [name, name + PLUS_MINUS] if name in table.accuracy else [name]
-    rows = []
-    for row in table.rows:
-        out: list[Any] = []
-        for name, value in zip(table.columns, row, strict=True):
-            out.append(value)
-            if name in table.accuracy:
-                out.append(table.accuracy[name].plus_minus)
-        rows.append(out)
-    return header, rows
 
 
 def _facts(statistic: OpenStatisticRead, table: OpenTableRead) -> list[tuple[str, Any]]:
