@@ -248,7 +248,7 @@ class AgreementService:
     def _get(self, session: Session, agreement_id: int) -> AuthorizationAgreement:
         agreement = session.get(AuthorizationAgreement, agreement_id)
         if agreement is None:
-            raise NotFound(f"No authorization agreement {agreement_id}")
+            raise NotFound(f"No authorization agreement {agreement_id}", zh=f"没有编号为 {agreement_id} 的授权运营协议")
         return agreement
 
     def _read(self, session: Session, agreement: AuthorizationAgreement) -> AgreementRead:
