@@ -57,6 +57,8 @@ def child(path: str, mode: str, shape: str) -> None:
                       max_rows=2 * 10**8)
     policy = Policy()
     compiled = compile_query(parse(SQL[shape], table, policy), table, policy, 1.0)
+    if "FORCE_NEW_STREAMING" in mode:  # set after OpenDP and Polars are loaded, as a sandbox process does
+        os.environ["POLARS_FORCE_NEW_STREAMING"] = "1"
     exact = (pl.col("amount").clip(0, 1000).sum(),) if shape == "sum" else None
     # Imports can peak higher than the query: start the peak count over at what is resident now.
     Path("/proc/self/clear_refs").write_text("5")
@@ -73,9 +75,7 @@ def child(path: str, mode: str, shape: str) -> None:
 
 
 def measure(path: Path, mode: str, shape: str) -> dict[str, float]:
-    env = dict(os.environ)
-    if "FORCE_NEW_STREAMING" in mode:
-        env["POLARS_FORCE_NEW_STREAMING"] = "1"
+    env = {k: v for k, v in os.environ.items() if k != "POLARS_FORCE_NEW_STREAMING"}
     done = subprocess.run([sys.executable, "-m", "bench.memory", "--child", str(path), mode, shape], cwd=ROOT,
                           env=env, capture_output=True, text=True, check=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     sandbox_workers: int = 2
     query_timeout_seconds: float = 60.0
     query_memory_mb: int = 4096
+    # Sandbox processes run OpenDP's plans on Polars' streaming engine (bounded memory, data bigger than RAM);
+    # OpenDP's float-sum sensitivity already covers any summation order (docs/sandbox.md, "Data bigger than memory").
+    sandbox_streaming: bool = True
     max_upload_mb: int = 512
     registration_notice_days: int = 7  # the public notice (公示) of a new registration, during which anyone may object
     # The account enterprises pay bank transfers into (shown on the licence page and the payment notice).

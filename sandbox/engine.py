@@ -101,7 +101,8 @@ def handle(op: str, payload: dict[str, Any], on_data: Callable[[], None] = lambd
     """
     assert _ENGINE is not None, "engine.init() must run first"
     if op == "ping":
-        return {"pid": os.getpid(), "memory_limit": resource.getrlimit(resource.RLIMIT_AS)[0]}
+        return {"pid": os.getpid(), "memory_limit": resource.getrlimit(resource.RLIMIT_AS)[0],
+                "streaming": os.environ.get("POLARS_FORCE_NEW_STREAMING") == "1"}
     if op == "run":
         return _run(_ENGINE, payload, on_data)
     if op == "crash":  # diagnostics: a worker that dies must fail its query cleanly

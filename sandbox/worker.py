@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing as mp
+import os
 import queue
 import resource
 import threading
@@ -46,6 +47,8 @@ class WorkerError(Exception):
 
 
 def _worker_main(conn: Connection, config: dict[str, Any]) -> None:
+    if config["streaming"]:
+        os.environ["POLARS_FORCE_NEW_STREAMING"] = "1"  # read by OpenDP's embedded Polars at each collect
     if config["memory_bytes"]:
         resource.setrlimit(resource.RLIMIT_AS, (config["memory_bytes"], config["memory_bytes"]))
     engine = importlib.import_module(config["engine"])
@@ -82,6 +85,7 @@ class SandboxPool:
             "store_dir": str(settings.store_dir.resolve()),
             "s3_endpoint_url": settings.s3_endpoint_url,
             "memory_bytes": settings.query_memory_mb * 1024 * 1024,
+            "streaming": settings.sandbox_streaming,
         }
         self._ctx = mp.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()

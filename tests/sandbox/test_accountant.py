@@ -101,12 +101,25 @@ def test_a_failed_worker_refunds_audits_and_the_pool_recovers(
     assert again["cached"] is False and again["epsilon_charged"] == pytest.approx(0.1)
 
 
-def test_workers_run_under_the_configured_memory_limit(sandbox_keys: None) -> None:
+def test_workers_run_under_the_configured_memory_limit_on_the_streaming_engine(sandbox_keys: None) -> None:
     from core.config import get_settings
     from sandbox.worker import get_pool
 
     settings = get_settings()
-    assert get_pool(settings).call("ping", {})["memory_limit"] == settings.query_memory_mb * 1024 * 1024
+    ping = get_pool(settings).call("ping", {})
+    assert ping["memory_limit"] == settings.query_memory_mb * 1024 * 1024
+    assert settings.sandbox_streaming and ping["streaming"] is True  # data bigger than memory: on by default
+
+
+def test_a_node_can_run_its_plans_on_the_in_memory_engine_instead(sandbox_keys: None) -> None:
+    from core.config import get_settings
+    from sandbox.worker import SandboxPool
+
+    pool = SandboxPool(get_settings().model_copy(update={"sandbox_streaming": False, "sandbox_workers": 1}))
+    try:
+        assert pool.call("ping", {})["streaming"] is False
+    finally:
+        pool.close()
 
 
 def test_re_uploading_identical_data_does_not_reopen_re_asking(client: TestClient) -> None:
