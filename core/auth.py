@@ -38,11 +38,18 @@ class Role(StrEnum):
 
 
 _HASHER = PasswordHasher()  # argon2id with argon2-cffi's current defaults (RFC 9106's low-memory profile)
+# The test suite creates and signs in thousands of accounts: there (SHUYU_ENV=test only) the same argon2id runs at
+# its least cost, which took the suite's hashing from ~0.1-0.7 s to under a millisecond per password.
+_TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # the format before argon2id: still verified, replaced at sign-in
 
 
+def _hasher() -> PasswordHasher:
+    return _TEST_HASHER if get_settings().env == "test" else _HASHER
+
+
 def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -50,14 +57,14 @@ def verify_password(password: str, stored: str) -> bool:
     if stored.startswith("scrypt$"):
         return _verify_scrypt(password, stored)
     try:
-        return _HASHER.verify(stored, password)
+        return _hasher().verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(stored: str) -> bool:
     """Whether a verified hash should be replaced: an old format, or argon2 parameters weaker than today's."""
-    return stored.startswith("scrypt$") or _HASHER.check_needs_rehash(stored)
+    return stored.startswith("scrypt$") or _hasher().check_needs_rehash(stored)
 
 
 def _verify_scrypt(password: str, stored: str) -> bool:

@@ -101,7 +101,7 @@ def test_an_unknown_email_costs_the_same_hashing_as_a_known_one(client: TestClie
             verified.append(stored.split("$")[1])
             return bool(self.real.verify(stored, password))
 
-    monkeypatch.setattr(auth, "_HASHER", Counting(auth._HASHER))
+    monkeypatch.setattr(auth, "_TEST_HASHER", Counting(auth._TEST_HASHER))
     assert _sign_in(client, office, "wrong password here").status_code == 401
     known = list(verified)
     verified.clear()
@@ -146,6 +146,21 @@ def test_passwords_are_stored_as_argon2id(client: TestClient, office: str) -> No
         user = session.exec(select(User).where(User.email == office)).one()
     assert user.password_hash.startswith("$argon2id$")
     assert PASSWORD not in user.password_hash
+
+
+def test_outside_tests_passwords_get_the_full_argon2id_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.config import get_settings
+
+    try:
+        for env in ("production", "development"):
+            monkeypatch.setenv("SHUYU_ENV", env)
+            get_settings.cache_clear()
+            stored = auth.hash_password(PASSWORD)
+            assert "$m=65536,t=3,p=4$" in stored and auth.verify_password(PASSWORD, stored)
+            assert auth.needs_rehash(auth._TEST_HASHER.hash(PASSWORD))  # a cheap hash is replaced at sign-in
+    finally:
+        monkeypatch.setenv("SHUYU_ENV", "test")
+        get_settings.cache_clear()
 
 
 def _old_scrypt(password: str) -> str:
