@@ -4,7 +4,7 @@ For each size (default 100k, 1M, 10M generated rows) it uploads a dataset throug
 path (encrypted, sealed for the sandbox), licenses it, then times each query shape: plain Polars
 computing the same exact aggregate from a Parquet scan, the sandbox service (`queries.run`: charge,
 worker, OpenDP release, receipt, store), and HTTP (`POST /api/v1/queries` to uvicorn on 127.0.0.1).
-Every DP query is a new one (a fresh alias), so no stored answer is reused. Results: medians and
+Every DP query is a new measurement (a fresh ε), so no stored answer is reused. Results: medians and
 ratios, printed and written to bench/results.md (not committed; bench/README.md keeps the curated table).
 
     python -m bench.run [--sizes 100000,1000000] [--repeats 15]
@@ -130,13 +130,16 @@ class Platform:
             license_service.review(s, self.office, licence.id, LicenseReview(decision="approve"))
             return licence.id
 
-    def query(self, licence_id: int, sql: str) -> Any:
+    def query(self, licence_id: int, sql: str, epsilon: float = 0.5) -> Any:
         from core.db import unit_of_work
         from sandbox.schemas import QueryCreate
         from sandbox.service import queries
 
         with unit_of_work() as s:
-            return queries.run(s, self.enterprise, QueryCreate(license_id=licence_id, sql=sql, epsilon=0.5))
+            result = queries.run(s, self.enterprise, QueryCreate(license_id=licence_id, sql=sql, epsilon=epsilon))
+        if result.cached:
+            raise RuntimeError("a stored answer was reused: the benchmark must time new measurements")
+        return result
 
 
 def _median_ms(fn: Callable[[], object], repeats: int) -> float:
@@ -150,14 +153,16 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
 
 def _bench_shape(platform_: Platform, http: Any, licence: int, plain: Path, shape: str, sql: str,
                  exact: Callable[[pl.LazyFrame], pl.LazyFrame], repeats: int, counter: Any) -> dict[str, Any]:
-    def fresh() -> str:
-        return sql.format(i=next(counter))
+    def fresh() -> tuple[str, float]:
+        # Aliases are post-processing (one stored measurement answers them all): a new ε makes a new measurement.
+        i = next(counter)
+        return sql.format(i=i), 0.5 + i * 1e-6
 
     for _ in range(4):  # both workers decrypt the dataset once and compile the shape once
-        platform_.query(licence, fresh())
+        platform_.query(licence, *fresh())
     polars_ms = _median_ms(lambda: exact(pl.scan_parquet(plain)).collect(), repeats)
-    service_ms = _median_ms(lambda: platform_.query(licence, fresh()), repeats)
-    http_ms = _median_ms(lambda: _http_query(http, licence, fresh()), repeats)
+    service_ms = _median_ms(lambda: platform_.query(licence, *fresh()), repeats)
+    http_ms = _median_ms(lambda: _http_query(http, licence, *fresh()), repeats)
     row = {"polars_ms": polars_ms, "service_ms": service_ms, "http_ms": http_ms, "ratio": service_ms / polars_ms}
     print(f"   {shape:30s} polars {polars_ms:8.1f} ms  service {service_ms:8.1f} ms  http {http_ms:8.1f} ms"
           f"  ratio {row['ratio']:.2f}", file=sys.stderr)
@@ -208,9 +213,9 @@ def _bench_size(platform_: Platform, http: Any, size: int, repeats: int, counter
     return out
 
 
-def _http_query(http: Any, licence: int, sql: str) -> None:
-    response = http.post("/api/v1/queries", json={"license_id": licence, "sql": sql, "epsilon": 0.5})
-    if response.status_code != 201:
+def _http_query(http: Any, licence: int, sql: str, epsilon: float) -> None:
+    response = http.post("/api/v1/queries", json={"license_id": licence, "sql": sql, "epsilon": epsilon})
+    if response.status_code != 201 or response.json()["cached"]:
         raise RuntimeError(response.text)
 
 
