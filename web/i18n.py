@@ -33,8 +33,9 @@ CST = timezone(timedelta(hours=8), "UTC+8")
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 # The CLDR locale behind each page language: the English pages write British English (licence, 30 Nov 2026).
 CLDR = {"zh-CN": "zh_CN", "en": "en_GB"}
-# Money is written the Chinese way on both languages' pages (¥, not en's CN¥): it is always the platform's yuan.
-MONEY_LOCALE = "zh_CN"
+# Numbers and money are written as China writes them on both languages' pages: the same digits and separators
+# as British English, and ¥ rather than English's CN¥ (every amount is the platform's yuan).
+NUMBERS = "zh_CN"
 
 
 def negotiate(accept_language: str | None) -> str:
@@ -102,35 +103,35 @@ def field_name(locale: str, key: str) -> str:
     return key if english is None else translate_in(locale, "field", english)
 
 
-def number(value: float | int | None, digits: int = 0, locale: str = DEFAULT_LOCALE) -> str:
+def number(value: float | int | None, digits: int = 0) -> str:
     if value is None:
         return "—"
-    return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0", locale=CLDR[locale])
+    return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0", locale=NUMBERS)
 
 
-def plain(value: float | int | None, locale: str = DEFAULT_LOCALE) -> str:
+def plain(value: float | int | None) -> str:
     """A bound or key as people write it: 100,000 rather than 100000.0; at most six significant digits."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     shown = value if isinstance(value, int) else Decimal(f"{value:.6g}")
-    return format_decimal(shown, locale=CLDR[locale], decimal_quantization=False)
+    return format_decimal(shown, locale=NUMBERS, decimal_quantization=False)
 
 
-def value(item: object, locale: str = DEFAULT_LOCALE) -> str:
+def value(item: object) -> str:
     """A released value: whole numbers as such, others with two decimals; text as it is."""
     if isinstance(item, bool) or not isinstance(item, int | float):
         return "—" if item is None else str(item)
     whole = isinstance(item, int) or item.is_integer()
-    return number(int(item) if whole else item, 0 if whole else 2, locale)
+    return number(int(item) if whole else item, 0 if whole else 2)
 
 
 def money(minor: int | None, currency: str = "CNY") -> str:
-    """Minor units as CLDR writes them for China, on both languages' pages: ¥1,234.50, -¥0.05, US$1.00."""
+    """Minor units as CLDR writes them for China: ¥1,234.50, -¥0.05, US$1.00."""
     if minor is None:
         return "—"
-    return format_currency(Decimal(minor).scaleb(-2), currency, locale=MONEY_LOCALE)
+    return format_currency(Decimal(minor).scaleb(-2), currency, locale=NUMBERS)
 
 
 def epsilon(value: float | None) -> str:
