@@ -1,7 +1,8 @@
 """The names people see for enumerated values and form fields, in English, the pages' source language.
 
 The Chinese for each is in the gettext catalog (web/locale), with the kind as its context
-(msgctxt "status", msgid "Published"): `web.i18n.extract_labels` lists them for `make messages`.
+(msgctxt "status", msgid "Published"): `web.extractors.extract_labels` reads them
+(keep each a single literal) for `make messages`.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from babel.messages.frontend import parse_keywords, parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from web import i18n
+from web.labels import FIELDS, LABELS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +47,15 @@ def test_every_text_of_the_code_and_templates_has_its_chinese() -> None:
                if (m := catalog.get((context, msgid))) is None or not m.string or m.fuzzy}
     assert not missing, "no Chinese (or only a fuzzy guess) in web/locale/zh_CN/LC_MESSAGES/messages.po for " \
         f"{sorted(missing)}: run `make messages` and translate them"
+
+
+def test_every_label_and_field_name_has_its_chinese() -> None:
+    catalog = zh_catalog()
+    names = {(kind, english) for kind, values in LABELS.items() for english in values.values()}
+    names |= {("field", english) for english in FIELDS.values()}
+    missing = sorted(f"{kind}: {english}" for kind, english in names
+                     if (m := catalog.get((kind, english))) is None or not m.string or m.fuzzy)
+    assert not missing, f"web/labels.py names without Chinese (msgctxt is the kind): {missing}"
 
 
 def test_each_translation_keeps_the_placeholders_of_its_english() -> None:
