@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo test test-slow lint bench fuzz reliability-report clean
+.PHONY: install demo test test-slow lint messages bench fuzz reliability-report clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PY)" || { echo "Shuyu needs Python >= 3.11 on the PATH (python3, python3.11, ...)"; exit 1; }
@@ -36,6 +36,16 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# The pages' translations (docs/translating.md): every `_("...")` of the code and templates, the labels and the
+# errors' titles into web/locale/messages.pot, then merged into each language's .po (new texts come with an
+# empty msgstr for the translator; the pages read the .po itself, so there is nothing to compile).
+# tests/web/test_translations.py extracts with the same keywords (it reads them from here).
+BABEL_KEYWORDS := -k translate:2 -k error_page:3
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --project Shuyu --version 0.1.0 \
+		--copyright-holder "Shuyu contributors" -o web/locale/messages.pot .
+	$(BIN)/pybabel update -i web/locale/messages.pot -d web/locale -D messages
 
 # A long schemathesis run: every operation, as every role, FUZZ_EXAMPLES generated inputs each.
 FUZZ_EXAMPLES ?= 25

@@ -7,23 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from web import i18n
-
-FIELD_EN = {"title": "Title", "description": "Description", "keywords": "Keywords", "sector": "Sector",
-            "update_cycle": "Update cycle", "proposed_grade": "Proposed grade", "offers": "Offer",
-            "max_epsilon_per_query": "Max ε per query", "default_epsilon": "Default ε",
-            "min_group_size": "Min group size"}
+from web.labels import LABELS
 
 
 def field_label(locale: str, field: str) -> str:
     """`dp_policy.default_epsilon` → 默认 ε; `offers.2` → 产品方案 2."""
     head, _, tail = field.partition(".")
     if head == "offers":
-        return f"{_name(locale, 'offers')} {tail}"
-    return _name(locale, tail or head)
-
-
-def _name(locale: str, key: str) -> str:
-    return i18n.FIELD_ZH.get(key, key) if locale == "zh-CN" else FIELD_EN.get(key, key)
+        return f"{i18n.field_name(locale, 'offers')} {tail}"
+    return i18n.field_name(locale, tail or head)
 
 
 def field_value(locale: str, value: Any) -> str:
@@ -41,7 +33,7 @@ def field_value(locale: str, value: Any) -> str:
     if isinstance(value, float):
         return i18n.plain(value)
     for kind in ("grade", "cycle"):
-        if value in i18n.LABELS[kind]:
+        if value in LABELS[kind]:
             return i18n.label(locale, kind, value)
     return str(value)
 
@@ -56,26 +48,19 @@ def when_iso(locale: str, value: str | datetime | None) -> str:
         return value
 
 
-SUBJECTS = {"listing": ("数据产品", "Listing"), "license": ("许可", "Licence"),
-            "registration": ("登记", "Registration"), "payment": ("付款", "Payment"),
-            "dataset": ("数据集", "Dataset"), "query": ("查询", "Query")}
-
-
 def action_label(locale: str, action: str) -> str:
     """An audit action as people say it: `listing.review.approve` → 数据产品审核：通过."""
-    named = i18n.LABELS["audit_action"].get(action)
-    if named:
-        return named[0] if locale == "zh-CN" else named[1]
+    if action in LABELS["audit_action"]:
+        return i18n.label(locale, "audit_action", action)
     head, _, rest = action.partition(".")
-    subject = SUBJECTS.get(head)
-    if subject is None or not rest:
+    if head not in LABELS["subject"] or not rest:
         return action
+    subject = i18n.label(locale, "subject", head)
     if rest.startswith("review."):
         what = i18n.label(locale, "decision", rest.removeprefix("review."))
-        return f"{subject[0]}审核：{what}" if locale == "zh-CN" else f"{subject[1]} review: {what}"
-    kind = "licence_action" if head == "license" and rest in i18n.LABELS["licence_action"] else "action"
-    what = i18n.label(locale, kind, rest)
-    return f"{subject[0]}：{what}" if locale == "zh-CN" else f"{subject[1]}: {what}"
+        return i18n.translate(locale, "{subject} review: {what}", subject=subject, what=what)
+    kind = "licence_action" if head == "license" and rest in LABELS["licence_action"] else "action"
+    return i18n.translate(locale, "{subject}: {what}", subject=subject, what=i18n.label(locale, kind, rest))
 
 
 def audit_data(locale: str, data: dict[str, Any]) -> str:
@@ -95,8 +80,7 @@ def audit_data(locale: str, data: dict[str, Any]) -> str:
 
 
 def subject_label(locale: str, kind: str) -> str:
-    names = SUBJECTS.get(kind)
-    return kind if names is None else names[0] if locale == "zh-CN" else names[1]
+    return i18n.label(locale, "subject", kind)
 
 
 JOURNAL_ZH = [

@@ -44,10 +44,10 @@ def validated_zh(where: str, error: Any) -> str:
 
 def field_zh(where: str) -> str:
     """A field's path (`offers.0.price_minor`) as a Chinese name people recognise on the form."""
-    from web.i18n import FIELD_ZH  # the page's labels live with the other translations
+    from web.i18n import field_name  # the page's labels live with the other translations
 
     parts = where.split(".")
-    named = [FIELD_ZH.get(p, p) for p in parts if not p.isdigit()]
+    named = [field_name("zh-CN", p) for p in parts if not p.isdigit()]
     numbers = [str(int(p) + 1) for p in parts if p.isdigit()]
     return "".join(named[:1]) + (f" {numbers[0]} " if numbers else "") + "".join(named[1:])
 

@@ -18,6 +18,7 @@ from core.errors import DomainError
 from core.sso import sso
 from market import reasons
 from web import charts, fields, i18n
+from web.labels import LABELS
 from web.session import CSRF_FIELD, csrf_token, store_csrf_cookie
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -47,7 +48,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "locale": locale, "_": partial(i18n.translate, locale), "label": partial(i18n.label, locale),
         "reason_label": partial(reason_label, locale), "field_label": partial(fields.field_label, locale),
         "field_value": partial(fields.field_value, locale), "when_iso": partial(fields.when_iso, locale),
-        "query_statuses": i18n.LABELS["query_status"], "action_label": partial(fields.action_label, locale),
+        "query_statuses": LABELS["query_status"], "action_label": partial(fields.action_label, locale),
         "audit_data": partial(fields.audit_data, locale), "subject_label": partial(fields.subject_label, locale),
         "journal_text": partial(fields.journal_text, locale),
         "when": partial(i18n.when, locale), "viewer": getattr(request.state, "viewer", None),
