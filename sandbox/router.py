@@ -40,10 +40,8 @@ async def run_query(body: QueryCreate, session: SessionDep, who: EnterpriseUser)
 def _pending(who: EnterpriseUser, run_id: int) -> QueryStatus:
     from core.db import unit_of_work
 
-    with unit_of_work() as session:
-        shown = queries.status(session, who, run_id)
-    assert isinstance(shown, QueryStatus)
-    return shown
+    with unit_of_work() as session:  # the job may have ended already: 202 with its status all the same
+        return queries.job_status(session, who, run_id)
 
 
 @router.post("/queries/preview", response_model=QueryPreview)

@@ -203,18 +203,18 @@ class QueryService:
 
     def status(self, session: Session, who: Principal, query_id: int) -> QueryResult | QueryStatus:
         """A query of yours: its result once released, else where its job stands."""
-        run = session.get(QueryRun, query_id)
-        if run is None or run.organization_id != who.organization_id:
-            raise NotFound(f"No query {query_id} of yours")
+        run = _own_run(session, who, query_id)
         if run.status == "succeeded":
             return self._result(run, run.license_id or 0, charged=run.epsilon_charged, cached=False)
         return _status(run)
 
+    def job_status(self, session: Session, who: Principal, query_id: int) -> QueryStatus:
+        """Where a query's job stands, even once it has ended (an async submission's answer, however fast)."""
+        return _status(_own_run(session, who, query_id))
+
     def cancel(self, session: Session, who: Principal, query_id: int) -> QueryStatus:
         """Cancel a query that has not started: its ε comes back. Once a sandbox has started it, it runs out."""
-        run = session.get(QueryRun, query_id)
-        if run is None or run.organization_id != who.organization_id:
-            raise NotFound(f"No query {query_id} of yours")
+        run = _own_run(session, who, query_id)
         if run.status == "queued" and settle_failure(query_id, run.attempts, "cancelled", "cancelled before it ran",
                                                      touched_data=False, expect_status="queued"):
             session.refresh(run)
@@ -451,6 +451,13 @@ def _charged_zh(kind: str, epsilon: float) -> str:
     what = _CHARGED_WHAT.get(kind, _CHARGED_WHAT["error"])[1]
     return (f"查询在开始读取数据之后{what}。本次查询的 ε（{epsilon:g}）已扣除，未发布任何结果："
             "读取数据之后的失败可能取决于数据本身，退还预算会泄露信息。请缩小查询范围（更少的分组、更短的时间段）后重试")
+
+
+def _own_run(session: Session, who: Principal, query_id: int) -> QueryRun:
+    run = session.get(QueryRun, query_id)
+    if run is None or run.organization_id != who.organization_id:
+        raise NotFound(f"No query {query_id} of yours")
+    return run
 
 
 def _status(run: QueryRun) -> QueryStatus:

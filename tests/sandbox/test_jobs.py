@@ -70,6 +70,21 @@ def test_an_async_query_answers_202_and_its_location_gives_the_result(
     assert _licence(client, headers, licence["id"])["queries_used"] == 1
 
 
+def test_an_async_query_that_ends_before_its_answer_is_written_still_gets_202(
+        licensed: tuple[TestClient, dict[str, str], dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandbox import jobs
+    from sandbox.service import queries
+
+    def after_the_job_ended(who: Any, run_id: int, status: str | None) -> None:
+        assert status is None and jobs.wait(run_id, 120) == "succeeded"  # the sandbox is faster than the API
+
+    monkeypatch.setattr(queries, "outcome", after_the_job_ended)
+    client, headers, licence = licensed
+    accepted = _later(client, headers, licence["id"])
+    assert accepted.status_code == 202 and accepted.json()["status"] == "succeeded"
+    assert ok(client.get(accepted.headers["Location"], headers=headers))["rows"]
+
+
 def test_a_query_cancelled_before_it_runs_is_refunded(
         licensed: tuple[TestClient, dict[str, str], dict[str, Any]], no_sandbox_node: None) -> None:
     client, headers, licence = licensed
