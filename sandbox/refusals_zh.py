@@ -53,9 +53,26 @@ PATTERNS: list[tuple[str, str]] = [
     (r"(\w+) can only use aggregates that are also selected", r"\1 只能使用已选取的聚合"),
     (r"ORDER BY must name a column of the result", "ORDER BY 必须使用结果中的列"),
     # branch sql (issue 14): the wider SQL surface
-    (r"date and time bucketing \(EXTRACT, DATE_TRUNC\) is not supported.*",
-     "暂不支持按日期或时间分段（EXTRACT、DATE_TRUNC）：数据字典中没有日期或时间类型的列（日期以文本存储），"
-     "因此没有可供分组的公开时段范围；请数据提供方增加年份、月份或小时的维度列并公开其取值"),
+    # branch dates (issue 14): time buckets over declared date and datetime columns
+    (r"(\w+) by (.*) is not supported", r"\1 不支持按 \2 分段，请使用年、季度、月、日、小时或星期"),
+    (r"(\w+) takes a date or time column", r"\1 只接受一个日期或时间列"),
+    (r'column "(.+)" is not a date or time column in the data dictionary, so (\w+) cannot be used on it',
+     r"列“\1”在数据字典中不是日期或时间列，不能对其使用 \2；哪些列是日期及其时间范围由数据提供方声明"),
+    (r'column "(.+)" holds dates without a time of day, so it has no hour',
+     r"列“\1”只有日期、没有时刻，无法按小时分组"),
+    (r'column "(.+)" has no declared period in the data dictionary, so its time buckets have no public keys',
+     r"列“\1”在数据字典中没有声明时间范围，其时间分段没有公开的分组键；请数据提供方声明首末日期"),
+    (r'grouping by (.+) would make ([\d,]+) groups over the declared period of "(.+)" \((.+) to (.+)\), more than '
+     r"(\d+)", r"按 \1 分组会在“\3”声明的时间范围（\4 至 \5）内产生 \2 个组，超过上限 \6：大多数组将只是噪声，"
+     r"请改用更粗的时间单位，或用 WHERE 缩小时间范围"),
+    (r'the WHERE leaves no period of (.+) within the declared period of "(.+)"',
+     r"WHERE 条件排除了“\2”声明时间范围内 \1 的全部分段，没有可发布的组"),
+    (r'column "(.+)" holds (?:dates|times), whose values are not public keys, so it cannot be grouped on directly',
+     r"列“\1”是日期或时间列，其取值不是公开的分组键，不能直接分组；请按时间分段分组，如 DATE_TRUNC('month', \1)"),
+    (r'"(.+)" holds (?:dates|times) and cannot be compared with (.+)',
+     r"“\1”是日期或时间列，不能与 \2 比较；请与日期常量比较，如 DATE '2013-06-01'"),
+    (r'"(.+)" holds dates, which cannot be compared with a time of day', r"“\1”是日期列，不能与带时刻的时间比较"),
+    (r"(.+) is selected twice under different names", r"\1 以不同的名称被选取了两次，请只选取一次"),
     (r'"(.+)" is not a TRUE/FALSE column, so it cannot stand alone as a condition',
      r"“\1”不是真/假列，不能单独作为条件，请与常量比较"),
     (r'the result column name "(.+)" is reserved .*', r"结果列名“\1”为保留名（以 __ 开头的名称供沙箱内部使用）"),
