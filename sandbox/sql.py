@@ -809,7 +809,8 @@ class _Parser:
                 node = self.buckets.get(name) or next(
                     i for i in self.select.expressions if isinstance(i.unalias(), exp.Column)
                     and self._column(i.unalias()).name == name)
-                raise _refuse(f'column "{name}" is selected but not grouped', node,
+                shown = node.sql() if name in self.buckets else name
+                raise _refuse(f'column "{shown}" is selected but not grouped', node,
                               "raw values are never released: add it to GROUP BY, or aggregate it")
         ordered = list(dict.fromkeys(self.selected_dims))
         group_by = tuple(ordered + [g for g in dict.fromkeys(grouped) if g not in ordered])
