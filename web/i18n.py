@@ -1305,3 +1305,12 @@ FIELD_ZH.update({
 ZH.update({  # the annual report lists the authorization agreements in force in its year
     "No authorization agreement was in force this year.": "本年度无有效的授权运营协议。",
 })
+LABELS["column_role"].update({  # branch dates: date and date-time dimensions, bucketed by their period
+    "date": ("日期维度", "Date dimension"), "datetime": ("日期时间维度", "Date-time dimension"),
+})
+ZH.update({  # branch dates
+    "A date or date-time dimension takes its public first and last value in Low and High (e.g. 2013-01-01 and "
+    "2013-12-31): queries may then group it by year, quarter, month, day, hour or weekday.":
+        "日期或日期时间维度在“下限”“上限”中填写其公开的首末取值（如 2013-01-01 和 2013-12-31），"
+        "查询即可按年、季度、月、日、小时或星期分组。",
+})

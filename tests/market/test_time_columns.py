@@ -87,3 +87,26 @@ def test_a_date_declaration_that_does_not_fit_is_refused_in_chinese_too(client: 
         response = client.put(url, headers={**world.provider, "Accept-Language": "zh-CN"},
                               json={**DICTIONARY, "columns": columns})
         assert response.status_code == 422 and zh in response.text, response.text
+
+
+def test_the_dictionary_page_declares_a_date_column_and_its_period(client: TestClient) -> None:
+    from tests.web.test_pages import browser_sign_in, csrf_of
+
+    world = World(client, frame=trips(100), dictionary=DICTIONARY)
+    dataset = world.dataset["id"]
+    browser_sign_in(client, "provider@gov.test")
+    page = client.get(f"/provider/datasets/{dataset}", headers={"Accept-Language": "zh-CN"}).text
+    assert "日期维度" in page and 'value="2013-01-01"' in page
+    assert "2013-01-05 – 2014-01-02" in page  # what the upload saw: the earliest and latest date
+    form = {"csrf": csrf_of(page), "role_0": "identifier", "role_1": "date", "lo_1": "2013/1/1", "hi_1": "2013-06-30",
+            "role_2": "datetime", "role_3": "measure", "lo_3": "0", "hi_3": "10", "privacy_column": "card",
+            "max_contributions": "2"}
+    saved = client.post(f"/provider/datasets/{dataset}/dictionary", data=form)
+    assert saved.status_code == 200, saved.text
+    detail = client.get(f"{API}/datasets/{dataset}", headers=world.provider).json()["dictionary"]
+    columns = {c["name"]: c for c in detail["columns"]}
+    assert columns["trip_date"]["time"] == "date" and columns["trip_date"]["period"] == ["2013-01-01", "2013-06-30"]
+    assert columns["boarded"]["time"] == "datetime" and columns["boarded"]["period"] is None
+    refused = client.post(f"/provider/datasets/{dataset}/dictionary", headers={"Accept-Language": "zh-CN"},
+                          data={**form, "lo_1": "someday"})
+    assert refused.status_code == 422 and "时间范围须为先后两个日期" in refused.text
