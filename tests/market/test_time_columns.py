@@ -60,6 +60,11 @@ def test_a_declared_date_column_uploads_and_dates_outside_its_period_are_reporte
 
 def test_an_enterprise_groups_by_month_through_the_declared_period(client: TestClient) -> None:
     world = World(client, frame=trips(500), dictionary=DICTIONARY)
+    public = client.get(f"/listings/{world.listing['id']}", headers={"Accept-Language": "zh-CN"}).text
+    assert "日期维度" in public and "2013-01-01 – 2013-12-31" in public  # the period is public: analysts plan by it
+    preview = ok(client.get(f"{API}/catalog/{world.listing['id']}/preview"))
+    dates = [row[[c["name"] for c in preview["columns"]].index("trip_date")] for row in preview["rows"]]
+    assert dates and all("2013-01-01" <= d <= "2013-12-31" for d in dates)  # drawn from the period alone
     analyst = world.enterprise()
     licence = world.active_licence(analyst)
     result = ok(client.post(f"{API}/queries", headers=analyst, json={
