@@ -31,6 +31,7 @@ from core.times import TimeKind, parse_expr, parse_one
 from sandbox import accuracy
 from sandbox.spec import (
     Aggregate,
+    Bin,
     BoolOp,
     Bucket,
     Case,
@@ -41,6 +42,7 @@ from sandbox.spec import (
     Post,
     QuerySpec,
     TableInfo,
+    bin_of,
     bucket_of,
     case_of,
     period_of,
@@ -177,6 +179,9 @@ def _times(table: TableInfo) -> dict[str, TimeKind]:
 
 def _group_info(spec: QuerySpec, table: TableInfo, name: str) -> ColumnInfo:
     """A group column as the plan sees it: a table column, or a time bucket with the keys its period implies."""
+    binned = bin_of(name)
+    if binned is not None:
+        return _bin_info(table, name, binned)
     bucket = bucket_of(name)
     if bucket is None:
         return _info(table, name)
@@ -188,6 +193,18 @@ def _group_info(spec: QuerySpec, table: TableInfo, name: str) -> ColumnInfo:
         raise QueryNotAllowed(f'{name}: more than {MAX_INTEGER_KEYS} public keys')
     keys = bucket.keys(source.dtype, *period, spec.where)
     return ColumnInfo(name, "dimension", bucket.dtype, keys=keys)
+
+
+def _bin_info(table: TableInfo, name: str, binned: Bin) -> ColumnInfo:
+    for column in binned.columns():
+        info = _info(table, column)
+        if info.role not in ("dimension", "measure") or info.dtype in ("date", "datetime") or \
+                (binned.column is not None and (info.role != "measure" or info.dtype not in ("int", "float"))):
+            raise QueryNotAllowed(f'column "{column}" cannot be binned')
+    bounds = _info(table, binned.column).bounds if binned.column is not None else None
+    if binned.column is not None and (bounds is None or binned.count(bounds) > MAX_INTEGER_KEYS):
+        raise QueryNotAllowed(f'{name}: more than {MAX_INTEGER_KEYS} public keys, or no bounds to bin')
+    return ColumnInfo(name, "dimension", binned.dtype, keys=binned.keys(bounds))
 
 
 def _check(spec: QuerySpec, table: TableInfo, policy: Policy) -> None:
@@ -209,7 +226,7 @@ def _check(spec: QuerySpec, table: TableInfo, policy: Policy) -> None:
         keys = info.group_keys()
         if info.dtype in ("date", "datetime"):
             raise QueryNotAllowed(f'column "{name}" cannot be grouped on: group by a time bucket of it')
-        if bucket_of(name) is not None and not 0 < len(keys or ()) <= MAX_INTEGER_KEYS:
+        if (bucket_of(name) or bin_of(name)) is not None and not 0 < len(keys or ()) <= MAX_INTEGER_KEYS:
             raise QueryNotAllowed(f"{name}: {len(keys or ())} public keys, not between 1 and {MAX_INTEGER_KEYS}")
         if info.role == "dimension" or (keys is not None and len(keys) <= MAX_INTEGER_KEYS):
             if keys is None and not (policy.allow_unknown_keys and policy.delta > 0):
@@ -341,7 +358,7 @@ def _schema(spec: QuerySpec, stats: tuple[Stat, ...], table: TableInfo) -> dict[
         used.add(table.columns[0].name)
     schema = {c.name: _POLARS_TYPES[c.dtype] for c in table.columns if c.name in used}
     for name in spec.group_by:
-        bucket = bucket_of(name)
+        bucket = bucket_of(name) or bin_of(name)
         if bucket is not None:
             schema[name] = _POLARS_TYPES[bucket.dtype]
     return schema
@@ -773,6 +790,10 @@ def _prepare(data: pl.LazyFrame, schema: Mapping[str, pl.DataType],
     times = times or {}
     exprs = []
     for name, dtype in schema.items():
+        binned = bin_of(name)
+        if binned is not None:
+            exprs.append(_bin_expr(binned).alias(name))
+            continue
         bucket = bucket_of(name)
         if bucket is not None:
             kind = times[bucket.column]
@@ -797,6 +818,21 @@ def _bucket_expr(bucket: Bucket, moment: pl.Expr, kind: TimeKind) -> pl.Expr:
     parts = {"year": moment.dt.year(), "quarter": moment.dt.quarter(), "month": moment.dt.month(),
              "day": moment.dt.day(), "hour": moment.dt.hour(), "dow": moment.dt.weekday() % 7}
     return parts[bucket.unit].cast(pl.Int64)
+
+
+def _bin_expr(binned: Bin) -> pl.Expr:
+    """A row's bin: the floor of its value over the width (times the width), or the first CASE label that
+    holds (null: no label, so no group). The same keys `Bin.keys` lists from the bounds or the query."""
+    if binned.column is not None:
+        index = (pl.col(binned.column).cast(pl.Float64, strict=False) / binned.width).floor().cast(pl.Int64)
+        return index * binned.width if binned.scaled else index
+    dtype = _POLARS_TYPES[binned.dtype]
+    chain: Any = None
+    for condition, label in binned.whens:
+        holds = predicate(condition).fill_null(False)
+        chain = pl.when(holds).then(pl.lit(label, dtype=dtype)) if chain is None else \
+            chain.when(holds).then(pl.lit(label, dtype=dtype))
+    return chain.otherwise(pl.lit(binned.otherwise, dtype=dtype))  # type: ignore[no-any-return]
 
 
 def _epoch(value: object, kind: TimeKind) -> int:

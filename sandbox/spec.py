@@ -521,3 +521,76 @@ def _possible(where: Filter | None, column: str, start: datetime, end: datetime,
         if not holds:
             return False
     return True
+
+
+# Bins: GROUP BY a measure through public bins, FLOOR(m / w) * w (or FLOOR(m / w)), or CASE WHEN … THEN
+# 'label' … END. The keys follow from the measure's declared bounds, or from the query's own labels.
+
+BIN_PREFIX = "bin:"
+
+
+@dataclass(frozen=True)
+class Bin:
+    """Width bins of a measure (`column`, `width`; `scaled`: the key is the bin's lower edge, else its
+    number), or a CASE whose WHERE-like conditions choose a constant label (`whens`, `otherwise`)."""
+
+    column: str | None = None
+    width: int = 0
+    scaled: bool = True
+    whens: tuple[tuple[Filter, Key], ...] = ()
+    otherwise: Key | None = None
+
+    @property
+    def name(self) -> str:
+        if self.column is not None:
+            body: dict[str, Any] = {"column": self.column, "width": self.width, "scaled": self.scaled}
+        else:
+            body = {"whens": [[filter_to_dict(f), v] for f, v in self.whens], "else": self.otherwise}
+        return BIN_PREFIX + json.dumps(body, sort_keys=True, ensure_ascii=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.column}_bin" if self.column is not None else "bin"
+
+    @property
+    def labels(self) -> tuple[Key, ...]:
+        """A CASE's keys: its THEN and ELSE constants, each once, in the order written."""
+        values = [v for _, v in self.whens] + ([self.otherwise] if self.otherwise is not None else [])
+        return tuple(dict.fromkeys(values))
+
+    @property
+    def dtype(self) -> DType:
+        if self.column is not None or all(isinstance(v, int) and not isinstance(v, bool) for v in self.labels):
+            return "int"
+        return "string"
+
+    def columns(self) -> set[str]:
+        if self.column is not None:
+            return {self.column}
+        return set().union(*(filter_columns(f) for f, _ in self.whens))
+
+    def keys(self, bounds: tuple[float, float] | None) -> tuple[Key, ...] | None:
+        """Every bin the public bounds reach (or the CASE's labels); None when the measure has no bounds."""
+        if self.column is None:
+            return self.labels
+        if bounds is None or self.width <= 0:
+            return None
+        first, last = math.floor(bounds[0] / self.width), math.floor(bounds[1] / self.width)
+        return tuple(i * self.width if self.scaled else i for i in range(first, last + 1))
+
+    def count(self, bounds: tuple[float, float] | None) -> int:
+        if self.column is None:
+            return len(self.labels)
+        if bounds is None or self.width <= 0:
+            return 0
+        return math.floor(bounds[1] / self.width) - math.floor(bounds[0] / self.width) + 1
+
+
+def bin_of(column: str | None) -> Bin | None:
+    """The bin a computed group column stands for, or None for a table column."""
+    if column is None or not column.startswith(BIN_PREFIX):
+        return None
+    d = json.loads(column[len(BIN_PREFIX):])
+    if "column" in d:
+        return Bin(column=d["column"], width=int(d["width"]), scaled=bool(d["scaled"]))
+    return Bin(whens=tuple((filter_from_dict(f), v) for f, v in d["whens"]), otherwise=d["else"])

@@ -25,6 +25,7 @@ from sandbox.spec import (
     TRUNC_UNITS,
     AggKind,
     Aggregate,
+    Bin,
     BoolOp,
     Bucket,
     BucketFunc,
@@ -33,6 +34,7 @@ from sandbox.spec import (
     CompareOp,
     Comparison,
     Filter,
+    Key,
     OrderItem,
     Policy,
     Post,
@@ -40,8 +42,10 @@ from sandbox.spec import (
     Scalar,
     TableInfo,
     as_datetime,
+    bin_of,
     bucket_of,
     case_of,
+    filter_columns,
     period_of,
 )
 
@@ -311,6 +315,39 @@ def _bucket_parts(node: exp.Expr) -> tuple[BucketFunc, str, exp.Expr | None]:
     return "extract", _TIME_FUNCS[type(node)], node.this
 
 
+def _width_parts(node: exp.Expr) -> tuple[exp.Column, int | float, bool] | None:
+    """(column, width, scaled) of FLOOR(col / w) * w, w * FLOOR(col / w) or FLOOR(col / w), else None."""
+    node = node.unnest()
+    factor = None
+    if isinstance(node, exp.Mul):
+        left, right = node.this.unnest(), node.expression.unnest()
+        node, factor = (left, _number(right)) if isinstance(left, exp.Floor) else (right, _number(left))
+        if factor is None:
+            return None
+    if not isinstance(node, exp.Floor) or node.args.get("decimals") is not None:
+        return None
+    inner = node.this.unnest()
+    if not isinstance(inner, exp.Div) or not isinstance(inner.this.unnest(), exp.Column):
+        return None
+    width = _number(inner.expression)
+    if width is None or (factor is not None and factor != width):
+        return None
+    return inner.this.unnest(), width, factor is not None
+
+
+def _is_bin(node: exp.Expr) -> bool:
+    node = node.unnest()
+    if isinstance(node, exp.Case):
+        return not any(_is_aggregate(n) for n in node.walk())
+    return _width_parts(node) is not None
+
+
+def _group_label(name: str) -> str:
+    found = bucket_of(name) or bin_of(name)
+    assert found is not None
+    return found.label
+
+
 def _bucket_example(func: BucketFunc) -> str:
     return "EXTRACT(MONTH FROM trip_date)" if func == "extract" else "DATE_TRUNC('month', trip_date)"
 
@@ -437,10 +474,10 @@ class _Parser:
                 self.group_aliases[info.name] = label
             self.selected_dims.append(info.name)
             return
-        if _is_bucket(body):
-            name = self._bucket(body)
+        if _is_bucket(body) or _is_bin(body):
+            name = self._bucket(body) if _is_bucket(body) else self._bin(body)
             label = alias.name if alias is not None and alias.quoted else \
-                alias.name.lower() if alias is not None else bucket_of(name).label  # type: ignore[union-attr]
+                alias.name.lower() if alias is not None else _group_label(name)
             if self.group_aliases.get(name, label) != label:
                 raise _refuse(f"{body.sql()} is selected twice under different names", item,
                               "select it once")
@@ -793,6 +830,62 @@ class _Parser:
                           node, "most of them would be pure noise: use a coarser unit, or narrow the period with "
                                 f"WHERE {info.name} >= DATE '…'")
 
+    # bins of a measure
+
+    def _bin(self, node: exp.Expr) -> str:
+        """FLOOR(m / w) * w or FLOOR(m / w) over a measure's bounds, or CASE WHEN … THEN 'label' … END."""
+        case = node.unnest()
+        if isinstance(case, exp.Case):
+            found = self._case_bin(case)
+        else:
+            column, width, scaled = _width_parts(node)  # type: ignore[misc]
+            info = self._column(column)
+            if info.role != "measure" or info.dtype not in ("int", "float"):
+                raise _refuse(f'column "{info.name}" is a {info.role}, not a numeric measure, so it cannot be binned',
+                              node, "bin a measure whose bounds the data dictionary declares")
+            if not isinstance(width, int) or width <= 0:
+                raise _refuse("the bin width must be a positive whole number", node,
+                              f"write e.g. FLOOR({info.name} / 10) * 10")
+            found = Bin(column=info.name, width=width, scaled=scaled)
+            if info.bounds is None:
+                raise _refuse(f'measure "{info.name}" has no bounds in the data dictionary', node,
+                              "ask the data provider to set bounds for it")
+            count = found.count(info.bounds)
+            if count > MAX_INTEGER_KEYS:
+                raise _refuse(f"grouping by {node.sql()} would make {count:,} groups over the bounds of "
+                              f'"{info.name}", more than {MAX_INTEGER_KEYS}', node,
+                              "use a wider bin: most of these groups would be pure noise")
+        self.buckets.setdefault(found.name, node)
+        return found.name
+
+    def _case_bin(self, node: exp.Case) -> Bin:
+        if node.this is not None:
+            raise _refuse("CASE <expression> WHEN … is not supported", node,
+                          "write CASE WHEN column = value THEN … END")
+        whens = []
+        for when in node.args["ifs"]:
+            condition = _condition(when.this, self._where_operand, "CASE WHEN")
+            for name in filter_columns(condition):
+                info = self.table.column(name, exact=True)
+                if info is not None and info.dtype in ("date", "datetime"):
+                    raise _refuse(f'a CASE group cannot test the date column "{name}"', when,
+                                  "group by a time bucket of it, or filter it in WHERE")
+            whens.append((condition, self._bin_label(when.args["true"])))
+        default = node.args.get("default")
+        otherwise = self._bin_label(default) if default is not None and not isinstance(default, exp.Null) else None
+        found = Bin(whens=tuple(whens), otherwise=otherwise)
+        if len({type(v) for v in found.labels}) > 1:
+            raise _refuse("the labels of a CASE group must all be text or all whole numbers", node,
+                          "e.g. CASE WHEN age < 30 THEN 'under 30' ELSE '30 and over' END")
+        return found
+
+    def _bin_label(self, node: exp.Expr) -> Key:
+        value = _constant(node)
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise _refuse("the values of a CASE group must be text or whole-number constants", node,
+                          "e.g. CASE WHEN age < 30 THEN 'under 30' ELSE '30 and over' END")
+        return value
+
     # GROUP BY
 
     def _group_by(self) -> tuple[str, ...]:
@@ -815,14 +908,14 @@ class _Parser:
         ordered = list(dict.fromkeys(self.selected_dims))
         group_by = tuple(ordered + [g for g in dict.fromkeys(grouped) if g not in ordered])
         for name in group_by:
-            if name in self.buckets:
+            if bucket_of(name) is not None:
                 self._bucket_keys(name)
         return group_by
 
     def _group_column(self, node: exp.Expr) -> str:
-        if _is_bucket(node):
-            name = self._bucket(node)
-            self.group_aliases.setdefault(name, bucket_of(name).label)  # type: ignore[union-attr]
+        if _is_bucket(node) or _is_bin(node):
+            name = self._bucket(node) if _is_bucket(node) else self._bin(node)
+            self.group_aliases.setdefault(name, _group_label(name))
             return name
         if not isinstance(node, exp.Column):
             raise _refuse("GROUP BY accepts dimension columns only", node,
@@ -938,7 +1031,7 @@ class _Parser:
         return matches[0] if len(matches) == 1 else name
 
     def _column_dtype(self, name: str) -> str:
-        bucket = bucket_of(name)
+        bucket = bucket_of(name) or bin_of(name)
         if bucket is not None:
             return bucket.dtype
         case = case_of(name)
@@ -1033,7 +1126,8 @@ class _Parser:
         return dict(zip(spec.group_by, spec.group_labels, strict=True)).get(column, column)
 
     def _aggregate_items(self, tree: exp.Select) -> list[exp.Expr]:
-        return [i for i in tree.expressions if not isinstance(i.unalias(), exp.Column) and not _is_bucket(i.unalias())]
+        return [i for i in tree.expressions
+                if not isinstance(i.unalias(), exp.Column) and not _is_bucket(i.unalias()) and not _is_bin(i.unalias())]
 
 
 def _check_source(source: exp.Table) -> None:
