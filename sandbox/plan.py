@@ -179,10 +179,12 @@ def _times(table: TableInfo) -> dict[str, TimeKind]:
 
 def _group_info(spec: QuerySpec, table: TableInfo, name: str) -> ColumnInfo:
     """A group column as the plan sees it: a table column, or a time bucket with the keys its period implies."""
-    binned = bin_of(name)
+    try:
+        binned, bucket = bin_of(name), bucket_of(name)
+    except (ValueError, KeyError, TypeError):  # a spec from elsewhere than our parser
+        raise QueryNotAllowed(f'unknown group column "{name}"') from None
     if binned is not None:
         return _bin_info(table, name, binned)
-    bucket = bucket_of(name)
     if bucket is None:
         return _info(table, name)
     source = _info(table, bucket.column)

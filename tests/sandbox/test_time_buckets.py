@@ -135,6 +135,9 @@ def test_rows_land_in_their_own_bucket_and_unreadable_dates_in_none(tmp_path: Pa
     hours = dict(zip(out["h"], out["n"], strict=True))
     assert pm["n"] is not None and abs(hours[5] - 30) <= 7 * pm["n"] and abs(hours[18] - 20) <= 7 * pm["n"]
     assert abs(hours[8]) <= 7 * pm["n"]  # 30 February is no date: those rows are missing, not in hour 8
+    out, pm = run("SELECT EXTRACT(DOW FROM trip_date) AS dow, COUNT(*) AS n FROM trips GROUP BY dow", data, 20.0)
+    days = dict(zip(out["dow"], out["n"], strict=True))  # PostgreSQL's numbering: 0 is Sunday
+    assert pm["n"] is not None and abs(days[0] - 30) <= 7 * pm["n"] and abs(days[1] - 20) <= 7 * pm["n"]
 
 
 def test_a_where_on_the_date_filters_rows_and_leaves_out_keys_it_empties(tmp_path: Path) -> None:
