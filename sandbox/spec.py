@@ -506,10 +506,7 @@ def _next(start: datetime, unit: str) -> datetime:
 def _possible(where: Filter | None, column: str, start: datetime, end: datetime, tick: timedelta,
               kind: DType) -> bool:
     """Whether some instant in [start, end) can pass the WHERE's top-level AND comparisons on `column`."""
-    if where is None:
-        return True
-    parts = where.args if isinstance(where, BoolOp) and where.op == "and" else (where,)
-    for part in parts:
+    for part in _conjuncts(where):
         if not isinstance(part, Comparison) or part.column != column or not isinstance(part.value, str):
             continue
         value = as_datetime(parse_one(part.value, "date" if kind == "date" else "datetime"))
@@ -594,3 +591,12 @@ def bin_of(column: str | None) -> Bin | None:
     if "column" in d:
         return Bin(column=d["column"], width=int(d["width"]), scaled=bool(d["scaled"]))
     return Bin(whens=tuple((filter_from_dict(f), v) for f, v in d["whens"]), otherwise=d["else"])
+
+
+def _conjuncts(where: Filter | None) -> list[Filter]:
+    """The conditions joined by AND at the top (BETWEEN's two comparisons among them)."""
+    if where is None:
+        return []
+    if isinstance(where, BoolOp) and where.op == "and":
+        return [part for arg in where.args for part in _conjuncts(arg)]
+    return [where]

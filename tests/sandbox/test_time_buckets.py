@@ -171,6 +171,9 @@ def test_too_many_keys_are_refused_unless_a_where_narrows_the_period() -> None:
     narrowed = compiled("SELECT DATE_TRUNC('hour', boarded) AS h, COUNT(*) AS n FROM trips "
                         "WHERE boarded >= TIMESTAMP '2013-03-01 00:00' AND boarded < TIMESTAMP '2013-03-08' GROUP BY h")
     assert narrowed.share == pytest.approx(10_000 / (7 * 24))
+    between = compiled("SELECT DATE_TRUNC('day', trip_date) AS d, COUNT(*) AS n FROM trips "
+                       "WHERE line = '1' AND trip_date BETWEEN '2013-02-01' AND '2013-02-28' GROUP BY d")
+    assert between.share == pytest.approx(10_000 / 28)
     err = refusal("SELECT DATE_TRUNC('month', trip_date) AS m, COUNT(*) FROM trips "
                   "WHERE trip_date > DATE '2014-01-01' GROUP BY m")
     assert "leaves no period" in err.detail and "WHERE 条件排除" in translate(err.reason)
