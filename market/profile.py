@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from core.times import iso, parse_one, parse_series
 from market import contributions, unit
 from market.schemas import ColumnProfile, Finding
 
@@ -67,14 +68,30 @@ def _distinct(present: pl.Series) -> int:
     return int(present.n_unique()) if estimate <= EXACT_DISTINCT else estimate
 
 
+def _time_range(present: pl.Series) -> tuple[str, str] | None:
+    """The earliest and latest value of a text column whose every value reads as a date or time."""
+    if present.len() == 0 or parse_series(present.head(SAMPLE), "datetime").null_count():
+        return None
+    parsed = parse_series(present, "datetime")
+    if parsed.null_count():
+        return None
+    low, high = parsed.min(), parsed.max()
+    dated = all(v.hour == v.minute == v.second == 0 for v in (low, high))  # type: ignore[union-attr]
+    return (iso(low.date()), iso(high.date())) if dated else (iso(low), iso(high))  # type: ignore[union-attr,arg-type]
+
+
 def column_profile(series: pl.Series, dtype: str) -> ColumnProfile:
     present = series.drop_nulls()
     distinct = _distinct(present)
     looks_like = _looks_like(series) if dtype in ("string", "int") else []
-    if dtype == "string" and present.len() >= 20 and distinct >= UNIQUE_SHARE * present.len():
+    times = _time_range(present) if dtype == "string" and not looks_like else None
+    # Dates repeat seldom, yet they are not identifiers: a time column is bucketed, never keyed by value.
+    if dtype == "string" and times is None and present.len() >= 20 and distinct >= UNIQUE_SHARE * present.len():
         looks_like.append("unique_per_row")
     profile = ColumnProfile(name=series.name, dtype=dtype, nulls=series.null_count(), distinct=distinct,
                             looks_like=looks_like)
+    if times is not None:
+        profile.earliest, profile.latest = times
     if looks_like:
         return profile
     if dtype in ("int", "float") and present.len():
@@ -125,9 +142,33 @@ def _column_findings(entry: dict[str, Any], seen: ColumnProfile) -> list[Finding
                                    "or exclude it"))
     if role == "measure":
         out += _bounds_findings(name, entry.get("bounds"), seen)
-    if role == "dimension":
+    if role == "dimension" and entry.get("time"):
+        out += _period_findings(name, entry.get("period"), seen)
+    elif role == "dimension":
         out += _keys_findings(name, entry.get("keys"), seen)
     return out
+
+
+def _period_findings(name: str, period: list[str] | None, seen: ColumnProfile) -> list[Finding]:
+    if not period:
+        return [Finding(column=name, code="period-missing", severity="warning",
+                        message=f"Declare the period of {name!r} (its first and last date): without it, queries "
+                                "cannot group it by year, month or hour",
+                        message_zh=f"请声明 {name} 的时间范围（首末日期）：否则查询无法按年、月或小时分组")]
+    if seen.earliest is None or seen.latest is None:
+        return [Finding(column=name, code="dates-unreadable", severity="warning",
+                        message=f"Some values of {name!r} do not read as dates (2013-01-01, 2013/1/1 or "
+                                "2013-01-01 05:17): they count as missing in queries",
+                        message_zh=f"{name} 的部分取值无法识别为日期（应为 2013-01-01、2013/1/1 或 2013-01-01 05:17 等"
+                                   "格式）：查询时按缺失处理")]
+    first, last, low, high = (parse_one(v, "datetime") for v in (*period, seen.earliest, seen.latest))
+    if None not in (first, last, low, high) and (low < first or high > last):  # type: ignore[operator]
+        return [Finding(column=name, code="dates-outside-period", severity="warning",
+                        message=f"The data of {name!r} spans {seen.earliest} to {seen.latest}, outside its declared "
+                                f"period {period[0]} to {period[1]}: those rows fall in no time bucket",
+                        message_zh=f"{name} 的数据范围为 {seen.earliest} 至 {seen.latest}，超出声明的时间范围 "
+                                   f"{period[0]} 至 {period[1]}：这些记录不落入任何时间分组")]
+    return []
 
 
 def _bounds_findings(name: str, bounds: list[float] | None, seen: ColumnProfile) -> list[Finding]:
@@ -194,7 +235,7 @@ def dictionary_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -
 
 def _column_changes(name: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     out = []
-    for field in ("role", "bounds", "description"):
+    for field in ("role", "bounds", "time", "period", "description"):
         if old.get(field) != new.get(field):
             out.append(f"{name!r}: {field} {old.get(field)!r} → {new.get(field)!r}")
     added = [k for k in new.get("keys") or [] if k not in (old.get("keys") or [])]

@@ -98,6 +98,9 @@ class ColumnProfile(BaseModel):
     distinct: int = Field(description="Distinct values: exact up to 1,000, estimated above")
     min: float | None = None
     max: float | None = None
+    earliest: str | None = Field(default=None, description="A text column whose every value reads as a date or "
+                                                           "time: its earliest value (ISO)")
+    latest: str | None = None
     values: list[str | int | bool] | None = None
     looks_like: list[str] = Field(default=[], description="id_card (18-digit 身份证 with a valid check digit), "
                                                            "mobile_phone, unique_per_row")
@@ -159,6 +162,12 @@ class DictionaryColumn(BaseModel):
     role: Role
     bounds: tuple[float, float] | None = None
     keys: list[str | int | bool] | None = None
+    time: Literal["date", "datetime"] | None = Field(default=None, description=(
+        "A dimension holding dates (2013-01-01, 2013/1/1) or dates with a time of day (2013-01-01 05:17): "
+        "queries may group it by year, quarter, month, day, hour or weekday"))
+    period: tuple[str, str] | None = Field(default=None, description=(
+        "A date or datetime dimension's public first and last value (ISO, e.g. [\"2013-01-01\", \"2013-12-31\"]): "
+        "the keys of its time buckets follow from it, never from the data"))
     description: str = ""
     keys_public_knowledge: bool = Field(default=False, description="The provider stated the keys are public "
                                                                    "knowledge (recorded in the audit log)")
@@ -615,7 +624,11 @@ class QualityColumn(BaseModel):
                                             "as missing)")
     missing: int
     outside_bounds: int | None = Field(default=None, description="Values outside the measure's bounds (clamped "
-                                                                 "in queries); None when not counted")
+                                                                 "in queries), or a date column's dates outside its "
+                                                                 "declared period (in no time bucket); None when not "
+                                                                 "counted")
+    unreadable_times: int | None = Field(default=None, description="Values of a date column that read as no date "
+                                                                   "(left out of time buckets as missing)")
     keys_never_seen: list[Any] = Field(default=[], description="Public keys that never occur in the data")
     values_not_in_keys: int | None = Field(default=None, description="Distinct values outside the public keys")
 

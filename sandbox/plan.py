@@ -19,6 +19,7 @@ import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -26,10 +27,13 @@ import opendp.prelude as dp
 import polars as pl
 from opendp.extras.polars import Bound, Margin, dp_len
 
+from core.times import TimeKind, parse_expr, parse_one
 from sandbox import accuracy
 from sandbox.spec import (
     Aggregate,
+    Bin,
     BoolOp,
+    Bucket,
     Case,
     ColumnInfo,
     Comparison,
@@ -38,7 +42,10 @@ from sandbox.spec import (
     Post,
     QuerySpec,
     TableInfo,
+    bin_of,
+    bucket_of,
     case_of,
+    period_of,
 )
 from sandbox.sql import MAX_INTEGER_KEYS, QueryNotAllowed
 
@@ -48,10 +55,14 @@ ALPHA = 0.05
 MAX_GROUPS = 100_000  # public-key cross products beyond this are refused: the release would be all noise
 MAX_CANDIDATES = 1001  # quantile candidates across the bounds
 _PROBE_THRESHOLD = 2**32 - 1
+# Dates and times reach OpenDP as whole numbers (days, or microseconds, since 1970-01-01): order and
+# equality are kept, and the domain stays one OpenDP's Polars support is sure of.
 _POLARS_TYPES: dict[str, pl.DataType] = {
     "string": pl.String(), "int": pl.Int64(), "float": pl.Float64(), "bool": pl.Boolean(),
+    "date": pl.Int64(), "datetime": pl.Int64(),
 }
-_ATOM_TYPES = {"string": "String", "int": "i64", "float": "f64", "bool": "bool"}
+_ATOMS = {pl.String(): "String", pl.Int64(): "i64", pl.Float64(): "f64", pl.Boolean(): "bool"}
+_EPOCH = datetime(1970, 1, 1)
 
 StatKind = Literal["len", "count", "sum", "quantile", "sumsq", "distinct"]
 Make = Callable[[float, int | None], Any]  # (global noise scale, count threshold) → measurement
@@ -94,6 +105,7 @@ class Compiled:
     stat_scale: Mapping[str, float]  # stat → its noise scale
     share: float  # rows per group if the public row bound were spread evenly over the public keys
     quantile_geometry: Mapping[str, tuple[float, float]]  # quantile (column|bounds|level) → (rank error R, step)
+    times: Mapping[str, TimeKind] = dataclasses.field(default_factory=dict)  # date/datetime columns (see `_prepare`)
 
 
 def compile_query(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: float) -> Compiled:
@@ -107,7 +119,7 @@ def compile_query(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: fl
 @functools.lru_cache(maxsize=512)
 def _compile_cached(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: float) -> Compiled:
     _check(spec, table, policy)
-    unknown_keys = any(_info(table, g).group_keys() is None for g in spec.group_by)
+    unknown_keys = any(_group_info(spec, table, g).group_keys() is None for g in spec.group_by)
     stats = _stats(spec, need_len=policy.min_group_size > 0 or unknown_keys)
     schema = _schema(spec, stats, table)
     make = _factory(spec, table, stats, schema, unknown_keys)
@@ -128,6 +140,7 @@ def _compile_cached(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: 
         accuracy_note=_accuracy_note(spec, table, scale),
         stats=stats, stat_accuracy=MappingProxyType(stat_acc), schema=MappingProxyType(schema),
         stat_scale=MappingProxyType(scales), share=share, quantile_geometry=MappingProxyType(geometry),
+        times=MappingProxyType(_times(table)),
     )
 
 
@@ -159,6 +172,43 @@ def _info(table: TableInfo, name: str) -> ColumnInfo:
     return info
 
 
+def _times(table: TableInfo) -> dict[str, TimeKind]:
+    return {c.name: "date" if c.dtype == "date" else "datetime" for c in table.columns
+            if c.dtype in ("date", "datetime")}
+
+
+def _group_info(spec: QuerySpec, table: TableInfo, name: str) -> ColumnInfo:
+    """A group column as the plan sees it: a table column, or a time bucket with the keys its period implies."""
+    try:
+        binned, bucket = bin_of(name), bucket_of(name)
+    except (ValueError, KeyError, TypeError):  # a spec from elsewhere than our parser
+        raise QueryNotAllowed(f'unknown group column "{name}"') from None
+    if binned is not None:
+        return _bin_info(table, name, binned)
+    if bucket is None:
+        return _info(table, name)
+    source = _info(table, bucket.column)
+    period = period_of(source)
+    if period is None or (bucket.unit == "hour" and source.dtype == "date"):
+        raise QueryNotAllowed(f'column "{source.name}" has no declared period of dates or times to bucket')
+    if bucket.count(*period) > MAX_INTEGER_KEYS * 100:
+        raise QueryNotAllowed(f'{name}: more than {MAX_INTEGER_KEYS} public keys')
+    keys = bucket.keys(source.dtype, *period, spec.where)
+    return ColumnInfo(name, "dimension", bucket.dtype, keys=keys)
+
+
+def _bin_info(table: TableInfo, name: str, binned: Bin) -> ColumnInfo:
+    for column in binned.columns():
+        info = _info(table, column)
+        if info.role not in ("dimension", "measure") or info.dtype in ("date", "datetime") or \
+                (binned.column is not None and (info.role != "measure" or info.dtype not in ("int", "float"))):
+            raise QueryNotAllowed(f'column "{column}" cannot be binned')
+    bounds = _info(table, binned.column).bounds if binned.column is not None else None
+    if binned.column is not None and (bounds is None or binned.count(bounds) > MAX_INTEGER_KEYS):
+        raise QueryNotAllowed(f'{name}: more than {MAX_INTEGER_KEYS} public keys, or no bounds to bin')
+    return ColumnInfo(name, "dimension", binned.dtype, keys=binned.keys(bounds))
+
+
 def _check(spec: QuerySpec, table: TableInfo, policy: Policy) -> None:
     """Re-check what the privacy analysis relies on: a spec may have come over the wire."""
     if spec.table.lower() != table.name.lower():
@@ -174,8 +224,12 @@ def _check(spec: QuerySpec, table: TableInfo, policy: Policy) -> None:
         if unit.role != "identifier" or unit.dtype not in _POLARS_TYPES:
             raise QueryNotAllowed(f'the privacy unit "{unit.name}" must be an identifier column of a basic type')
     for name in spec.group_by:
-        info = _info(table, name)
+        info = _group_info(spec, table, name)
         keys = info.group_keys()
+        if info.dtype in ("date", "datetime"):
+            raise QueryNotAllowed(f'column "{name}" cannot be grouped on: group by a time bucket of it')
+        if (bucket_of(name) or bin_of(name)) is not None and not 0 < len(keys or ()) <= MAX_INTEGER_KEYS:
+            raise QueryNotAllowed(f"{name}: {len(keys or ())} public keys, not between 1 and {MAX_INTEGER_KEYS}")
         if info.role == "dimension" or (keys is not None and len(keys) <= MAX_INTEGER_KEYS):
             if keys is None and not (policy.allow_unknown_keys and policy.delta > 0):
                 raise QueryNotAllowed(f'the keys of column "{name}" are not public, so it cannot be grouped on')
@@ -293,6 +347,8 @@ def _find(stats: tuple[Stat, ...], kind: StatKind, column: str | None = None,
 
 
 def _schema(spec: QuerySpec, stats: tuple[Stat, ...], table: TableInfo) -> dict[str, pl.DataType]:
+    """The columns the plan reads, with the types its domain claims; a time bucket is a column of its own,
+    computed row by row from its source column in `_prepare` before OpenDP sees the data."""
     used = set(spec.group_by) | _filter_columns(spec.where)
     for stat in stats:
         case = case_of(stat.column)
@@ -302,7 +358,12 @@ def _schema(spec: QuerySpec, stats: tuple[Stat, ...], table: TableInfo) -> dict[
     if not used and table.columns:
         # A frame of zero columns has zero rows in Polars: COUNT(*) alone must still read one column.
         used.add(table.columns[0].name)
-    return {c.name: _POLARS_TYPES[c.dtype] for c in table.columns if c.name in used}
+    schema = {c.name: _POLARS_TYPES[c.dtype] for c in table.columns if c.name in used}
+    for name in spec.group_by:
+        bucket = bucket_of(name) or bin_of(name)
+        if bucket is not None:
+            schema[name] = _POLARS_TYPES[bucket.dtype]
+    return schema
 
 
 def _filter_columns(f: Filter | None) -> set[str]:
@@ -313,10 +374,12 @@ def _filter_columns(f: Filter | None) -> set[str]:
     return set().union(*(_filter_columns(a) for a in f.args))
 
 
-def predicate(f: Filter) -> pl.Expr:
-    """A Polars boolean expression for a filter tree (SQL's three-valued logic: null rows drop out)."""
+def predicate(f: Filter, times: Mapping[str, TimeKind] | None = None) -> pl.Expr:
+    """A Polars boolean expression for a filter tree (SQL's three-valued logic: null rows drop out).
+
+    `times` names the date and datetime columns, whose constants become the whole numbers `_prepare` gives them."""
     if isinstance(f, BoolOp):
-        parts = [predicate(a) for a in f.args]
+        parts = [predicate(a, times) for a in f.args]
         if f.op == "not":
             return ~parts[0]
         return functools.reduce(lambda a, b: a & b if f.op == "and" else a | b, parts)
@@ -325,7 +388,7 @@ def predicate(f: Filter) -> pl.Expr:
         return col.is_null()
     if f.op == "is_not_null":
         return col.is_not_null()
-    value = pl.lit(f.value)
+    value = pl.lit(_epoch(f.value, times[f.column]) if times and f.column in times else f.value)
     ops = {"=": col == value, "!=": col != value, "<": col < value, "<=": col <= value,
            ">": col > value, ">=": col >= value}
     return ops[f.op]
@@ -363,7 +426,7 @@ def _case_expr(stat: Stat, case: Case, table: TableInfo) -> pl.Expr:
     earlier: pl.Expr = pl.lit(False)
     terms = []
     for condition, branch in (*case.whens, (None, case.otherwise)):
-        holds = predicate(condition).fill_null(False) if condition is not None else pl.lit(True)
+        holds = predicate(condition, _times(table)).fill_null(False) if condition is not None else pl.lit(True)
         chosen = holds & ~earlier
         earlier = earlier | holds
         terms.append(chosen.cast(pl.Int64 if stat.kind == "count" else dtype) * _branch_expr(branch, stat.kind, dtype))
@@ -413,13 +476,14 @@ def _candidates(lo: float, hi: float, integral: bool) -> list[Any]:
 def _keys_frame(spec: QuerySpec, table: TableInfo) -> pl.DataFrame | None:
     if not spec.group_by:
         return None
-    size = math.prod(len(_info(table, g).group_keys() or ()) for g in spec.group_by)
+    infos = [_group_info(spec, table, g) for g in spec.group_by]
+    size = math.prod(len(info.group_keys() or ()) for info in infos)
     if size > MAX_GROUPS:
         raise QueryNotAllowed(f"the grouping has {size} combinations of public keys, more than {MAX_GROUPS}",
                               hint="group by fewer dimensions")
     try:
-        frames = [pl.DataFrame([pl.Series(g, list(_info(table, g).group_keys() or ()),
-                                          dtype=_POLARS_TYPES[_info(table, g).dtype])]) for g in spec.group_by]
+        frames = [pl.DataFrame([pl.Series(info.name, list(info.group_keys() or ()), dtype=_POLARS_TYPES[info.dtype])])
+                  for info in infos]
     except (TypeError, pl.exceptions.PolarsError):
         raise QueryNotAllowed("the public keys in the data dictionary do not match their column's type",
                               hint="ask the data provider to correct the dictionary") from None
@@ -430,7 +494,7 @@ def _plan(spec: QuerySpec, table: TableInfo, stats: tuple[Stat, ...], keys: pl.D
           schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
     lf = pl.LazyFrame(schema=dict(schema))
     if spec.where is not None:
-        lf = lf.filter(predicate(spec.where))
+        lf = lf.filter(predicate(spec.where, _times(table)))
     if table.privacy_unit is not None:
         # The identifier truncation OpenDP recognises (LazyFrameQuery.truncate_per_group): keep at most
         # k random rows per identifier in the whole frame, so one unit moves at most k rows overall.
@@ -466,10 +530,9 @@ def _distinct_plan(spec: QuerySpec, table: TableInfo, stats: tuple[Stat, ...], k
 
 def _domain(table: TableInfo, schema: Mapping[str, pl.DataType], unknown_by: tuple[str, ...]) -> Any:
     series = []
-    for name in schema:
-        dtype = _info(table, name).dtype
-        atom = dp.atom_domain(T=_ATOM_TYPES[dtype], nan=False) if dtype == "float" else \
-            dp.atom_domain(T=_ATOM_TYPES[dtype])
+    for name, dtype in schema.items():
+        atom = dp.atom_domain(T=_ATOMS[dtype], nan=False) if dtype == pl.Float64 else \
+            dp.atom_domain(T=_ATOMS[dtype])
         series.append(dp.series_domain(name, dp.option_domain(atom)))
     domain = dp.with_margin(dp.lazyframe_domain(series), Margin(by=[], max_length=table.max_rows))
     if unknown_by:
@@ -548,7 +611,7 @@ def _stat_scales(measurement: Any) -> dict[str, float]:
 
 def _groups(spec: QuerySpec, table: TableInfo) -> int:
     """How many groups the public keys make (1 without GROUP BY; non-public keys count as one)."""
-    return max(1, math.prod(len(_info(table, g).group_keys() or (0,)) for g in spec.group_by))
+    return max(1, math.prod(len(_group_info(spec, table, g).group_keys() or (0,)) for g in spec.group_by))
 
 
 def _geometry_key(agg: Aggregate) -> str:
@@ -695,7 +758,7 @@ def measure(compiled: Compiled, data: pl.LazyFrame) -> dict[str, Any]:
     This is the part that touches data and costs ε; everything `answer` does to it afterwards is
     post-processing, so one stored measurement answers every query that differs only there.
     """
-    released = compiled.measurement(_prepare(data, compiled.schema)).collect()
+    released = compiled.measurement(_prepare(data, compiled.schema, compiled.times)).collect()
     return {"columns": released.columns, "dtypes": [str(t) for t in released.dtypes],
             "rows": [[_plain(v) for v in row] for row in released.iter_rows()]}
 
@@ -715,17 +778,74 @@ def answer(compiled: Compiled, measured: Mapping[str, Any]) -> Answer:
     return columns, rows, plus_minus
 
 
-def _prepare(data: pl.LazyFrame, schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
+def _prepare(data: pl.LazyFrame, schema: Mapping[str, pl.DataType],
+             times: Mapping[str, TimeKind] | None = None) -> pl.LazyFrame:
     """Make the data match the domain the plan was analysed under (OpenDP does not check it).
 
     Only the needed columns, cast to the declared types (unreadable values become null rather than
     an error message carrying them), and NaN turned into null so floats are NaN-free as claimed.
+    Date and time columns are read from their text into whole numbers, and a time bucket is computed
+    from its column: each output row depends on its own input row only and keeps its identifier, so
+    datasets differing in one person's rows still differ in that person's rows alone, and OpenDP's
+    privacy map of the plan holds for the data as stored.
     """
+    times = times or {}
     exprs = []
     for name, dtype in schema.items():
+        binned = bin_of(name)
+        if binned is not None:
+            exprs.append(_bin_expr(binned).alias(name))
+            continue
+        bucket = bucket_of(name)
+        if bucket is not None:
+            kind = times[bucket.column]
+            exprs.append(_bucket_expr(bucket, parse_expr(pl.col(bucket.column), kind), kind).alias(name))
+            continue
+        if name in times:
+            exprs.append(parse_expr(pl.col(name), times[name]).cast(pl.Int64).alias(name))
+            continue
         expr = pl.col(name).cast(dtype, strict=False)
         exprs.append(expr.fill_nan(None) if dtype == pl.Float64 else expr)
     return data.select(exprs)
+
+
+_TRUNC_EVERY = {"year": "1y", "quarter": "1q", "month": "1mo", "day": "1d", "hour": "1h"}
+
+
+def _bucket_expr(bucket: Bucket, moment: pl.Expr, kind: TimeKind) -> pl.Expr:
+    """The bucket's key for one parsed date or datetime, of the same type and text as `Bucket.keys` lists."""
+    if bucket.func == "trunc":
+        start = moment.dt.truncate(_TRUNC_EVERY[bucket.unit])
+        return start.dt.strftime("%Y-%m-%d" if kind == "date" else "%Y-%m-%d %H:%M:%S")
+    parts = {"year": moment.dt.year(), "quarter": moment.dt.quarter(), "month": moment.dt.month(),
+             "day": moment.dt.day(), "hour": moment.dt.hour(), "dow": moment.dt.weekday() % 7}
+    return parts[bucket.unit].cast(pl.Int64)
+
+
+def _bin_expr(binned: Bin) -> pl.Expr:
+    """A row's bin: the floor of its value over the width (times the width), or the first CASE label that
+    holds (null: no label, so no group). The same keys `Bin.keys` lists from the bounds or the query."""
+    if binned.column is not None:
+        index = (pl.col(binned.column).cast(pl.Float64, strict=False) / binned.width).floor().cast(pl.Int64)
+        return index * binned.width if binned.scaled else index
+    dtype = _POLARS_TYPES[binned.dtype]
+    chain: Any = None
+    for condition, label in binned.whens:
+        holds = predicate(condition).fill_null(False)
+        chain = pl.when(holds).then(pl.lit(label, dtype=dtype)) if chain is None else \
+            chain.when(holds).then(pl.lit(label, dtype=dtype))
+    return chain.otherwise(pl.lit(binned.otherwise, dtype=dtype))  # type: ignore[no-any-return]
+
+
+def _epoch(value: object, kind: TimeKind) -> int:
+    """A date as days, a datetime as microseconds, since 1970-01-01 (what Polars casts them to)."""
+    moment = parse_one(str(value), "datetime")
+    if moment is None:
+        raise QueryNotAllowed(f"{value!r} is not a date or time", hint="write e.g. DATE '2013-06-01'")
+    assert isinstance(moment, datetime)
+    if kind == "date":
+        return (moment.date() - date(1970, 1, 1)).days
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def _post_process(released: pl.DataFrame, compiled: Compiled) -> pl.DataFrame:

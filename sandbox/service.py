@@ -70,11 +70,12 @@ def table_info(target: DatasetTarget) -> TableInfo:
     columns = []
     for column in target.columns:
         entry = described.get(column["name"], {"role": "excluded"})
-        bounds, keys = entry.get("bounds"), entry.get("keys")
+        bounds, keys, period = entry.get("bounds"), entry.get("keys"), entry.get("period")
         columns.append(ColumnInfo(
-            name=column["name"], role=entry["role"], dtype=column["dtype"],
+            name=column["name"], role=entry["role"], dtype=entry.get("time") or column["dtype"],
             bounds=(float(bounds[0]), float(bounds[1])) if bounds else None,
             keys=tuple(keys) if keys else None,
+            period=(str(period[0]), str(period[1])) if period else None,
         ))
     unit = target.dictionary.get("privacy_unit") or {}
     return TableInfo(name=target.dataset_name, columns=tuple(columns), privacy_unit=unit.get("column"),

@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, TypeAlias, cast
 
+from core.times import iso, parse_one
+
 Role = Literal["dimension", "measure", "identifier", "excluded"]
-DType = Literal["string", "int", "float", "bool"]
+DType = Literal["string", "int", "float", "bool", "date", "datetime"]
 Key: TypeAlias = str | int | bool
 Scalar: TypeAlias = str | int | float | bool
 AggKind = Literal["count", "count_distinct", "sum", "avg", "quantile", "var", "std", "expr"]
@@ -31,7 +34,9 @@ BoolOpName = Literal["and", "or", "not"]
 class ColumnInfo:
     """One column of the data dictionary.
 
-    `bounds` clip a measure; `keys` are a dimension's public categories (None: the keys are not public).
+    `bounds` clip a measure; `keys` are a dimension's public categories (None: the keys are not public);
+    `period` is a date or datetime dimension's public first and last value (ISO text), from which the keys
+    of its time buckets follow.
     """
 
     name: str
@@ -39,6 +44,7 @@ class ColumnInfo:
     dtype: DType
     bounds: tuple[float, float] | None = None
     keys: tuple[Key, ...] | None = None
+    period: tuple[str, str] | None = None
 
     def group_keys(self) -> tuple[Key, ...] | None:
         """The public keys a GROUP BY on this column uses: a dimension's keys, or every integer within an
@@ -57,18 +63,21 @@ class ColumnInfo:
             "dtype": self.dtype,
             "bounds": list(self.bounds) if self.bounds is not None else None,
             "keys": list(self.keys) if self.keys is not None else None,
+            "period": list(self.period) if self.period is not None else None,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ColumnInfo:
         bounds = d.get("bounds")
         keys = d.get("keys")
+        period = d.get("period")
         return cls(
             name=d["name"],
             role=d["role"],
             dtype=d["dtype"],
             bounds=(bounds[0], bounds[1]) if bounds is not None else None,
             keys=tuple(keys) if keys is not None else None,
+            period=(period[0], period[1]) if period is not None else None,
         )
 
 
@@ -384,3 +393,210 @@ def filter_columns(f: Filter | None) -> set[str]:
     if isinstance(f, Comparison):
         return {f.column}
     return set().union(*(filter_columns(a) for a in f.args))
+
+
+# Time buckets: EXTRACT(unit FROM col) and DATE_TRUNC('unit', col) on a date or datetime dimension. A bucket
+# is a computed group column named by its canonical text; its keys follow from the column's public period
+# alone (every month between the first and last declared date; hours 0..23), never from the data.
+
+TIME_PREFIX = "time:"
+BucketFunc = Literal["extract", "trunc"]
+EXTRACT_UNITS = ("year", "quarter", "month", "day", "hour", "dow")
+TRUNC_UNITS = ("year", "quarter", "month", "day", "hour")
+_FIXED_KEYS: dict[str, range] = {"quarter": range(1, 5), "month": range(1, 13), "day": range(1, 32),
+                                 "hour": range(24), "dow": range(7)}
+_MONTHS = {"year": 12, "quarter": 3, "month": 1}
+
+
+@dataclass(frozen=True)
+class Bucket:
+    func: BucketFunc
+    unit: str
+    column: str
+
+    @property
+    def name(self) -> str:
+        return f"{TIME_PREFIX}{self.func}:{self.unit}:{self.column}"
+
+    @property
+    def label(self) -> str:
+        """The result column's name when the query gives none."""
+        return f"{self.column}_{self.unit}" if self.func == "extract" else f"{self.column}_{self.unit}_start"
+
+    @property
+    def dtype(self) -> DType:
+        return "int" if self.func == "extract" else "string"
+
+    @property
+    def periodic(self) -> bool:
+        """Whether each key is one stretch of time (a year, a truncated period) rather than a recurring one."""
+        return self.func == "trunc" or self.unit == "year"
+
+    def count(self, first: datetime, last: datetime) -> int:
+        """How many keys the period makes, without listing them."""
+        if not self.periodic:
+            return len(_FIXED_KEYS[self.unit])
+        if self.unit in _MONTHS:
+            step = _MONTHS[self.unit]
+            return (last.year * 12 + last.month - 1) // step - (first.year * 12 + first.month - 1) // step + 1
+        if self.unit == "day":
+            return (last.date() - first.date()).days + 1
+        return int((_start(last, "hour") - _start(first, "hour")).total_seconds() // 3600) + 1
+
+    def keys(self, kind: DType, first: datetime, last: datetime, where: Filter | None = None) -> tuple[Key, ...]:
+        """The public keys between `first` and `last`, without those the WHERE leaves no row in."""
+        if not self.periodic:
+            return tuple(_FIXED_KEYS[self.unit])
+        tick = timedelta(days=1) if kind == "date" else timedelta(microseconds=1)
+        out: list[Key] = []
+        start = _start(first, self.unit)
+        while start <= last:
+            end = _next(start, self.unit)
+            if _possible(where, self.column, start, end, tick, kind):
+                out.append(start.year if self.func == "extract" else iso(start.date() if kind == "date" else start))
+            start = end
+        return tuple(out)
+
+
+def bucket_of(column: str | None) -> Bucket | None:
+    """The time bucket a computed group column stands for, or None for a table column."""
+    if column is None or not column.startswith(TIME_PREFIX):
+        return None
+    func, unit, name = column[len(TIME_PREFIX):].split(":", 2)
+    if func not in ("extract", "trunc") or unit not in (EXTRACT_UNITS if func == "extract" else TRUNC_UNITS):
+        raise ValueError(f"unknown time bucket {column!r}")
+    return Bucket(cast(BucketFunc, func), unit, name)
+
+
+def period_of(info: ColumnInfo) -> tuple[datetime, datetime] | None:
+    """A date or datetime column's declared first and last instant, or None when it declares none."""
+    if info.period is None or info.dtype not in ("date", "datetime"):
+        return None
+    first, last = (as_datetime(parse_one(v, "datetime")) for v in info.period)
+    if first is None or last is None or first > last:
+        return None
+    return first, last
+
+
+def as_datetime(value: date | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime(value.year, value.month, value.day)
+
+
+def _start(moment: datetime, unit: str) -> datetime:
+    if unit == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "day":
+        return day
+    step = _MONTHS[unit]
+    return day.replace(month=(day.month - 1) // step * step + 1, day=1)
+
+
+def _next(start: datetime, unit: str) -> datetime:
+    if unit == "hour":
+        return start + timedelta(hours=1)
+    if unit == "day":
+        return start + timedelta(days=1)
+    months = start.year * 12 + start.month - 1 + _MONTHS[unit]
+    return start.replace(year=months // 12, month=months % 12 + 1)
+
+
+def _possible(where: Filter | None, column: str, start: datetime, end: datetime, tick: timedelta,
+              kind: DType) -> bool:
+    """Whether some instant in [start, end) can pass the WHERE's top-level AND comparisons on `column`."""
+    for part in _conjuncts(where):
+        if not isinstance(part, Comparison) or part.column != column or not isinstance(part.value, str):
+            continue
+        value = as_datetime(parse_one(part.value, "date" if kind == "date" else "datetime"))
+        if value is None:
+            continue
+        last = end - tick  # the latest instant of the period the column can hold
+        holds = {"<": start < value, "<=": start <= value, ">": last > value, ">=": last >= value,
+                 "=": start <= value <= last}.get(part.op, True)
+        if not holds:
+            return False
+    return True
+
+
+# Bins: GROUP BY a measure through public bins, FLOOR(m / w) * w (or FLOOR(m / w)), or CASE WHEN … THEN
+# 'label' … END. The keys follow from the measure's declared bounds, or from the query's own labels.
+
+BIN_PREFIX = "bin:"
+
+
+@dataclass(frozen=True)
+class Bin:
+    """Width bins of a measure (`column`, `width`; `scaled`: the key is the bin's lower edge, else its
+    number), or a CASE whose WHERE-like conditions choose a constant label (`whens`, `otherwise`)."""
+
+    column: str | None = None
+    width: int = 0
+    scaled: bool = True
+    whens: tuple[tuple[Filter, Key], ...] = ()
+    otherwise: Key | None = None
+
+    @property
+    def name(self) -> str:
+        if self.column is not None:
+            body: dict[str, Any] = {"column": self.column, "width": self.width, "scaled": self.scaled}
+        else:
+            body = {"whens": [[filter_to_dict(f), v] for f, v in self.whens], "else": self.otherwise}
+        return BIN_PREFIX + json.dumps(body, sort_keys=True, ensure_ascii=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.column}_bin" if self.column is not None else "bin"
+
+    @property
+    def labels(self) -> tuple[Key, ...]:
+        """A CASE's keys: its THEN and ELSE constants, each once, in the order written."""
+        values = [v for _, v in self.whens] + ([self.otherwise] if self.otherwise is not None else [])
+        return tuple(dict.fromkeys(values))
+
+    @property
+    def dtype(self) -> DType:
+        if self.column is not None or all(isinstance(v, int) and not isinstance(v, bool) for v in self.labels):
+            return "int"
+        return "string"
+
+    def columns(self) -> set[str]:
+        if self.column is not None:
+            return {self.column}
+        return set().union(*(filter_columns(f) for f, _ in self.whens))
+
+    def keys(self, bounds: tuple[float, float] | None) -> tuple[Key, ...] | None:
+        """Every bin the public bounds reach (or the CASE's labels); None when the measure has no bounds."""
+        if self.column is None:
+            return self.labels
+        if bounds is None or self.width <= 0:
+            return None
+        first, last = math.floor(bounds[0] / self.width), math.floor(bounds[1] / self.width)
+        return tuple(i * self.width if self.scaled else i for i in range(first, last + 1))
+
+    def count(self, bounds: tuple[float, float] | None) -> int:
+        if self.column is None:
+            return len(self.labels)
+        if bounds is None or self.width <= 0:
+            return 0
+        return math.floor(bounds[1] / self.width) - math.floor(bounds[0] / self.width) + 1
+
+
+def bin_of(column: str | None) -> Bin | None:
+    """The bin a computed group column stands for, or None for a table column."""
+    if column is None or not column.startswith(BIN_PREFIX):
+        return None
+    d = json.loads(column[len(BIN_PREFIX):])
+    if "column" in d:
+        return Bin(column=d["column"], width=int(d["width"]), scaled=bool(d["scaled"]))
+    return Bin(whens=tuple((filter_from_dict(f), v) for f, v in d["whens"]), otherwise=d["else"])
+
+
+def _conjuncts(where: Filter | None) -> list[Filter]:
+    """The conditions joined by AND at the top (BETWEEN's two comparisons among them)."""
+    if where is None:
+        return []
+    if isinstance(where, BoolOp) and where.op == "and":
+        return [part for arg in where.args for part in _conjuncts(arg)]
+    return [where]

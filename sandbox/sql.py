@@ -19,22 +19,34 @@ from sqlglot import exp
 from sqlglot.tokens import Tokenizer
 
 from core.config import get_settings
+from core.times import iso, parse_one
 from sandbox.spec import (
+    EXTRACT_UNITS,
+    TRUNC_UNITS,
     AggKind,
     Aggregate,
+    Bin,
     BoolOp,
+    Bucket,
+    BucketFunc,
     Case,
     ColumnInfo,
     CompareOp,
     Comparison,
     Filter,
+    Key,
     OrderItem,
     Policy,
     Post,
     QuerySpec,
     Scalar,
     TableInfo,
+    as_datetime,
+    bin_of,
+    bucket_of,
     case_of,
+    filter_columns,
+    period_of,
 )
 
 _AGG_HINT = "select aggregates such as COUNT(*), SUM(column) or AVG(column)"
@@ -64,6 +76,15 @@ _POST_FUNCS: dict[type[exp.Expr], str] = {
 }
 _POST_BINARY: dict[type[exp.Expr], str] = {exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul", exp.Div: "div",
                                            exp.Pow: "POWER"}
+# Time buckets: EXTRACT / DATE_PART units and the one-argument functions, with their spellings. DOW is
+# PostgreSQL's (0 = Sunday); DAYOFWEEK is left out because dialects number it differently.
+_TIME_UNITS = {"YEAR": "year", "YEARS": "year", "YYYY": "year", "YEAR_OF": "year", "QUARTER": "quarter",
+               "QUARTERS": "quarter", "MONTH": "month", "MONTHS": "month", "MON": "month", "DAY": "day",
+               "DAYS": "day", "DAYOFMONTH": "day", "HOUR": "hour", "HOURS": "hour", "DOW": "dow"}
+_TIME_FUNCS: dict[type[exp.Expr], str] = {exp.Year: "year", exp.Quarter: "quarter", exp.Month: "month",
+                                          exp.Day: "day", exp.Hour: "hour"}
+_TRUNCS = (exp.DateTrunc, exp.TimestampTrunc, exp.DatetimeTrunc)
+_TIME_TYPES = {"DATE": "date", "TIMESTAMP": "datetime", "DATETIME": "datetime", "TIMESTAMPNTZ": "datetime"}
 _INT_TYPES = {"TINYINT", "SMALLINT", "INT", "BIGINT", "INTEGER", "UTINYINT", "USMALLINT", "UINT", "UBIGINT"}
 _FLOAT_TYPES = {"FLOAT", "DOUBLE", "DECIMAL", "REAL", "NUMERIC", "BIGDECIMAL"}
 
@@ -239,11 +260,6 @@ def _check_nodes(tree: exp.Select) -> None:
             raise _refuse("* is only allowed in COUNT(*)", node, _AGG_HINT)
         if isinstance(node, (exp.Placeholder, exp.Parameter)):
             raise _refuse("query parameters are not allowed", node, "write constants into the query")
-        if isinstance(node, (exp.Extract, exp.DateTrunc, exp.TimestampTrunc, exp.DatetimeTrunc)):
-            raise _refuse("date and time bucketing (EXTRACT, DATE_TRUNC) is not supported: the data dictionary has no "
-                          "date or time columns (dates are stored as text), so no public range of periods exists to "
-                          "group by", node,
-                          "ask the data provider for a dimension holding the year, month or hour, with its keys")
 
 
 def _number(node: exp.Expr) -> int | float | None:
@@ -267,9 +283,73 @@ def _constant(node: exp.Expr) -> Scalar | None:
     node = node.unnest()
     if isinstance(node, exp.Literal) and node.is_string:
         return str(node.this)
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string \
+            and isinstance(node.args.get("to"), exp.DataType) and node.args["to"].this.name in _TIME_TYPES:
+        return str(node.this.this)  # DATE '2013-06-01', TIMESTAMP '…': read against the column's kind
     if isinstance(node, exp.Boolean):
         return bool(node.this)
     return _number(node)
+
+
+def _is_bucket(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).upper() == "DATE_PART"
+    return isinstance(node, (exp.Extract, *_TRUNCS, *_TIME_FUNCS))
+
+
+def _bucket_parts(node: exp.Expr) -> tuple[BucketFunc, str, exp.Expr | None]:
+    """(extract or trunc, the unit as written, the column) of a time-bucket expression."""
+    if isinstance(node, exp.Extract):
+        return "extract", node.this.name, node.expression
+    if isinstance(node, exp.Anonymous):  # DATE_PART('hour', col)
+        args = node.expressions
+        unit = args[0].name if args and isinstance(args[0], (exp.Literal, exp.Var, exp.Column)) else ""
+        return "extract", unit, args[1] if len(args) == 2 else None
+    if isinstance(node, _TRUNCS):
+        unit_node, column = node.args.get("unit"), node.this
+        unit = unit_node.name if isinstance(unit_node, (exp.Literal, exp.Var)) else ""
+        if unit.upper() not in _TIME_UNITS and isinstance(column, exp.Column) and column.name.upper() in _TIME_UNITS:
+            # DATE_TRUNC(col, MONTH), BigQuery's order, is read by sqlglot's default dialect the other way round
+            return "trunc", column.name, exp.column(unit)
+        return "trunc", unit, column
+    return "extract", _TIME_FUNCS[type(node)], node.this
+
+
+def _width_parts(node: exp.Expr) -> tuple[exp.Column, int | float, bool] | None:
+    """(column, width, scaled) of FLOOR(col / w) * w, w * FLOOR(col / w) or FLOOR(col / w), else None."""
+    node = node.unnest()
+    factor = None
+    if isinstance(node, exp.Mul):
+        left, right = node.this.unnest(), node.expression.unnest()
+        node, factor = (left, _number(right)) if isinstance(left, exp.Floor) else (right, _number(left))
+        if factor is None:
+            return None
+    if not isinstance(node, exp.Floor) or node.args.get("decimals") is not None:
+        return None
+    inner = node.this.unnest()
+    if not isinstance(inner, exp.Div) or not isinstance(inner.this.unnest(), exp.Column):
+        return None
+    width = _number(inner.expression)
+    if width is None or (factor is not None and factor != width):
+        return None
+    return inner.this.unnest(), width, factor is not None
+
+
+def _is_bin(node: exp.Expr) -> bool:
+    node = node.unnest()
+    if isinstance(node, exp.Case):
+        return not any(_is_aggregate(n) for n in node.walk())
+    return _width_parts(node) is not None
+
+
+def _group_label(name: str) -> str:
+    found = bucket_of(name) or bin_of(name)
+    assert found is not None
+    return found.label
+
+
+def _bucket_example(func: BucketFunc) -> str:
+    return "EXTRACT(MONTH FROM trip_date)" if func == "extract" else "DATE_TRUNC('month', trip_date)"
 
 
 def _is_aggregate(node: exp.Expr) -> bool:
@@ -300,6 +380,8 @@ class _Parser:
     selected_dims: list[str] = field(default_factory=list)
     group_aliases: dict[str, str] = field(default_factory=dict)  # column → its name in the result
     computed: list[tuple[str, Post]] = field(default_factory=list)  # hidden columns of HAVING / ORDER BY
+    buckets: dict[str, exp.Expr] = field(default_factory=dict)  # time bucket → where it is written
+    where: Filter | None = None
 
     def spec(self) -> QuerySpec:
         self._check_from()
@@ -318,6 +400,7 @@ class _Parser:
             raise _refuse("the query selects no aggregate", self.select, _AGG_HINT)
         if self.aggregates and not self.computed and all(not a.leaves() for a, _ in self.aggregates):
             raise _refuse("selecting constants is not allowed", self.select, _AGG_HINT)
+        self.where = self._where()
         group_by = self._group_by()
         self._check_aliases(group_by)
         having = self._having(group_by)
@@ -327,7 +410,7 @@ class _Parser:
             table=self.table.name,
             aggregates=tuple(a for a, _ in self.aggregates),
             group_by=group_by,
-            where=self._where(),
+            where=self.where,
             having=having,
             order_by=order_by,
             limit=self._limit(),
@@ -372,7 +455,7 @@ class _Parser:
         if info.role == "excluded":
             raise _refuse(f'column "{info.name}" is excluded by the data dictionary', node,
                           "query dimensions and measures only")
-        if info.dtype not in ("string", "int", "float", "bool"):
+        if info.dtype not in ("string", "int", "float", "bool", "date", "datetime"):
             raise _refuse(f'column "{info.name}" has type {info.dtype}, which queries cannot use', node,
                           "query text, integer, decimal or boolean columns")
         return info
@@ -390,6 +473,16 @@ class _Parser:
                     raise _refuse(f'column "{info.name}" is renamed twice', alias, "give it one name with AS")
                 self.group_aliases[info.name] = label
             self.selected_dims.append(info.name)
+            return
+        if _is_bucket(body) or _is_bin(body):
+            name = self._bucket(body) if _is_bucket(body) else self._bin(body)
+            label = alias.name if alias is not None and alias.quoted else \
+                alias.name.lower() if alias is not None else _group_label(name)
+            if self.group_aliases.get(name, label) != label:
+                raise _refuse(f"{body.sql()} is selected twice under different names", item,
+                              "select it once")
+            self.group_aliases[name] = label
+            self.selected_dims.append(name)
             return
         agg = self._output(body)
         name = alias.name if alias is not None else self._default_alias(agg)
@@ -686,6 +779,113 @@ class _Parser:
             return int(lo), int(hi)
         return float(lo), float(hi)
 
+    # time buckets
+
+    def _bucket(self, node: exp.Expr) -> str:
+        """EXTRACT(unit FROM col), DATE_PART('unit', col), YEAR(col)…, DATE_TRUNC('unit', col): a group column
+        whose keys follow from the column's declared period."""
+        func, unit_text, column = _bucket_parts(node)
+        name = str(node.this).upper() if isinstance(node, exp.Anonymous) else \
+            node.sql_name() if isinstance(node, exp.Func) else node.key.upper()
+        units = EXTRACT_UNITS if func == "extract" else TRUNC_UNITS
+        unit = _TIME_UNITS.get(unit_text.upper())
+        if unit not in units:
+            raise _refuse(f"{name} by {unit_text or 'this unit'} is not supported", node,
+                          "use one of: " + ", ".join(u.upper() for u in units))
+        if not isinstance(column, exp.Column):
+            raise _refuse(f"{name} takes a date or time column", node, f"write e.g. {_bucket_example(func)}")
+        info = self._column(column)
+        if info.dtype not in ("date", "datetime"):
+            raise _refuse(f'column "{info.name}" is not a date or time column in the data dictionary, so {name} '
+                          "cannot be used on it", node,
+                          "the data provider declares which columns hold dates or times, with their period")
+        if unit == "hour" and info.dtype == "date":
+            raise _refuse(f'column "{info.name}" holds dates without a time of day, so it has no hour', node,
+                          "use YEAR, QUARTER, MONTH, DAY or DOW")
+        if period_of(info) is None:
+            raise _refuse(f'column "{info.name}" has no declared period in the data dictionary, so its time '
+                          "buckets have no public keys", node,
+                          "ask the data provider to declare its first and last date")
+        bucket = Bucket(func, unit, info.name)  # type: ignore[arg-type]
+        self.buckets.setdefault(bucket.name, node)
+        return bucket.name
+
+    def _bucket_keys(self, name: str) -> None:
+        """Refuse a bucket with more public keys than a release can carry (after the WHERE's limits)."""
+        bucket, node = bucket_of(name), self.buckets[name]
+        assert bucket is not None
+        info = self.table.column(bucket.column, exact=True)
+        assert info is not None
+        period = period_of(info)
+        assert period is not None
+        count = bucket.count(*period)
+        if count <= MAX_INTEGER_KEYS * 100:  # listing them is cheap; a WHERE may leave few
+            count = len(bucket.keys(info.dtype, *period, self.where))
+        if count == 0:
+            raise _refuse(f'the WHERE leaves no period of {node.sql()} within the declared period of "{info.name}"',
+                          node, f"the declared period is {info.period[0]} to {info.period[1]}")  # type: ignore[index]
+        if count > MAX_INTEGER_KEYS:
+            raise _refuse(f"grouping by {node.sql()} would make {count:,} groups over the declared period of "
+                          f'"{info.name}" ({info.period[0]} to {info.period[1]}), more than {MAX_INTEGER_KEYS}',  # type: ignore[index]
+                          node, "most of them would be pure noise: use a coarser unit, or narrow the period with "
+                                f"WHERE {info.name} >= DATE '…'")
+
+    # bins of a measure
+
+    def _bin(self, node: exp.Expr) -> str:
+        """FLOOR(m / w) * w or FLOOR(m / w) over a measure's bounds, or CASE WHEN … THEN 'label' … END."""
+        case = node.unnest()
+        if isinstance(case, exp.Case):
+            found = self._case_bin(case)
+        else:
+            column, width, scaled = _width_parts(node)  # type: ignore[misc]
+            info = self._column(column)
+            if info.role != "measure" or info.dtype not in ("int", "float"):
+                raise _refuse(f'column "{info.name}" is a {info.role}, not a numeric measure, so it cannot be binned',
+                              node, "bin a measure whose bounds the data dictionary declares")
+            if not isinstance(width, int) or width <= 0:
+                raise _refuse("the bin width must be a positive whole number", node,
+                              f"write e.g. FLOOR({info.name} / 10) * 10")
+            found = Bin(column=info.name, width=width, scaled=scaled)
+            if info.bounds is None:
+                raise _refuse(f'measure "{info.name}" has no bounds in the data dictionary', node,
+                              "ask the data provider to set bounds for it")
+            count = found.count(info.bounds)
+            if count > MAX_INTEGER_KEYS:
+                raise _refuse(f"grouping by {node.sql()} would make {count:,} groups over the bounds of "
+                              f'"{info.name}", more than {MAX_INTEGER_KEYS}', node,
+                              "use a wider bin: most of these groups would be pure noise")
+        self.buckets.setdefault(found.name, node)
+        return found.name
+
+    def _case_bin(self, node: exp.Case) -> Bin:
+        if node.this is not None:
+            raise _refuse("CASE <expression> WHEN … is not supported", node,
+                          "write CASE WHEN column = value THEN … END")
+        whens = []
+        for when in node.args["ifs"]:
+            condition = _condition(when.this, self._where_operand, "CASE WHEN")
+            for name in filter_columns(condition):
+                info = self.table.column(name, exact=True)
+                if info is not None and info.dtype in ("date", "datetime"):
+                    raise _refuse(f'a CASE group cannot test the date column "{name}"', when,
+                                  "group by a time bucket of it, or filter it in WHERE")
+            whens.append((condition, self._bin_label(when.args["true"])))
+        default = node.args.get("default")
+        otherwise = self._bin_label(default) if default is not None and not isinstance(default, exp.Null) else None
+        found = Bin(whens=tuple(whens), otherwise=otherwise)
+        if len({type(v) for v in found.labels}) > 1:
+            raise _refuse("the labels of a CASE group must all be text or all whole numbers", node,
+                          "e.g. CASE WHEN age < 30 THEN 'under 30' ELSE '30 and over' END")
+        return found
+
+    def _bin_label(self, node: exp.Expr) -> Key:
+        value = _constant(node)
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise _refuse("the values of a CASE group must be text or whole-number constants", node,
+                          "e.g. CASE WHEN age < 30 THEN 'under 30' ELSE '30 and over' END")
+        return value
+
     # GROUP BY
 
     def _group_by(self) -> tuple[str, ...]:
@@ -699,14 +899,24 @@ class _Parser:
             grouped = [self._group_column(e) for e in group.expressions]
         for name in self.selected_dims:
             if name not in grouped:
-                node = next(i for i in self.select.expressions if isinstance(i.unalias(), exp.Column)
-                            and self._column(i.unalias()).name == name)
-                raise _refuse(f'column "{name}" is selected but not grouped', node,
+                node = self.buckets.get(name) or next(
+                    i for i in self.select.expressions if isinstance(i.unalias(), exp.Column)
+                    and self._column(i.unalias()).name == name)
+                shown = node.sql() if name in self.buckets else name
+                raise _refuse(f'column "{shown}" is selected but not grouped', node,
                               "raw values are never released: add it to GROUP BY, or aggregate it")
         ordered = list(dict.fromkeys(self.selected_dims))
-        return tuple(ordered + [g for g in dict.fromkeys(grouped) if g not in ordered])
+        group_by = tuple(ordered + [g for g in dict.fromkeys(grouped) if g not in ordered])
+        for name in group_by:
+            if bucket_of(name) is not None:
+                self._bucket_keys(name)
+        return group_by
 
     def _group_column(self, node: exp.Expr) -> str:
+        if _is_bucket(node) or _is_bin(node):
+            name = self._bucket(node) if _is_bucket(node) else self._bin(node)
+            self.group_aliases.setdefault(name, _group_label(name))
+            return name
         if not isinstance(node, exp.Column):
             raise _refuse("GROUP BY accepts dimension columns only", node,
                           "group by plain column names, not expressions or positions")
@@ -716,6 +926,11 @@ class _Parser:
         info = self._column(node)
         if info.role == "measure":
             return self._measure_keys(info, node)
+        if info.dtype in ("date", "datetime"):
+            raise _refuse(f'column "{info.name}" holds {"dates" if info.dtype == "date" else "times"}, whose '
+                          "values are not public keys, so it cannot be grouped on directly", node,
+                          f"group by a time bucket of it, e.g. DATE_TRUNC('month', {info.name}) or "
+                          f"EXTRACT(MONTH FROM {info.name})")
         if info.keys is None and not (self.policy.allow_unknown_keys and self.policy.delta > 0):
             raise _refuse(f'the keys of column "{info.name}" are not public, so it cannot be grouped on',
                           node, "group by a dimension whose categories the data dictionary publishes")
@@ -816,6 +1031,9 @@ class _Parser:
         return matches[0] if len(matches) == 1 else name
 
     def _column_dtype(self, name: str) -> str:
+        bucket = bucket_of(name) or bin_of(name)
+        if bucket is not None:
+            return bucket.dtype
         case = case_of(name)
         if case is not None:
             return case.dtype
@@ -908,7 +1126,8 @@ class _Parser:
         return dict(zip(spec.group_by, spec.group_labels, strict=True)).get(column, column)
 
     def _aggregate_items(self, tree: exp.Select) -> list[exp.Expr]:
-        return [i for i in tree.expressions if not isinstance(i.unalias(), exp.Column)]
+        return [i for i in tree.expressions
+                if not isinstance(i.unalias(), exp.Column) and not _is_bucket(i.unalias()) and not _is_bin(i.unalias())]
 
 
 def _check_source(source: exp.Table) -> None:
@@ -976,6 +1195,8 @@ def _typed(value: Scalar | None, side: _Operand, node: exp.Expr) -> Scalar:
     if value is None:
         raise _refuse(f'"{side.name}" must be compared with a constant', node,
                       "use IS NULL / IS NOT NULL to test for missing values")
+    if side.dtype in ("date", "datetime"):
+        return _time_value(value, side, node)
     ok = {
         "string": isinstance(value, str),
         "bool": isinstance(value, bool),
@@ -986,6 +1207,21 @@ def _typed(value: Scalar | None, side: _Operand, node: exp.Expr) -> Scalar:
         kind = {"string": "text", "bool": "TRUE or FALSE", "int": "a number", "float": "a number"}[side.dtype]
         raise _refuse(f'"{side.name}" cannot be compared with {node.sql()}', node, f"compare it with {kind}")
     return value
+
+
+def _time_value(value: Scalar, side: _Operand, node: exp.Expr) -> str:
+    """A date or time constant, in canonical ISO text: what the column's values are compared with."""
+    moment = as_datetime(parse_one(value, "datetime")) if isinstance(value, str) else None
+    example = "DATE '2013-06-01'" if side.dtype == "date" else "TIMESTAMP '2013-06-01 08:00'"
+    if moment is None:
+        raise _refuse(f'"{side.name}" holds {"dates" if side.dtype == "date" else "times"} and cannot be compared '
+                      f"with {node.sql()}", node, f"compare it with e.g. {example}")
+    if side.dtype == "date":
+        if moment.time() != moment.min.time():
+            raise _refuse(f'"{side.name}" holds dates, which cannot be compared with a time of day', node,
+                          f"compare it with a date, e.g. {example}")
+        return iso(moment.date())
+    return iso(moment)
 
 
 def _comparison(node: exp.Expr, operand: Callable[[exp.Expr], _Operand | None],

@@ -29,6 +29,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "column_role": {
         "dimension": "Dimension", "measure": "Measure", "identifier": "Identifier", "excluded": "Excluded",
+        "date": "Date dimension", "datetime": "Date-time dimension",
     },
     "decision": {
         "approve": "Approve", "reject": "Reject", "request_changes": "Request changes",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
+from core.times import iso, parse_one
 from market import recent
 from market import repository as repo
 from market.schemas import (
@@ -54,12 +56,18 @@ def preview(entry: CatalogEntry, rows: int) -> PreviewRead:
     rng = random.Random(f"{entry.id}:{entry.dataset_version}")
     dtypes = {c.name: c.dtype for c in entry.columns}
     described = [c for c in (entry.dictionary.columns if entry.dictionary else []) if c.role != "excluded"]
-    columns = [PreviewColumn(name=c.name, dtype=dtypes.get(c.name, "string"), role=c.role) for c in described]
+    columns = [PreviewColumn(name=c.name, dtype=c.time or dtypes.get(c.name, "string"), role=c.role)
+               for c in described]
     data = [[_value(rng, c, dtypes.get(c.name, "string")) for c in described] for _ in range(rows)]
     return PreviewRead(listing_id=entry.id, notice=PREVIEW_NOTICE, columns=columns, rows=data)
 
 
 def _value(rng: random.Random, column: DictionaryColumn, dtype: str) -> Any:
+    if column.time and column.period:
+        first, last = (parse_one(v, "datetime") for v in column.period)
+        if isinstance(first, datetime) and isinstance(last, datetime):
+            moment = first + (last - first) * rng.random()
+            return iso(moment.date()) if column.time == "date" else iso(moment.replace(microsecond=0))
     if column.role == "dimension" and column.keys:
         return rng.choice(column.keys)
     if column.role == "measure" and column.bounds:

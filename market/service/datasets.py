@@ -19,6 +19,7 @@ from core.auth import Principal
 from core.config import get_settings
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.models import utcnow
+from core.times import iso, parse_one
 from market import contributions
 from market import repository as repo
 from market import unit as privacy_unit
@@ -34,6 +35,7 @@ from market.schemas import (
     DatasetPage,
     DatasetRead,
     Dictionary,
+    DictionaryColumn,
     Finding,
     KeysConfirm,
     MissingRead,
@@ -329,6 +331,7 @@ def check_dictionary(dictionary: Dictionary, dtypes: dict[str, str]) -> Dictiona
             raise InvalidDictionary(f"The column {column.name!r} is described twice")
         seen.add(column.name)
         _check_column(column.name, column.role, column.bounds, dtypes[column.name])
+        column.period = _checked_time(column, dtypes[column.name])
     unit = dictionary.privacy_unit
     if unit.column is not None:
         roles = {c.name: c.role for c in dictionary.columns}
@@ -350,6 +353,30 @@ def _check_column(name: str, role: str, bounds: tuple[float, float] | None, dtyp
             raise InvalidDictionary(f"The measure {name!r} must be numeric; it holds {dtype} values")
         if bounds is None or not all(math.isfinite(b) for b in bounds) or bounds[0] >= bounds[1]:
             raise InvalidDictionary(f"The measure {name!r} needs finite bounds [low, high] with low < high")
+
+
+def _checked_time(column: DictionaryColumn, dtype: str) -> tuple[str, str] | None:
+    """A date or datetime dimension: text in the data, keys none of its own, a period that reads as dates in
+    order. Returns the period in canonical ISO text."""
+    name = column.name
+    if column.time is None:
+        if column.period is not None:
+            raise InvalidDictionary(f"The column {name!r} has a period but is not declared a date or datetime column",
+                                    zh=f"字段 {name} 声明了时间范围，但未声明为日期或日期时间字段")
+        return None
+    if column.role != "dimension" or dtype != "string" or column.keys:
+        raise InvalidDictionary(f"The date column {name!r} must be a dimension holding text dates, without keys "
+                                f"(it holds {dtype} values)",
+                                zh=f"日期字段 {name} 必须是以文本记录日期的维度字段，且不列公开取值")
+    if column.period is None:
+        return None
+    first, last = (parse_one(v, column.time) for v in column.period)
+    if first is None or last is None or first > last:
+        raise InvalidDictionary(f"The period of {name!r} must be two {column.time}s, first then last, such as "
+                                "2013-01-01 and 2013-12-31",
+                                zh=f"字段 {name} 的时间范围须为先后两个{'日期' if column.time == 'date' else '时间'}，"
+                                   "如 2013-01-01 和 2013-12-31")
+    return iso(first), iso(last)
 
 
 datasets = DatasetService()

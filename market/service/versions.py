@@ -125,6 +125,8 @@ def _report(dataset: Dataset, version: DatasetVersion) -> QualityReport:
     columns = [_quality_column(ColumnProfile.model_validate(c), described.get(c["name"]), rows,
                                (counted.get("outside_bounds") or {}).get(c["name"]))
                for c in profile["columns"]]
+    for column in columns:
+        column.unreadable_times = (counted.get("unreadable_times") or {}).get(column.name)
     unit = counted.get("rows_per_unit")
     return QualityReport(dataset_id=dataset.id or 0, dataset=dataset.name, version=version.version,
                          rows=int(profile["rows"]), changelog=version.changelog,
@@ -141,6 +143,10 @@ def _quality_column(seen: ColumnProfile, entry: dict[str, Any] | None, rows: int
     if role == "measure" and bounds and outside is None and seen.min is not None and seen.max is not None \
             and bounds[0] <= seen.min and seen.max <= bounds[1]:
         column.outside_bounds = 0  # the whole range lies inside: nothing to count
+    period = entry.get("period") if entry else None
+    if period and outside is None and seen.earliest is not None and seen.latest is not None \
+            and period[0] <= seen.earliest and seen.latest[:len(period[1])] <= period[1]:
+        column.outside_bounds = 0  # the whole span lies inside the period (ISO text orders as time does)
     keys = entry.get("keys") if entry else None
     if role == "dimension" and keys and seen.values is not None:
         data, listed = {str(v) for v in seen.values}, {str(k) for k in keys}

@@ -114,8 +114,8 @@ def _editor_rows(columns: list[dict[str, Any]], dictionary: dict[str, Any] | Non
     rows = []
     for column in columns:
         entry = described.get(column["name"], {})
-        bounds = entry.get("bounds") or ["", ""]
-        rows.append({**column, "role": entry.get("role", "excluded" if dictionary else ""),
+        bounds = entry.get("period") or entry.get("bounds") or ["", ""]
+        rows.append({**column, "role": entry.get("time") or entry.get("role", "excluded" if dictionary else ""),
                      "lo": _typed_number(bounds[0]), "hi": _typed_number(bounds[1]),
                      "keys": ", ".join(str(k) for k in entry.get("keys") or []),
                      "description": entry.get("description", "")})
@@ -196,8 +196,13 @@ def _dictionary_from(form: FormData, columns: list[dict[str, Any]]) -> Dictionar
     described = []
     for i, column in enumerate(columns):
         role = str(form.get(f"role_{i}") or "excluded")
-        entry: dict[str, Any] = {"name": column["name"], "role": role, "description": str(form.get(f"desc_{i}") or "")}
         lo, hi = str(form.get(f"lo_{i}") or "").strip(), str(form.get(f"hi_{i}") or "").strip()
+        if role in ("date", "datetime"):  # a dimension of dates: Low and High are its first and last value
+            described.append({"name": column["name"], "role": "dimension", "time": role,
+                              "description": str(form.get(f"desc_{i}") or ""),
+                              **({"period": [lo, hi]} if lo or hi else {})})
+            continue
+        entry: dict[str, Any] = {"name": column["name"], "role": role, "description": str(form.get(f"desc_{i}") or "")}
         if role == "measure" and (lo or hi):
             entry["bounds"] = [number(lo, f"{column['name']} low"), number(hi, f"{column['name']} high")]
         keys = split_list(str(form.get(f"keys_{i}") or ""))

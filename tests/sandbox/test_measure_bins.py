@@ -1,0 +1,102 @@
+"""GROUP BY a measure through public bins: FLOOR(m / w) * w over its declared bounds, or CASE WHEN … THEN
+'label' … END whose labels the query itself names. Keys never come from the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import opendp.prelude as dp
+import polars as pl
+import pytest
+from opendp.extras.polars import Bound, Margin
+
+from sandbox.plan import Compiled, compile_query, release
+from sandbox.refusals_zh import translate
+from sandbox.spec import ColumnInfo, Policy, TableInfo
+from sandbox.sql import QueryNotAllowed, parse
+
+K = 2
+PEOPLE = TableInfo("people", (
+    ColumnInfo("pid", "identifier", "string"),
+    ColumnInfo("region", "dimension", "string", keys=("a", "b")),
+    ColumnInfo("age", "measure", "int", bounds=(0, 99)),
+    ColumnInfo("income", "measure", "float", bounds=(0.0, 100_000.0)),
+    ColumnInfo("day", "dimension", "date", period=("2013-01-01", "2013-12-31")),
+), privacy_unit="pid", max_contributions=K, max_rows=10_000)
+
+
+def people(ages: list[int]) -> pl.DataFrame:
+    return pl.DataFrame({"pid": [f"p{i}" for i in range(len(ages))], "region": ["a"] * len(ages), "age": ages,
+                         "income": [100.0] * len(ages), "day": ["2013-01-01"] * len(ages)})
+
+
+def scan(frame: pl.DataFrame, tmp_path: Path, name: str = "t") -> pl.LazyFrame:
+    frame.write_parquet(tmp_path / f"{name}.parquet")
+    return pl.scan_parquet(tmp_path / f"{name}.parquet")
+
+
+def compiled(sql: str, epsilon: float = 1.0) -> Compiled:
+    return compile_query(parse(sql, PEOPLE, Policy()), PEOPLE, Policy(), epsilon)
+
+
+def run(sql: str, data: pl.LazyFrame, epsilon: float = 1.0) -> tuple[dict[str, list[object]], dict[str, float | None]]:
+    columns, rows, plus_minus = release(compiled(sql, epsilon), data)
+    return {c: [r[i] for r in rows] for i, c in enumerate(columns)}, plus_minus
+
+
+def test_width_bins_charge_opendps_map_of_the_equivalent_public_key_plan() -> None:
+    c = compiled("SELECT FLOOR(age / 10) * 10 AS decade, COUNT(*) AS n FROM people GROUP BY decade")
+    domain = dp.with_margin(dp.lazyframe_domain([
+        dp.series_domain("pid", dp.option_domain(dp.atom_domain(T="String"))),
+        dp.series_domain("decade", dp.option_domain(dp.atom_domain(T="i64")))]), Margin(by=[], max_length=10_000))
+    root = pl.LazyFrame(schema={"pid": pl.String, "decade": pl.Int64})
+    truncated = root.filter(pl.int_range(pl.len()).shuffle().over("pid") < K)
+    plan = pl.DataFrame({"decade": list(range(0, 100, 10))}).lazy().join(
+        truncated.group_by("decade").agg(dp.len(signed=True)), on="decade", how="left")
+    metric, d_in = dp.unit_of(contributions=[Bound(per_group=1)], identifier="pid")
+    by_hand = dp.m.make_private_lazyframe(domain, metric, dp.max_divergence(), plan, global_scale=c.scale)
+    assert by_hand.map(d_in) == pytest.approx(c.epsilon_cost, rel=1e-12) and c.epsilon_cost <= 1.0
+
+
+def test_bins_come_from_the_bounds_whatever_the_data(tmp_path: Path) -> None:
+    young = scan(people([20, 21, 25]), tmp_path, "young")
+    old = scan(people([95] * 40), tmp_path, "old")
+    for sql, keys in [("SELECT FLOOR(age / 10) * 10 AS k, COUNT(*) AS n FROM people GROUP BY k",
+                       list(range(0, 100, 10))),
+                      ("SELECT FLOOR(income / 25000) AS k, SUM(age) AS s FROM people GROUP BY FLOOR(income / 25000)",
+                       [0, 1, 2, 3, 4]),
+                      ("SELECT CASE WHEN age < 30 THEN 'young' WHEN age < 60 THEN 'middle' ELSE 'old' END AS k, "
+                       "COUNT(*) AS n FROM people GROUP BY k", ["middle", "old", "young"])]:
+        first, _ = run(sql, young)
+        second, _ = run(sql, old)
+        assert first["k"] == second["k"] == keys, sql
+
+
+def test_rows_land_in_their_bin_and_a_case_without_else_leaves_the_rest_out(tmp_path: Path) -> None:
+    data = scan(people([5] * 30 + [42] * 20 + [200] * 10), tmp_path)  # 200 is past the bounds: no bin
+    out, pm = run("SELECT FLOOR(age / 10) * 10 AS decade, COUNT(*) AS n FROM people GROUP BY decade", data, 20.0)
+    counts = dict(zip(out["decade"], out["n"], strict=True))
+    assert pm["n"] is not None and pm["n"] < 5
+    assert abs(counts[0] - 30) <= 7 * pm["n"] and abs(counts[40] - 20) <= 7 * pm["n"] and abs(counts[90]) <= 7 * pm["n"]
+    out, pm = run("SELECT CASE WHEN age < 10 THEN 1 WHEN age < 50 THEN 2 END AS band, COUNT(*) AS n FROM people "
+                  "GROUP BY band", data, 20.0)
+    assert out["band"] == [1, 2] and pm["n"] is not None
+    assert abs(out["n"][0] - 30) <= 7 * pm["n"] and abs(out["n"][1] - 20) <= 7 * pm["n"]
+
+
+@pytest.mark.parametrize(("sql", "english", "chinese"), [
+    ("SELECT FLOOR(income / 1) AS b, COUNT(*) FROM people GROUP BY b", "would make 100,001 groups over the bounds",
+     "100,001 个组"),
+    ("SELECT FLOOR(age / 2.5) AS b, COUNT(*) FROM people GROUP BY b", "the bin width must be a positive whole number",
+     "分箱宽度必须是正整数"),
+    ("SELECT CASE WHEN age < 30 THEN 'young' ELSE 2 END AS b, COUNT(*) FROM people GROUP BY b",
+     "must all be text or all whole numbers", "全为文本或全为整数"),
+    ("SELECT CASE WHEN day < DATE '2013-06-01' THEN 'h1' ELSE 'h2' END AS b, COUNT(*) FROM people GROUP BY b",
+     'a CASE group cannot test the date column "day"', "不能判断日期列"),
+    ("SELECT CASE WHEN pid = 'p1' THEN 'x' END AS b, COUNT(*) FROM people GROUP BY b",
+     'column "pid" is an identifier', "个人标识符"),
+])
+def test_bins_that_would_leak_or_drown_in_noise_are_refused(sql: str, english: str, chinese: str) -> None:
+    with pytest.raises(QueryNotAllowed) as err:
+        compiled(sql)
+    assert english in err.value.detail and chinese in translate(err.value.reason)
