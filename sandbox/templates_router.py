@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from core.auth import CurrentUser, DataOffice, EnterpriseUser, MaybeUser, Role, SessionDep
-from core.errors import Forbidden
+from core.auth import DataOffice, EnterpriseUser, MaybeUser, Principal, Role, SessionDep, require
 from sandbox.router import answer
 from sandbox.schemas import (
     QueryPreview,
@@ -24,6 +25,8 @@ from sandbox.service import queries
 from sandbox.templates import templates
 
 router = APIRouter(tags=["templates"])
+# The listing's provider (its own listings only) or the data office.
+Curator = Annotated[Principal, Depends(require(Role.provider, Role.data_office))]
 
 
 @router.get("/listings/{listing_id}/templates", response_model=TemplatePage)
@@ -33,13 +36,10 @@ def list_templates(listing_id: int, session: SessionDep, who: MaybeUser) -> Temp
 
 
 @router.post("/listings/{listing_id}/templates", status_code=201, response_model=TemplateRead)
-def propose_template(listing_id: int, body: TemplateCreate, session: SessionDep, who: CurrentUser) -> TemplateRead:
+def propose_template(listing_id: int, body: TemplateCreate, session: SessionDep, who: Curator) -> TemplateRead:
     """Propose a template (the listing's provider or the data office). Its SQL, filled with `example`, must
     pass the sandbox's checks (422 `query-not-allowed` with the reason otherwise); a name already used makes
     the next version."""
-    if who.role not in (Role.provider, Role.data_office):
-        raise Forbidden("Only the listing's provider or the data office proposes templates",
-                        zh="只有供数单位或数据主管部门可以提交查询模板")
     return templates.propose(session, who, listing_id, body)
 
 

@@ -1305,3 +1305,55 @@ FIELD_ZH.update({
 ZH.update({  # the annual report lists the authorization agreements in force in its year
     "No authorization agreement was in force this year.": "本年度无有效的授权运营协议。",
 })
+
+ZH.update({  # templates branch: query templates the data office approves (查询模板)
+    "Query templates": "查询模板",
+    "Templates": "模板",
+    "Template": "模板",
+    "Templates to review": "待审核的查询模板",
+    "Back to the listing": "返回数据产品",
+    "Template proposed; the data office reviews it.": "模板已提交，等待数据主管部门审核。",
+    "A template is a query whose shape the data office approves: enterprises fill in its parameters. Important data "
+    "needs two approvals.": "查询模板是由数据主管部门审定形态的查询：企业只需填写参数。"
+                            "重要数据的模板须经两人审核通过。",
+    "The data office requires templates for this listing: free SQL is refused.":
+        "数据主管部门要求该数据产品只能通过模板查询：不接受自由编写的 SQL。",
+    "No templates yet.": "尚无模板。",
+    "Propose a template": "提交查询模板",
+    "Name (Chinese)": "名称（中文）",
+    "Name (English)": "名称（英文）",
+    "Description (Chinese)": "说明（中文）",
+    "Description (English)": "说明（英文）",
+    "SQL with :parameters": "带 :参数 的 SQL",
+    "One aggregate over the table {table}; write :name where a value goes, and IN :name for a list of keys.":
+        "对表 {table} 的一条聚合查询；在需要取值处写 :名称，多个取值写 IN :名称。",
+    "Parameters (JSON)": "参数（JSON）",
+    "type: key (one public key of a dimension), keys (a list of them, max_items), number (within a measure's "
+    "bounds), integer (min and max).": "type：key（维度的一个公开取值）、keys（多个公开取值，max_items 为上限）、"
+                                       "number（度量取值范围内的数）、integer（min 与 max 之间的整数）。",
+    "Example values (JSON)": "示例参数（JSON）",
+    "The SQL is checked by the sandbox filled with these values.": "沙箱会用这些示例参数检查 SQL 能否运行。",
+    "Propose template": "提交模板",
+    "Parameter": "参数",
+    "Type": "类型",
+    "Constraint": "约束",
+    "Example": "示例",
+    "at most {n}": "最多 {n} 项",
+    "Decision recorded.": "审核意见已记录。",
+    "Templates only": "仅限模板查询",
+    "Enterprises query this listing only through approved templates (free SQL is refused)":
+        "企业只能通过已批准的模板查询该数据产品（不接受自由编写的 SQL）",
+    "Record decision": "提交审核意见",
+    "Approved query templates": "已批准的查询模板",
+    "Run template": "运行模板",
+    "This listing is queried through approved templates: the data office has turned off free SQL for it.":
+        "重要数据须通过已批准的查询模板查询：数据主管部门已关闭该数据产品的自由 SQL 查询。",
+})
+LABELS["template_status"] = {
+    "submitted": ("待审核", "Submitted"), "approved": ("已批准", "Approved"), "rejected": ("已驳回", "Rejected"),
+    "superseded": ("已被新版本取代", "Superseded"),
+}
+LABELS["template_parameter"] = {
+    "key": ("单个取值", "One key"), "keys": ("多个取值", "Keys"), "number": ("数值", "Number"),
+    "integer": ("整数", "Integer"),
+}
