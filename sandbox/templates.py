@@ -382,6 +382,8 @@ def _key_literal(parameter: TemplateParameter, value: Any, keys: Sequence[Value]
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         for key in keys:
             if str(key) == str(value).strip():
+                if isinstance(key, bool):
+                    return exp.Boolean(this=key)
                 return exp.Literal.string(key) if isinstance(key, str) else exp.Literal.number(str(key))
     label = parameter.label or parameter.name
     shown = str(value)[:40]

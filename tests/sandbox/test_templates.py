@@ -198,3 +198,22 @@ def test_a_new_version_replaces_the_approved_one_once_approved(client: TestClien
     headers = world.enterprise()
     licence = world.active_licence(headers)
     assert _run(client, world, first, headers, licence, EXAMPLE).status_code == 409
+
+
+def test_a_filled_template_carries_the_dictionarys_own_keys_as_literals() -> None:
+    from sandbox.schemas import TemplateParameter
+    from sandbox.spec import ColumnInfo, TableInfo
+    from sandbox.templates import fill
+
+    table = TableInfo(name="t", columns=(
+        ColumnInfo(name="district", role="dimension", dtype="String", keys=("鼓楼区", "O'Brien")),
+        ColumnInfo(name="year", role="dimension", dtype="Int64", keys=(2023, 2024)),
+        ColumnInfo(name="income", role="measure", dtype="Float64", bounds=(0.0, 1000.0)),
+    ), privacy_unit=None, max_contributions=1, max_rows=10_000)
+    parameters = [TemplateParameter(name="d", type="keys", column="district"),
+                  TemplateParameter(name="y", type="key", column="year"),
+                  TemplateParameter(name="lo", type="number", column="income")]
+    sql = "SELECT COUNT(*) AS n FROM t WHERE district IN :d AND year = :y AND income > :lo"
+    filled = fill(sql, parameters, {"d": ["O'Brien", "鼓楼区", "O'Brien"], "y": "2024", "lo": 12.5}, table)
+    assert filled == ("SELECT COUNT(*) AS n FROM t WHERE district IN ('O''Brien', '鼓楼区') AND year = 2024 "
+                      "AND income > 12.5")
