@@ -74,27 +74,29 @@ class TemplateService:
         """A listing's templates: every version for its provider and the data office, approved ones for others."""
         listing = get_listing(session, listing_id)
         query = select(QueryTemplate).where(QueryTemplate.listing_id == listing_id)
-        if not _curates(who, listing.provider_org_id):
-            if listing.status not in LIVE:
-                raise NotFound(f"No listing {listing_id}", zh=f"没有数据产品 {listing_id}")
-            query = query.where(QueryTemplate.status == "approved")
+        if not _curates(who, listing.provider_org_id) and listing.status not in LIVE:
+            raise NotFound(f"No listing {listing_id}", zh=f"没有数据产品 {listing_id}")
         rows = session.exec(query.order_by(col(QueryTemplate.name), col(QueryTemplate.version).desc())).all()
         needed = _approvals_needed(listing.grade or listing.proposed_grade)
+        if not _curates(who, listing.provider_org_id):
+            rows = [t for t in rows if _runnable(t, needed)]
         return TemplatePage(items=[self._read(session, t, needed) for t in rows], total=len(rows),
                             templates_only=listing.templates_only)
 
     def pending(self, session: Session) -> list[TemplateRead]:
         """Every template version waiting for a data-office decision, oldest first (the office's queue)."""
-        rows = session.exec(select(QueryTemplate).where(QueryTemplate.status == "submitted")
+        rows = session.exec(select(QueryTemplate).where(col(QueryTemplate.status).in_(("submitted", "approved")))
                             .order_by(col(QueryTemplate.id))).all()
-        return [self._read(session, t, _approvals_needed(self._grade(session, t.listing_id))) for t in rows]
+        needs = [(t, _approvals_needed(self._grade(session, t.listing_id))) for t in rows]
+        return [self._read(session, t, needed) for t, needed in needs if _open(t, needed)]
 
     def get(self, session: Session, who: Principal | None, listing_id: int, template_id: int) -> TemplateRead:
         template = self._template(session, listing_id, template_id)
         listing = get_listing(session, listing_id)
-        if template.status != "approved" and not _curates(who, listing.provider_org_id):
+        needed = _approvals_needed(listing.grade or listing.proposed_grade)
+        if not _runnable(template, needed) and not _curates(who, listing.provider_org_id):
             raise NotFound(f"No template {template_id}", zh=f"没有查询模板 {template_id}")
-        return self._read(session, template, _approvals_needed(listing.grade or listing.proposed_grade))
+        return self._read(session, template, needed)
 
     # --- proposing and reviewing -----------------------------------------------------------------------
 
@@ -124,7 +126,8 @@ class TemplateService:
                body: TemplateReviewCreate) -> TemplateRead:
         """Record a data-office decision; a template is approved once the listing's grade has its approvals."""
         template = self._locked(session, listing_id, template_id)
-        if template.status != "submitted":
+        needed = _approvals_needed(self._grade(session, listing_id))
+        if not _open(template, needed):
             raise TemplateStateConflict(f"This template version is {template.status}; only a submitted one is "
                                         "reviewed", zh=f"该模板版本的状态为“{_STATUS_ZH.get(template.status)}”，"
                                                        "只能审核待审核的模板")
@@ -132,7 +135,6 @@ class TemplateService:
         code = reasons.check(f"{body.decision}_template", body.reason_code)
         session.add(QueryTemplateReview(template_id=template_id, reviewer_id=who.user_id, decision=body.decision,
                                         reason_code=code, comment=body.comment))
-        needed = _approvals_needed(self._grade(session, listing_id))
         if body.decision == "reject":
             template.status, template.decided_at = "rejected", utcnow()
         else:
@@ -182,6 +184,13 @@ class TemplateService:
                   body: TemplateRun) -> tuple[QueryCreate, TemplateUse]:
         """The query a template run asks: its SQL with the enterprise's values, checked against each parameter."""
         template = self._template(session, listing_id, template_id)
+        needed = _approvals_needed(self._grade(session, listing_id))
+        if template.status == "approved" and not _runnable(template, needed):
+            raise TemplateStateConflict(
+                f"Template {template_id} was approved before the listing's grade was raised; it runs again once "
+                f"{needed} data-office users have approved it",
+                zh=f"该数据产品的分级已提高，查询模板 {template_id} 须经 {needed} 位数据主管部门用户"
+                   "审核通过后才能再次运行")
         if template.status != "approved":
             raise TemplateStateConflict(
                 f"Template {template_id} is {template.status}: only approved templates run",
@@ -231,6 +240,16 @@ def _curates(who: Principal | None, provider_org_id: int) -> bool:
     if who is None:
         return False
     return who.role is Role.data_office or (who.role is Role.provider and who.organization_id == provider_org_id)
+
+
+def _runnable(template: QueryTemplate, needed: int) -> bool:
+    """Approved by as many people as the listing's grade needs *now*: raising a grade tightens at once."""
+    return template.status == "approved" and template.approvals >= needed
+
+
+def _open(template: QueryTemplate, needed: int) -> bool:
+    """Waiting for a decision: submitted, or approved under a lower grade and short of approvals since."""
+    return template.status == "submitted" or (template.status == "approved" and template.approvals < needed)
 
 
 def _approvals_needed(grade: str) -> int:

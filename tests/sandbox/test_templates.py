@@ -217,3 +217,21 @@ def test_a_filled_template_carries_the_dictionarys_own_keys_as_literals() -> Non
     filled = fill(sql, parameters, {"d": ["O'Brien", "鼓楼区", "O'Brien"], "y": "2024", "lo": 12.5}, table)
     assert filled == ("SELECT COUNT(*) AS n FROM t WHERE district IN ('O''Brien', '鼓楼区') AND year = 2024 "
                       "AND income > 12.5")
+
+
+def test_raising_a_listing_to_important_holds_its_templates_until_a_second_approval(client: TestClient) -> None:
+    world = World(client)
+    headers = world.enterprise()
+    licence = world.active_licence(headers)
+    template = _approved(client, world)
+    ok(client.post(f"{API}/listings/{world.listing['id']}/grade", headers=world.office,
+                   json={"grade": "important", "reason_code": "aggregation-risk"}))
+    held = _run(client, world, template, headers, licence, EXAMPLE)
+    assert held.status_code == 409 and held.json()["type"] == "template-state"
+    assert "分级已提高" in held.json()["detail_zh"]
+    assert ok(client.get(f"{API}/listings/{world.listing['id']}/templates", headers=headers))["total"] == 0
+    assert [t["id"] for t in ok(client.get(f"{API}/templates/pending", headers=world.office))] == [template["id"]]
+    assert _review(client, world, template, world.office).json()["type"] == "self-review"
+    again = ok(_review(client, world, template, world.office2))
+    assert again["status"] == "approved" and again["approvals"] == 2
+    assert ok(client.get(f"{API}/listings/{world.listing['id']}/templates", headers=headers))["total"] == 1
