@@ -235,3 +235,28 @@ def test_raising_a_listing_to_important_holds_its_templates_until_a_second_appro
     again = ok(_review(client, world, template, world.office2))
     assert again["status"] == "approved" and again["approvals"] == 2
     assert ok(client.get(f"{API}/listings/{world.listing['id']}/templates", headers=headers))["total"] == 1
+
+
+def test_the_console_of_a_templates_only_listing_offers_templates_and_names_the_parameter_it_refuses(
+        client: TestClient) -> None:
+    from tests.web.test_pages import browser_sign_in, csrf_of
+
+    world = World(client, grade="important")
+    licence = world.active_licence(world.enterprise())
+    template = _approved(client, world, "important")
+    ok(client.put(f"{API}/listings/{world.listing['id']}/templates-rule", headers=world.office,
+                  json={"templates_only": True}))
+    browser_sign_in(client, "analyst@data.test")
+    console = client.get(f"/enterprise/licences/{licence['id']}/console", headers={"Accept-Language": "zh-CN"})
+    assert 'id="templates-only"' in console.text and 'id="query-form"' not in console.text
+    assert f'action="/enterprise/licences/{licence["id"]}/templates/{template["id"]}/run"' in console.text
+    free = client.post(f"/enterprise/licences/{licence['id']}/queries", headers={"Accept-Language": "zh-CN"},
+                       data={"csrf": csrf_of(console.text), "sql": "SELECT COUNT(*) AS n FROM people"})
+    assert free.status_code == 403 and "重要数据须通过已批准的查询模板查询" in free.text
+    refused = client.post(f"/enterprise/licences/{licence['id']}/templates/{template['id']}/run",
+                          headers={"Accept-Language": "zh-CN"},
+                          data={"csrf": csrf_of(console.text), "p_min_age": "30", "p_regions[]": ["x' OR 1=1 --"]})
+    assert refused.status_code == 422 and "不是参数“区域”可选的取值" in refused.text
+    ran = client.post(f"/enterprise/licences/{licence['id']}/templates/{template['id']}/run", follow_redirects=False,
+                      data={"csrf": csrf_of(console.text), "p_min_age": "30", "p_regions[]": ["north", "west"]})
+    assert ran.status_code == 303 and ran.headers["location"].startswith("/enterprise/queries/")
