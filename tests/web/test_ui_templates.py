@@ -34,6 +34,7 @@ def test_a_template_goes_from_provider_to_office_to_the_enterprise_console(
     provider.click("#propose-template")
     expect(provider.locator("[role=status]")).to_contain_text("模板已提交")
     expect(provider.locator("article[data-template]")).to_contain_text("待审核")
+    shot(provider, "template-proposed")
 
     office = watch(browser.new_context(locale="en-US", viewport=VIEWPORT).new_page())
     sign_in(office, live_server, "office@gov.test")
@@ -43,6 +44,7 @@ def test_a_template_goes_from_provider_to_office_to_the_enterprise_console(
     expect(card).to_contain_text("Mean income by region")
     card.locator("select[name=decision]").select_option("approve")
     card.locator("input[name=comment]").fill("Groups stay large: the age floor is bounded")
+    shot(office, "template-review")
     card.locator("button[type=submit]").click()
     expect(office.locator("[role=status]")).to_contain_text("Decision recorded")
 
