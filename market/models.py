@@ -80,6 +80,8 @@ class Listing(SQLModel, table=True):
     retired_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     # The authorization agreement (授权运营协议) the listing was submitted under; its end suspends the listing.
     agreement_id: int | None = Field(default=None, foreign_key="authorization_agreements.id", index=True)
+    # Set by the data office: enterprises query this listing only through approved templates (sandbox.templates).
+    templates_only: bool = False
 
 
 class Offer(SQLModel, table=True):

@@ -28,11 +28,12 @@ REASONS: tuple[Reason, ...] = (
     _r("initial-submission", "submit", "First submission for review", "首次提交审核"),
     _r("resubmission", "submit", "Resubmitted after requested changes", "按意见修改后重新提交"),
     _r("new-version", "submit move_version", "A new dataset version or dictionary", "数据集新版本或数据字典变更"),
-    _r("meets-standard", "approve", "Meets the publication standard", "符合发布要求"),
+    _r("meets-standard", "approve approve_template", "Meets the publication standard", "符合发布要求"),
     _r("meets-standard-with-conditions", "approve", "Meets the standard under the stated conditions",
        "附条件符合发布要求"),
     _r("not-public-data", "reject", "Not public data within the authorization", "不属于授权范围内的公共数据"),
-    _r("personal-information", "reject request_changes", "Exposes personal information", "涉及个人信息"),
+    _r("personal-information", "reject request_changes reject_template", "Exposes personal information",
+       "涉及个人信息"),
     _r("legal-basis-missing", "reject suspend", "No legal basis for opening this data", "缺乏开放的法律依据"),
     _r("duplicate-listing", "reject retire", "Duplicates another listing", "与其他产品重复"),
     _r("core-data", "reject raise_grade", "Core data (核心数据), which is never published", "属于核心数据，不予发布"),
@@ -77,12 +78,18 @@ REASONS: tuple[Reason, ...] = (
     _r("complaint-unfounded", "dismiss_complaint", "Not supported by the facts found", "经核查，投诉（异议）不成立"),
     _r("complaint-out-of-scope", "dismiss_complaint", "Outside this platform's remit; the filer was told where to turn",
        "不属于本平台受理范围，已告知受理渠道"),
+    _r("template-too-narrow", "reject_template", "A parameter lets the template single out small groups",
+       "模板参数可将查询范围缩小到极少数对象"),
+    _r("template-unclear", "reject_template", "The template's name, description or parameters are unclear",
+       "模板的名称、说明或参数不清楚"),
+    _r("template-outside-purpose", "reject_template", "The template asks what the listing is not opened for",
+       "模板查询内容超出该数据产品的开放用途"),
     _r("complaint-duplicate", "dismiss_complaint", "Duplicates a complaint already handled",
        "与已处理的投诉（异议）重复"),
 )
 BY_CODE = {r.code: r for r in REASONS}
 # An approval needs no justification beyond "it meets the standard"; every other decision names its reason.
-DEFAULTS = {"approve": "meets-standard", "submit": "initial-submission"}
+DEFAULTS = {"approve": "meets-standard", "approve_template": "meets-standard", "submit": "initial-submission"}
 
 
 def codes_for(action: str) -> list[str]:

@@ -56,3 +56,26 @@ class SandboxBusy(DomainError):
     def __init__(self, detail: str, *, zh: str | None = None, retry_after: int = 5) -> None:
         super().__init__(detail, zh=zh, retry_after=retry_after)
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class TemplateRequired(DomainError):
+    """The data office requires approved templates on this listing: free SQL is refused."""
+
+    status = 403
+    type = "template-required"
+    title = "This listing is queried through approved templates"
+
+
+class TemplateParameterInvalid(InvalidInput):
+    type = "template-parameter-invalid"
+    title = "A template parameter is not allowed"
+
+
+class TemplateInvalid(InvalidInput):
+    type = "template-invalid"
+    title = "The template is not valid"
+
+
+class TemplateStateConflict(Conflict):
+    type = "template-state"
+    title = "The template is not in a state that allows this"

@@ -41,6 +41,7 @@ class QueryRun(SQLModel, table=True):
     queued_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     lease_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # past it, presumed dead
+    template_id: int | None = Field(default=None, foreign_key="query_templates.id")  # asked through this template
 
 
 class SavedQuery(SQLModel, table=True):
@@ -81,3 +82,42 @@ class OpenStatisticTable(SQLModel, table=True):
     position: int
     title: str = Field(max_length=200)
     query_run_id: int = Field(foreign_key="query_runs.id", unique=True)
+
+
+class QueryTemplate(SQLModel, table=True):
+    """One version of a query template (查询模板): SQL with typed parameters, approved by the data office.
+
+    The enterprise fills the parameters; the office approved the shape. A new proposal under the same
+    name is the next version; approving it supersedes the one before."""
+
+    __tablename__ = "query_templates"
+    __table_args__ = (UniqueConstraint("listing_id", "name", "version", name="uq_query_template_version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listings.id", index=True)
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    version: int = 1
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    description_en: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    sql: str = Field(sa_column=Column(Text, nullable=False))
+    parameters: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    example: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # submitted -> approved | rejected; approved -> superseded (a newer version approved) | withdrawn
+    status: str = Field(default="submitted", max_length=20, index=True)
+    approvals: int = 0
+    proposed_by: int = Field(foreign_key="users.id")
+    created_at: datetime = ts_column()
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class QueryTemplateReview(SQLModel, table=True):
+    """One data-office decision on a template version, with its reason. Append-only."""
+
+    __tablename__ = "query_template_reviews"
+    id: int | None = Field(default=None, primary_key=True)
+    template_id: int = Field(foreign_key="query_templates.id", index=True)
+    reviewer_id: int = Field(foreign_key="users.id")
+    decision: str = Field(max_length=20)
+    reason_code: str = Field(max_length=60)
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    created_at: datetime = ts_column()

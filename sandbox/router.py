@@ -12,6 +12,7 @@ from core.auth import EnterpriseUser, SessionDep
 from sandbox import jobs
 from sandbox.schemas import PublicKey, QueryCreate, QueryPage, QueryPreview, QueryResult, QueryStatus
 from sandbox.service import public_key, queries, sync_limit
+from sandbox.templates import TemplateUse
 
 router = APIRouter(tags=["sandbox"])
 
@@ -24,7 +25,13 @@ async def run_query(body: QueryCreate, session: SessionDep, who: EnterpriseUser)
     The ε is charged before anything is computed; asking the same query again returns the stored
     answer at no cost. With `"async": true`, or when the sandbox takes longer than the time limit, the
     answer is 202 with a `Location` to poll. Beyond capacity: 503 with `Retry-After`, nothing charged."""
-    submitted = await run_in_threadpool(queries.submit, session, who, body)
+    return await answer(session, who, body, None)
+
+
+async def answer(session: SessionDep, who: EnterpriseUser, body: QueryCreate,
+                 template: TemplateUse | None) -> QueryResult | JSONResponse:
+    """Submit a query (free SQL, or a filled template) and answer with its result, or 202 while it runs."""
+    submitted = await run_in_threadpool(queries.submit, session, who, body, template)
     if submitted.result is not None:
         return submitted.result
     # The wait holds no thread and no database connection: the event loop polls the job's row.

@@ -30,6 +30,7 @@ from sandbox.schemas import (
     SavedQueryRun,
 )
 from sandbox.service import queries
+from sandbox.templates import templates
 
 
 def _matching(text: str | None, *columns: Any) -> Any:
@@ -104,7 +105,8 @@ class SavedQueryService:
         runs = session.exec(query.order_by(col(QueryRun.id).desc()).limit(limit).offset(offset)).all()
         items = [QuerySummary(id=r.id or 0, license_id=r.license_id, sql=r.sql, status=r.status,
                               epsilon_charged=r.epsilon_charged, created_at=r.created_at,
-                              error=None if r.status == "succeeded" else "refunded: nothing was released")
+                              error=None if r.status == "succeeded" else "refunded: nothing was released",
+                              template=templates.ref(session, r.template_id))
                  for r in runs]
         return QueryPage(items=items, total=int(total))
 

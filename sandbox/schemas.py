@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -59,6 +59,14 @@ class LegacyReceipt(BaseModel):
     signature: str
 
 
+class TemplateRef(BaseModel):
+    """The approved query template (and its version) a query was asked through."""
+
+    id: int
+    name: str
+    version: int
+
+
 class QueryResult(BaseModel):
     id: int
     license_id: int
@@ -74,6 +82,8 @@ class QueryResult(BaseModel):
     status: str = "succeeded"
     receipt: Receipt | LegacyReceipt = Field(union_mode="left_to_right")
     dataset: VersionRef | None = Field(default=None, description="The dataset version the query ran on")
+    template: TemplateRef | None = Field(default=None, description="The approved template the query was asked "
+                                                                   "through, if any")
 
 
 class QueryStatus(BaseModel):
@@ -113,6 +123,7 @@ class QuerySummary(BaseModel):
     epsilon_charged: float
     created_at: datetime
     error: str | None = None
+    template: TemplateRef | None = None
 
 
 class QueryPage(BaseModel):
@@ -214,3 +225,90 @@ class OpenStatisticRead(BaseModel):
 class OpenStatisticPage(BaseModel):
     items: list[OpenStatisticRead]
     total: int
+
+
+# --- query templates (sandbox.templates) ------------------------------------------------------------------
+
+
+class TemplateParameter(BaseModel):
+    """One named parameter `:name` of a template, typed and bounded by the data dictionary."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
+    type: Literal["key", "keys", "number", "integer"] = Field(
+        description="key: one public key of a dimension; keys: a list of them (after IN); number: a value within "
+                    "a measure's bounds (or min/max); integer: a whole number within min/max")
+    column: str | None = Field(default=None, description="The dimension (key, keys) or measure (number) whose "
+                                                         "dictionary entry constrains the value")
+    min: float | None = None
+    max: float | None = None
+    max_items: int = Field(default=10, ge=1, le=100, description="keys: at most this many")
+    label: str = Field(default="", max_length=100, description="What the field asks, in Chinese")
+    label_en: str = Field(default="", max_length=100)
+
+
+class TemplateCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="Chinese name; proposing an existing name "
+                                                                "makes its next version")
+    name_en: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=4000)
+    description_en: str = Field(default="", max_length=4000)
+    sql: str = Field(min_length=1, max_length=20_000, description="One SQL aggregate with `:name` parameters; "
+                                                                  "a `keys` parameter follows IN")
+    parameters: list[TemplateParameter] = Field(default_factory=list, max_length=20)
+    example: dict[str, Any] = Field(default_factory=dict, description="Parameter values the SQL is checked "
+                                                                      "with at proposal")
+
+
+class TemplateReviewCreate(BaseModel):
+    decision: Literal["approve", "reject"]
+    reason_code: str | None = Field(default=None, description="An approval records `meets-standard`; a rejection "
+                                                              "names one (GET /listings/reason-codes)")
+    comment: str = Field(default="", max_length=4000)
+
+
+class TemplateReviewRead(BaseModel):
+    reviewer_id: int
+    decision: str
+    reason_code: str
+    comment: str
+    created_at: datetime
+
+
+class TemplateRead(BaseModel):
+    id: int
+    listing_id: int
+    name: str
+    name_en: str
+    version: int
+    description: str
+    description_en: str
+    sql: str
+    parameters: list[TemplateParameter]
+    example: dict[str, Any]
+    status: str = Field(description="submitted, approved, rejected or superseded (a newer version is approved)")
+    approvals: int
+    approvals_needed: int = Field(description="Distinct data-office approvals this listing's grade needs")
+    proposed_by: int
+    created_at: datetime
+    decided_at: datetime | None
+    reviews: list[TemplateReviewRead] = Field(default_factory=list)
+
+
+class TemplatePage(BaseModel):
+    items: list[TemplateRead]
+    total: int
+    templates_only: bool = Field(description="Whether the listing is queried only through approved templates")
+
+
+class TemplateRun(BaseModel):
+    license_id: int
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    epsilon: float | None = Field(default=None, gt=0, description="ε to spend; the listing's default if omitted")
+    run_async: bool = Field(default=False, alias="async", description="Answer 202 at once and run in the background")
+
+    model_config = {"populate_by_name": True}
+
+
+class TemplateRule(BaseModel):
+    templates_only: bool = Field(description="True: enterprises query this listing only through approved templates")
+    comment: str = Field(default="", max_length=4000)

@@ -46,6 +46,7 @@ from sandbox.errors import (
     QueryRefused,
     QueryRunning,
     QueryStillRunning,
+    TemplateRequired,
 )
 from sandbox.models import QueryRun
 from sandbox.plan import Compiled, answer, compile_query
@@ -62,6 +63,7 @@ from sandbox.schemas import (
     Receipt,
 )
 from sandbox.spec import ColumnInfo, Policy, QuerySpec, TableInfo
+from sandbox.templates import TemplateUse, templates
 
 
 def table_info(target: DatasetTarget) -> TableInfo:
@@ -100,6 +102,7 @@ class Prepared:
     epsilon: float
     compiled: Compiled
     sql: str
+    template_id: int | None = None  # asked through this approved template (sandbox.templates)
 
     def payload(self) -> dict[str, Any]:
         return {"spec": self.spec.to_dict(), "table": self.table.to_dict(), "policy": self.policy.to_dict(),
@@ -121,9 +124,19 @@ class Submitted:
 
 
 class QueryService:
-    def _prepare(self, session: Session, who: Principal, body: QueryCreate) -> Prepared:
+    def _prepare(self, session: Session, who: Principal, body: QueryCreate,
+                 template: TemplateUse | None = None) -> Prepared:
         licence = license_service.usable(session, who, body.license_id)
+        if template is not None and template.listing_id != licence.listing_id:
+            raise NotFound(f"Licence {body.license_id} is not for the template's listing",
+                           zh=f"许可 {body.license_id} 不属于该模板所在的数据产品")
         target = listing_service.query_target(session, licence.listing_id)
+        if target.templates_only and template is None:
+            raise TemplateRequired(
+                "The data office requires this listing's data to be queried through approved templates: "
+                "choose one and fill in its parameters (GET /listings/{id}/templates)",
+                zh="重要数据须通过已批准的查询模板查询：数据主管部门要求该数据产品只能通过已批准的模板查询，"
+                   "请选择模板并填写参数", listing_id=target.listing_id)
         table, policy = table_info(target), policy_of(target)
         epsilon = self._epsilon(target, body.epsilon)
         try:  # both the parser and the compiler refuse what they cannot make private
@@ -132,7 +145,8 @@ class QueryService:
         except sql_parser.QueryNotAllowed as exc:
             self._audit_refusal(who, licence, body, exc.detail)
             raise QueryRefused(exc.detail, zh=refusals_zh.translate(exc.reason, exc.line, exc.col)) from None
-        return Prepared(licence, target, table, policy, spec, epsilon, compiled, body.sql)
+        return Prepared(licence, target, table, policy, spec, epsilon, compiled, body.sql,
+                        None if template is None else template.id)
 
     def _epsilon(self, target: DatasetTarget, asked: float | None) -> float:
         policy = target.dp_policy
@@ -142,9 +156,10 @@ class QueryService:
                                     zh=f"该数据产品每次查询的 ε 上限为 {cap:g}，您申请的是 ε={epsilon:g}")
         return epsilon
 
-    def preview(self, session: Session, who: Principal, body: QueryCreate) -> QueryPreview:
+    def preview(self, session: Session, who: Principal, body: QueryCreate,
+                template: TemplateUse | None = None) -> QueryPreview:
         """Cost and expected accuracy of a query, without running or charging anything."""
-        prepared = self._prepare(session, who, body)
+        prepared = self._prepare(session, who, body, template)
         licence, compiled = prepared.licence, prepared.compiled
         paid = self._paid_for(session, who.organization_id, _cache_keys(prepared))
         cost = 0.0 if paid else compiled.epsilon_cost
@@ -153,11 +168,12 @@ class QueryService:
                             epsilon_remaining_after=max(0.0, left - cost),
                             accuracy_note=compiled.accuracy_note, cached=paid)
 
-    def run(self, session: Session, who: Principal, body: QueryCreate) -> QueryResult:
+    def run(self, session: Session, who: Principal, body: QueryCreate,
+            template: TemplateUse | None = None) -> QueryResult:
         """Run a query and wait for its stored answer (the console, and the API's synchronous default).
 
         The caller's session is released before the wait: it must hold no pending writes."""
-        submitted = self.submit(session, who, body)
+        submitted = self.submit(session, who, body, template)
         if submitted.result is not None:
             return submitted.result
         status = jobs.wait(submitted.run_id, sync_limit())
@@ -167,10 +183,11 @@ class QueryService:
                                     zh="查询仍在运行，结果将显示在该查询页面", query_id=submitted.run_id)
         return result
 
-    def submit(self, session: Session, who: Principal, body: QueryCreate) -> Submitted:
+    def submit(self, session: Session, who: Principal, body: QueryCreate,
+               template: TemplateUse | None = None) -> Submitted:
         """Answer from a stored release if one fits (free), else reserve ε and queue the query's job;
         returns without waiting for the sandbox."""
-        prepared = self._prepare(session, who, body)
+        prepared = self._prepare(session, who, body, template)
         license_id = prepared.licence.id or 0
         keys = _cache_keys(prepared)
         reused = self._reuse(session, who, prepared, keys)
@@ -268,7 +285,7 @@ class QueryService:
                                user_id=who.user_id, dataset_version_id=prepared.target.dataset_version_id,
                                sql=prepared.sql, normalized_sql=prepared.spec.normalized_sql,
                                fingerprint=keys.answer, epsilon_requested=prepared.epsilon, epsilon_charged=0.0,
-                               status="succeeded", finished_at=utcnow())
+                               status="succeeded", finished_at=utcnow(), template_id=prepared.template_id)
                 uow.add(run)
                 uow.flush()
                 result: dict[str, Any] = {"columns": columns, "rows": rows}
@@ -300,13 +317,14 @@ class QueryService:
                                dataset_version_id=target.dataset_version_id, sql=body.sql,
                                normalized_sql=spec.normalized_sql, fingerprint=keys.measurement,
                                epsilon_requested=prepared.epsilon, epsilon_charged=compiled.epsilon_cost,
-                               job=prepared.job(who, keys), **jobs.queued_fields(get_settings(), dispatch.owner))
+                               template_id=prepared.template_id, job=prepared.job(who, keys),
+                               **jobs.queued_fields(get_settings(), dispatch.owner))
                 uow.add(run)
                 uow.flush()
                 dispatch.enqueue(uow, run.id or 0)
                 record(uow, who.actor, "query.charged", "query", run.id,
                        {"license_id": licence.id, "epsilon": compiled.epsilon_cost, "delta": compiled.delta_cost,
-                        "sql": spec.normalized_sql})
+                        "sql": spec.normalized_sql, "template_id": prepared.template_id})
                 return run.id or 0
         except IntegrityError:
             raise QueryInProgress("The same query is running right now; ask again in a moment",
@@ -326,13 +344,14 @@ class QueryService:
         with unit_of_work() as uow:
             budget, spent = license_service.budget(uow, license_id)
             ran_on = version_service.ref(uow, run.dataset_version_id)
+            template = templates.ref(uow, run.template_id)
         assert run.result is not None and run.receipt is not None
         alphas = {name: Accuracy(plus_minus=value) for name, value in run.result["plus_minus"].items()}
         return QueryResult(id=run.id or 0, license_id=run.license_id, sql=run.sql, columns=run.result["columns"],
                            rows=run.result["rows"], accuracy=alphas, epsilon_charged=charged,
                            epsilon_spent_on_query=run.epsilon_charged, epsilon_remaining=max(0.0, budget - spent),
                            accuracy_note=run.result.get("accuracy_note"),
-                           cached=cached, receipt=_receipt_model(run.receipt), dataset=ran_on)
+                           cached=cached, receipt=_receipt_model(run.receipt), dataset=ran_on, template=template)
 
     def get(self, session: Session, who: Principal, query_id: int) -> QueryResult:
         """A released result of yours (pages and receipts)."""
@@ -352,7 +371,7 @@ class QueryService:
         runs = session.exec(query.order_by(col(QueryRun.id).desc()).limit(limit).offset(offset)).all()
         items = [QuerySummary(id=r.id or 0, license_id=r.license_id, sql=r.sql, status=r.status,
                               epsilon_charged=r.epsilon_charged, created_at=r.created_at,
-                              error=_failure_note(r)) for r in runs]
+                              error=_failure_note(r), template=templates.ref(session, r.template_id)) for r in runs]
         return QueryPage(items=items, total=int(total))
 
     def _audit_refusal(self, who: Principal, licence: License, body: QueryCreate, reason: str) -> None:

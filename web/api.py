@@ -13,6 +13,7 @@ from market.versions_router import router as versions_router
 from sandbox.exports_router import router as exports_router
 from sandbox.router import router as sandbox_router
 from sandbox.statistics_router import router as statistics_router
+from sandbox.templates_router import router as templates_router
 from web.accounts import router as accounts_router
 from web.admin import router as admin_router
 from web.apikeys import router as apikeys_router
@@ -34,3 +35,4 @@ api_router.include_router(team_router)
 api_router.include_router(twofactor_router)
 api_router.include_router(statistics_router)
 api_router.include_router(certificate_router)
+api_router.include_router(templates_router)

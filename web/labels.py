@@ -153,6 +153,12 @@ LABELS: dict[str, dict[str, str]] = {
         "listing": "Listing", "license": "Licence", "registration": "Registration", "payment": "Payment",
         "dataset": "Dataset", "query": "Query",
     },
+    "template_status": {
+        "submitted": "Submitted", "approved": "Approved", "rejected": "Rejected", "superseded": "Superseded",
+    },
+    "template_parameter": {
+        "key": "One key", "keys": "Keys", "number": "Number", "integer": "Integer",
+    },
 }
 
 # A form field's name, for the review page's "what changed" and for errors naming the field (context "field").

@@ -86,6 +86,7 @@ class DatasetTarget:
     grade: str
     dp_policy: DpPolicy  # the policy in force (resolved at the grade): every cap a number
     budget_version_id: int  # whose ε/δ counters this version draws on: the first version with the same data
+    templates_only: bool = False  # the data office requires approved query templates (no free SQL)
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,7 @@ class ListingService:
             dataset_version_id=version.id or 0, dataset_sha256=version.sha256, storage_key=version.storage_key,
             sealed_key=version.sealed_key, columns=version.columns,
             dictionary=dictionary, row_bound=bound, grade=listing.grade, dp_policy=policy_of(listing),
-            budget_version_id=repo.budget_version_id(session, version),
+            budget_version_id=repo.budget_version_id(session, version), templates_only=listing.templates_only,
         )
 
     def budget_scope(self, session: Session, listing_id: int) -> BudgetScope:

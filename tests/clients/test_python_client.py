@@ -171,3 +171,23 @@ def test_canonical_json_matches_the_servers() -> None:
 
     value = {"b": [1, 2.5, None], "a": "数域", "c": {"z": True, "y": "x"}}
     assert canonical(value) == server_canonical(value)
+
+
+def test_an_approved_template_runs_from_the_client_and_a_bad_value_is_a_typed_error(analyst: Any,
+                                                                                  client: TestClient) -> None:
+    from shuyu_client import TemplateParameterInvalid
+
+    from tests.sandbox.test_templates import EXAMPLE, _template
+
+    shuyu, world, licence = analyst
+    listing_id = world.listing["id"]
+    template = ok(client.post(f"/api/v1/listings/{listing_id}/templates", headers=world.provider,
+                              json=_template()), 201)
+    ok(client.post(f"/api/v1/listings/{listing_id}/templates/{template['id']}/review", headers=world.office,
+                   json={"decision": "approve"}))
+    assert [t["id"] for t in shuyu.templates(listing_id)] == [template["id"]]
+    result = shuyu.run_template(listing_id, template["id"], licence["id"], EXAMPLE, epsilon=0.5)
+    assert sorted(row[0] for row in result.rows) == sorted(EXAMPLE["regions"])
+    with pytest.raises(TemplateParameterInvalid) as refused:
+        shuyu.run_template(listing_id, template["id"], licence["id"], {**EXAMPLE, "regions": ["x' OR 1=1 --"]})
+    assert refused.value.body["parameter"] == "regions" and refused.value.detail_zh

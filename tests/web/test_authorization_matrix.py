@@ -171,6 +171,15 @@ RULES: dict[str, Rule] = {
     "GET /agreements/{agreement_id}/document": Rule(PUBLIC),
     "POST /agreements/{agreement_id}/revoke": roles(OFFICE),
     "GET /licenses/{license_id}/query-fees": roles(OFFICE, ENTERPRISE, FINANCE, owner=ENTERPRISE),
+    # templates branch: query templates the data office approves per listing
+    "GET /listings/{listing_id}/templates": Rule(PUBLIC),
+    "POST /listings/{listing_id}/templates": roles(OFFICE, PROVIDER, owner=PROVIDER),
+    "GET /listings/{listing_id}/templates/{template_id}": Rule(PUBLIC),
+    "POST /listings/{listing_id}/templates/{template_id}/review": roles(OFFICE),
+    "POST /listings/{listing_id}/templates/{template_id}/run": roles(ENTERPRISE),
+    "POST /listings/{listing_id}/templates/{template_id}/preview": roles(ENTERPRISE),
+    "PUT /listings/{listing_id}/templates-rule": roles(OFFICE),
+    "GET /templates/pending": roles(OFFICE),
 }
 
 
@@ -215,7 +224,7 @@ def tenants(client: TestClient) -> Tenants:
              "reconciliation_id": "1", "year": str(datetime.now(UTC).year),
              "code": world.listing["registration_code"], "organization_id": str(organization_id),
              "user_id": str(user_id), "complaint_id": "1", "tracking_code": "1", "saved_id": "1",
-             "notification_id": "1", "token": "1", "statistic_id": "1", "table_id": "1",
+             "notification_id": "1", "token": "1", "statistic_id": "1", "table_id": "1", "template_id": "1",
              "agreement_id": str(world.listing["agreement_id"]),
              # ids no one owns: ending a real session or key would sign a probing role out mid-matrix
              "key_id": "999999", "session_id": "999999"})

@@ -22,13 +22,14 @@ from web.pages import (
     sso,
     statistics,
     team,
+    templates,
     twofactor,
 )
 from web.pages.render import error_page, wants_page
 
 router = APIRouter(include_in_schema=False)
 for module in (public, payer, enterprise, provider, agreements, office, finance, help, oversight, account, admin, team,
-               reset, twofactor, sso, statistics, registry):
+               reset, twofactor, sso, statistics, registry, templates):
     router.include_router(module.router)
 
 __all__ = ["error_page", "router", "wants_page"]

@@ -25,6 +25,7 @@ from sandbox.exports import exports
 from sandbox.saved import saved_queries
 from sandbox.schemas import QueryCreate, QueryResult, QueryStatus, SavedQueryCreate, SavedQueryRun
 from sandbox.service import queries, sync_limit
+from sandbox.templates import TemplateUse, templates
 from web import i18n
 from web.forms import validated
 from web.pages.render import attempt, redirect, render
@@ -119,7 +120,10 @@ def _console(request: Request, session: PageSession, who: Principal, licence: Li
         raise NotFound(f"The listing of licence {licence.id} is no longer published")
     context = {"lic": licence, "entry": entry, "sql": f"SELECT COUNT(*) AS n FROM {entry.dataset_name}",
                "epsilon": entry.dp_policy.epsilon_for(None),
-               "history": queries.history(session, who, licence.id, 10, 0), **extra}
+               "history": queries.history(session, who, licence.id, 10, 0),
+               "templates": templates.of_listing(session, who, licence.listing_id), "template_values": {},
+               "keys_of": {c.name: list(c.keys or []) for c in (entry.dictionary.columns if entry.dictionary else [])},
+               **extra}
     return render(request, "enterprise/console.html", context, status=status)
 
 
@@ -159,12 +163,13 @@ async def run(request: Request, license_id: int, session: PageSession, who: Ente
     return done
 
 
-async def _released(session: Session, who: Principal, body: QueryCreate) -> Response | DomainError:
+async def _released(session: Session, who: Principal, body: QueryCreate,
+                    template: TemplateUse | None = None) -> Response | DomainError:
     """Submit a query and wait for it on the event loop: a long query holds no thread and no connection (a
     sync page would hold one of the few threadpool threads that every other page needs). Where to go next:
     the result, or its own page when it outlasts the time limit; or the refusal to show."""
     try:
-        submitted = await run_in_threadpool(queries.submit, session, who, body)
+        submitted = await run_in_threadpool(queries.submit, session, who, body, template)
         done = submitted.result
         if done is None:
             status = await jobs.wait_async(submitted.run_id, sync_limit())

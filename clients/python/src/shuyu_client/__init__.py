@@ -16,6 +16,8 @@ from shuyu_client.errors import (
     QueryNotAllowed,
     RateLimited,
     ShuyuError,
+    TemplateParameterInvalid,
+    TemplateRequired,
     Unauthorized,
 )
 from shuyu_client.receipts import canonical, result_sha256, verify_receipt, verify_result
@@ -23,7 +25,8 @@ from shuyu_client.results import PLUS_MINUS, Preview, PublicKey, Result
 
 __all__ = [
     "PLUS_MINUS", "BudgetExhausted", "Client", "Forbidden", "NotFound", "Preview", "PublicKey", "QueryFailed",
-    "QueryNotAllowed", "RateLimited", "Result", "ShuyuError", "Unauthorized", "canonical", "result_sha256",
+    "QueryNotAllowed", "RateLimited", "Result", "ShuyuError", "TemplateParameterInvalid", "TemplateRequired",
+    "Unauthorized", "canonical", "result_sha256",
     "verify_receipt", "verify_result",
 ]
 __version__ = "0.1.0"

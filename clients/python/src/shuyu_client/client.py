@@ -137,6 +137,20 @@ class Client:
                               body=body)
         return Result.from_json(body)
 
+    # -- query templates ----------------------------------------------------------------------------------
+
+    def templates(self, listing_id: int) -> list[dict[str, Any]]:
+        """A listing's approved query templates, each with its typed `parameters`."""
+        return list(self._request("GET", f"/listings/{listing_id}/templates")["items"])
+
+    def run_template(self, listing_id: int, template_id: int, license_id: int, parameters: dict[str, Any],
+                     epsilon: float | None = None) -> Result:
+        """Run an approved template with your parameter values: charged and receipted like the same SQL.
+        A value outside its parameter raises `TemplateParameterInvalid` (`body["parameter"]` names it)."""
+        body = {"license_id": license_id, "parameters": parameters} | ({"epsilon": epsilon} if epsilon else {})
+        return Result.from_json(self._request("POST", f"/listings/{listing_id}/templates/{template_id}/run",
+                                              json=body))
+
     def result(self, query_id: int) -> Result:
         """A released result of yours, with its receipt."""
         return Result.from_json(self._request("GET", f"/queries/{query_id}"))

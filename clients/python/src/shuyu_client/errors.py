@@ -48,7 +48,17 @@ class QueryFailed(ShuyuError):
     """The sandbox failed before releasing anything; the ε was refunded."""
 
 
+class TemplateParameterInvalid(ShuyuError):
+    """422 `template-parameter-invalid`: a template parameter's value is not allowed; `body["parameter"]` names it."""
+
+
+class TemplateRequired(ShuyuError):
+    """403 `template-required`: the data office allows only approved templates on this listing."""
+
+
 BY_TYPE: dict[str, type[ShuyuError]] = {
+    "template-parameter-invalid": TemplateParameterInvalid,
+    "template-required": TemplateRequired,
     "query-not-allowed": QueryNotAllowed,
     "budget-exhausted": BudgetExhausted,
     "query-failed": QueryFailed,
