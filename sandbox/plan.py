@@ -34,6 +34,7 @@ from sandbox.spec import (
     ColumnInfo,
     Comparison,
     Filter,
+    Key,
     Policy,
     Post,
     QuerySpec,
@@ -107,7 +108,7 @@ def compile_query(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: fl
 @functools.lru_cache(maxsize=512)
 def _compile_cached(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: float) -> Compiled:
     _check(spec, table, policy)
-    unknown_keys = any(_info(table, g).group_keys() is None for g in spec.group_by)
+    unknown_keys = any(_public_keys(_info(table, g)) is None for g in spec.group_by)
     stats = _stats(spec, need_len=policy.min_group_size > 0 or unknown_keys)
     schema = _schema(spec, stats, table)
     make = _factory(spec, table, stats, schema, unknown_keys)
@@ -152,6 +153,20 @@ def _factory(spec: QuerySpec, table: TableInfo, stats: tuple[Stat, ...], schema:
     return make
 
 
+def _wide_integer_measure(info: ColumnInfo) -> bool:
+    """An integer measure with more integers within its bounds than MAX_INTEGER_KEYS (e.g. an income)."""
+    if info.role != "measure" or info.dtype != "int" or info.bounds is None:
+        return False
+    return math.floor(info.bounds[1]) - math.ceil(info.bounds[0]) + 1 > MAX_INTEGER_KEYS
+
+
+def _public_keys(info: ColumnInfo) -> tuple[Key, ...] | None:
+    """The keys a GROUP BY on this column uses, or None when they are not public: a dimension without
+    keys, or a wide integer measure (too many integers to list; where the policy allows unknown keys it is
+    grouped like such a dimension, and only groups above OpenDP's noisy threshold are released)."""
+    return None if _wide_integer_measure(info) else info.group_keys()
+
+
 def _info(table: TableInfo, name: str) -> ColumnInfo:
     info = table.column(name, exact=True)
     if info is None:
@@ -180,6 +195,8 @@ def _check(spec: QuerySpec, table: TableInfo, policy: Policy) -> None:
             if keys is None and not (policy.allow_unknown_keys and policy.delta > 0):
                 raise QueryNotAllowed(f'the keys of column "{name}" are not public, so it cannot be grouped on')
             continue
+        if _wide_integer_measure(info) and policy.allow_unknown_keys and policy.delta > 0:
+            continue  # grouped like a dimension without public keys: OpenDP's threshold decides the groups
         raise QueryNotAllowed(f'column "{name}" cannot be grouped on')
     leaves = _leaves(spec)
     for agg in leaves:
@@ -413,12 +430,12 @@ def _candidates(lo: float, hi: float, integral: bool) -> list[Any]:
 def _keys_frame(spec: QuerySpec, table: TableInfo) -> pl.DataFrame | None:
     if not spec.group_by:
         return None
-    size = math.prod(len(_info(table, g).group_keys() or ()) for g in spec.group_by)
+    size = math.prod(len(_public_keys(_info(table, g)) or ()) for g in spec.group_by)
     if size > MAX_GROUPS:
         raise QueryNotAllowed(f"the grouping has {size} combinations of public keys, more than {MAX_GROUPS}",
                               hint="group by fewer dimensions")
     try:
-        frames = [pl.DataFrame([pl.Series(g, list(_info(table, g).group_keys() or ()),
+        frames = [pl.DataFrame([pl.Series(g, list(_public_keys(_info(table, g)) or ()),
                                           dtype=_POLARS_TYPES[_info(table, g).dtype])]) for g in spec.group_by]
     except (TypeError, pl.exceptions.PolarsError):
         raise QueryNotAllowed("the public keys in the data dictionary do not match their column's type",
@@ -548,7 +565,7 @@ def _stat_scales(measurement: Any) -> dict[str, float]:
 
 def _groups(spec: QuerySpec, table: TableInfo) -> int:
     """How many groups the public keys make (1 without GROUP BY; non-public keys count as one)."""
-    return max(1, math.prod(len(_info(table, g).group_keys() or (0,)) for g in spec.group_by))
+    return max(1, math.prod(len(_public_keys(_info(table, g)) or (0,)) for g in spec.group_by))
 
 
 def _geometry_key(agg: Aggregate) -> str:
