@@ -7,15 +7,19 @@ OpenDP gives a dimension without public keys: same noise scale, same threshold, 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
+from fastapi.testclient import TestClient
 
 from sandbox.plan import Compiled, compile_query, release
 from sandbox.spec import ColumnInfo, Policy
 from sandbox.sql import QueryNotAllowed, parse
+from tests.flow import PEOPLE_DICTIONARY, World, ok
 from tests.sandbox import PEOPLE, people_frame
 
 K = 3
@@ -54,3 +58,33 @@ def test_frequent_values_come_back_and_rare_ones_do_not(tmp_path: Path) -> None:
     assert columns == ["salary", "n"]
     released = {row[0] for row in rows}
     assert released == {30_000, 60_000}  # one person's value stays below the threshold (fails with p < δ)
+
+
+WIDE_AGE = {**copy.deepcopy(PEOPLE_DICTIONARY), "row_bound": 5_000}
+for _column in WIDE_AGE["columns"]:
+    if _column["name"] == "age":
+        _column["bounds"] = [0, 5_000]
+
+
+SQL = "SELECT age, COUNT(*) AS n FROM people GROUP BY age"
+
+
+def _ask(client: TestClient, policy: dict[str, float]) -> tuple[Any, dict[str, str], int]:
+    world = World(client, dictionary=WIDE_AGE, dp_policy=policy)
+    headers = world.enterprise()
+    licence = world.active_licence(headers)["id"]
+    response = client.post("/api/v1/queries", headers=headers,
+                           json={"license_id": licence, "epsilon": 1.0, "sql": SQL})
+    return response, headers, licence
+
+
+def test_through_the_api_delta_is_charged(client: TestClient) -> None:
+    response, headers, licence = _ask(client, {"unknown_keys_delta": 1e-7})
+    body = ok(response, 201)
+    assert body["columns"] == ["age", "n"] and all(0 <= row[0] <= 120 for row in body["rows"])
+    assert 0 < ok(client.get(f"/api/v1/licenses/{licence}", headers=headers))["delta_spent"] <= 1e-7 * (1 + 1e-9)
+
+
+def test_through_the_api_refused_without_a_delta(client: TestClient) -> None:
+    response, _, _ = _ask(client, {})
+    assert response.status_code == 422 and "5001 groups" in response.json()["detail"]
