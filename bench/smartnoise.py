@@ -11,9 +11,11 @@ At run time it reads, from the given copy of opendp/smartnoise-sdk (nothing of i
   the private identifier and `max_ids`.
 
 A query is **excluded** (not runnable) when SmartNoise itself refuses it or cannot run it as written:
-statements in files named `*_fail.sql` (SmartNoise's validator rejects them by design), literals a test
-expects to raise (inside `with pytest.raises(...)`, or assigned to a name used there), and templates with
-`{...}` placeholders or `%s` (not a query until formatted). Everything else is runnable.
+statements in files named `*_fail.sql` (SmartNoise's validator rejects them by design) or under
+`queries/parse/` (only parsed), literals a test expects to raise (inside `with pytest.raises(...)`, or
+assigned to a name used there), literals run by a non-private reader (`PandasReader(...).execute`),
+templates with `{...}` placeholders or `%s` (not a query until formatted), and queries naming columns
+the PUMS metadata lacks. A query run privately anywhere in the corpus is runnable.
 
 Each runnable query goes through `sandbox.sql.parse` and `sandbox.plan.compile_query` against a Shuyu
 dictionary equivalent to the metadata: measures with SmartNoise's bounds, the other columns dimensions
@@ -134,7 +136,7 @@ def from_python(text: str) -> list[tuple[str, bool]]:
     raising: set[int] = set()
     plain = _plain_reader_literals(tree)
     for func in ast.walk(tree):
-        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Module)):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         names: set[str] = set()
         for node in ast.walk(func):
@@ -159,21 +161,25 @@ def from_python(text: str) -> list[tuple[str, bool]]:
 
 
 def _plain_reader_literals(tree: ast.AST) -> set[int]:
-    """Literals passed to `.execute(...)` of a non-private reader (`PandasReader(...)`, not `PrivateReader`):
-    SmartNoise runs those exactly, without privacy, so they are not queries its private reader answers."""
-    readers: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            func = node.value.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name.endswith("Reader") and name != "PrivateReader":
-                readers.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    """Literals passed to `.execute(...)` of a non-private reader (`PandasReader(...)`, not `PrivateReader`)
+    assigned in the same function: SmartNoise runs those exactly, without privacy, so they are not
+    queries its private reader answers."""
     out: set[int] = set()
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr.startswith("execute") and isinstance(node.func.value, ast.Name)
-                and node.func.value.id in readers):
-            out.update(id(a) for a in node.args if isinstance(a, ast.Constant))
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        readers: set[str] = set()
+        for node in ast.walk(func):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                call = node.value.func
+                name = call.attr if isinstance(call, ast.Attribute) else getattr(call, "id", "")
+                if name.endswith("Reader") and name != "PrivateReader":
+                    readers.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        for node in ast.walk(func):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr.startswith("execute") and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in readers):
+                out.update(id(a) for a in node.args if isinstance(a, ast.Constant))
     return out
 
 
@@ -217,13 +223,14 @@ def find_queries(corpus: Corpus) -> list[Found]:
         else:
             items = [(q, False) for q in from_text(text)]
         found.extend(Found(q, path, fail, meta) for q, fail in items if is_pums(q))
-    seen: set[tuple[str, str]] = set()
-    unique: list[Found] = []
+    # One entry per (query, metadata), in file order; SmartNoise runs it privately if any occurrence does.
+    unique: dict[tuple[str, str], Found] = {}
     for f in found:
-        if (f.sql, f.metadata) not in seen:
-            seen.add((f.sql, f.metadata))
-            unique.append(f)
-    return unique
+        key = (f.sql, f.metadata)
+        if key not in unique or not f.expected_failure:
+            unique[key] = Found(f.sql, unique.get(key, f).path, f.expected_failure and unique.get(key, f)
+                                .expected_failure, f.metadata)
+    return list(unique.values())
 
 
 def excluded(f: Found, columns: set[str] | None = None) -> str | None:

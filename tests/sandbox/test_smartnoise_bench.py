@@ -105,3 +105,13 @@ def test_a_checkout_directory_is_read(tmp_path: Path) -> None:
 def test_the_real_corpus_has_pums_queries() -> None:
     found = find_queries(Corpus(Path(os.environ["SMARTNOISE_SDK"])))
     assert len([f for f in found if excluded(f) is None]) > 50
+
+
+def test_a_query_smartnoise_runs_privately_anywhere_is_runnable(tmp_path: Path) -> None:
+    (tmp_path / "sql" / "tests").mkdir(parents=True)
+    (tmp_path / "sql" / "tests" / "a_fail.sql").write_text("SELECT COUNT(*) FROM PUMS.PUMS;")
+    (tmp_path / "sql" / "tests" / "test_b.py").write_text(
+        "def test_b():\n    reader = PandasReader(df, meta)\n\n"
+        "def test_c():\n    reader.execute('SELECT COUNT(*) FROM PUMS.PUMS')\n")  # another function's reader
+    found = find_queries(Corpus(tmp_path))
+    assert [(f.sql, f.expected_failure) for f in found] == [("SELECT COUNT(*) FROM PUMS.PUMS", False)]
