@@ -38,6 +38,7 @@ from sandbox.spec import (
     ColumnInfo,
     Comparison,
     Filter,
+    Key,
     Policy,
     Post,
     QuerySpec,
@@ -119,7 +120,7 @@ def compile_query(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: fl
 @functools.lru_cache(maxsize=512)
 def _compile_cached(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: float) -> Compiled:
     _check(spec, table, policy)
-    unknown_keys = any(_group_info(spec, table, g).group_keys() is None for g in spec.group_by)
+    unknown_keys = any(_public_keys(_group_info(spec, table, g)) is None for g in spec.group_by)
     stats = _stats(spec, need_len=policy.min_group_size > 0 or unknown_keys)
     schema = _schema(spec, stats, table)
     make = _factory(spec, table, stats, schema, unknown_keys)
@@ -163,6 +164,20 @@ def _factory(spec: QuerySpec, table: TableInfo, stats: tuple[Stat, ...], schema:
                                   ) from None
 
     return make
+
+
+def _wide_integer_measure(info: ColumnInfo) -> bool:
+    """An integer measure with more integers within its bounds than MAX_INTEGER_KEYS (e.g. an income)."""
+    if info.role != "measure" or info.dtype != "int" or info.bounds is None:
+        return False
+    return math.floor(info.bounds[1]) - math.ceil(info.bounds[0]) + 1 > MAX_INTEGER_KEYS
+
+
+def _public_keys(info: ColumnInfo) -> tuple[Key, ...] | None:
+    """The keys a GROUP BY on this column uses, or None when they are not public: a dimension without
+    keys, or a wide integer measure (too many integers to list; where the policy allows unknown keys it is
+    grouped like such a dimension, and only groups above OpenDP's noisy threshold are released)."""
+    return None if _wide_integer_measure(info) else info.group_keys()
 
 
 def _info(table: TableInfo, name: str) -> ColumnInfo:
@@ -234,6 +249,8 @@ def _check(spec: QuerySpec, table: TableInfo, policy: Policy) -> None:
             if keys is None and not (policy.allow_unknown_keys and policy.delta > 0):
                 raise QueryNotAllowed(f'the keys of column "{name}" are not public, so it cannot be grouped on')
             continue
+        if _wide_integer_measure(info) and policy.allow_unknown_keys and policy.delta > 0:
+            continue  # grouped like a dimension without public keys: OpenDP's threshold decides the groups
         raise QueryNotAllowed(f'column "{name}" cannot be grouped on')
     leaves = _leaves(spec)
     for agg in leaves:
@@ -477,12 +494,12 @@ def _keys_frame(spec: QuerySpec, table: TableInfo) -> pl.DataFrame | None:
     if not spec.group_by:
         return None
     infos = [_group_info(spec, table, g) for g in spec.group_by]
-    size = math.prod(len(info.group_keys() or ()) for info in infos)
+    size = math.prod(len(_public_keys(info) or ()) for info in infos)
     if size > MAX_GROUPS:
         raise QueryNotAllowed(f"the grouping has {size} combinations of public keys, more than {MAX_GROUPS}",
                               hint="group by fewer dimensions")
     try:
-        frames = [pl.DataFrame([pl.Series(info.name, list(info.group_keys() or ()), dtype=_POLARS_TYPES[info.dtype])])
+        frames = [pl.DataFrame([pl.Series(info.name, list(_public_keys(info) or ()), dtype=_POLARS_TYPES[info.dtype])])
                   for info in infos]
     except (TypeError, pl.exceptions.PolarsError):
         raise QueryNotAllowed("the public keys in the data dictionary do not match their column's type",
@@ -611,7 +628,7 @@ def _stat_scales(measurement: Any) -> dict[str, float]:
 
 def _groups(spec: QuerySpec, table: TableInfo) -> int:
     """How many groups the public keys make (1 without GROUP BY; non-public keys count as one)."""
-    return max(1, math.prod(len(_group_info(spec, table, g).group_keys() or (0,)) for g in spec.group_by))
+    return max(1, math.prod(len(_public_keys(_group_info(spec, table, g)) or (0,)) for g in spec.group_by))
 
 
 def _geometry_key(agg: Aggregate) -> str:

@@ -942,6 +942,8 @@ class _Parser:
         if keys is None:
             raise _refuse(f'column "{info.name}" is a decimal measure and cannot be grouped on', node,
                           "group by dimension columns, or by an integer measure whose bounds are public")
+        if len(keys) > MAX_INTEGER_KEYS and self.policy.allow_unknown_keys and self.policy.delta > 0:
+            return info.name  # too many to list: grouped like a dimension without public keys (δ applies)
         if len(keys) > MAX_INTEGER_KEYS:
             raise _refuse(f'grouping by "{info.name}" would make {len(keys)} groups (every integer in '
                           f"[{keys[0]}, {keys[-1]}]), more than {MAX_INTEGER_KEYS}", node,
