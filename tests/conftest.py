@@ -11,8 +11,11 @@ from __future__ import annotations
 import base64
 import itertools
 import os
+import queue
 import secrets
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,21 +46,95 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def template_db(data_dir: Path) -> str:
+def template_db(data_dir: Path) -> Iterator[str]:
     from migrations import upgrade
 
     if ON_POSTGRES:
         upgrade(PG_URL)
-        return PG_URL
+        yield PG_URL
+        if _PG_DATABASES:
+            _PG_DATABASES.pop().close()
+        return
     url = f"sqlite:///{data_dir / 'template.db'}"
     upgrade(url)
-    return url
+    yield url
 
 
 def _admin_engine(url: str):  # type: ignore[no-untyped-def]
     from core.db import null_pool_engine
 
     return null_pool_engine(str(make_url(url).set(database="postgres")))
+
+
+class PgDatabases:
+    """Each test's PostgreSQL database, copied from the template one test ahead and dropped behind it, on
+    threads: CREATE DATABASE copies the template and DROP DATABASE waits for a checkpoint (1-2 s together
+    on a busy machine, for every test), which the tests themselves need not wait for."""
+
+    def __init__(self, template_url: str) -> None:
+        self.template = make_url(template_url)
+        self.admin = _admin_engine(template_url)
+        self.ready: queue.Queue[str | BaseException] = queue.Queue(maxsize=1)
+        self.doomed: queue.Queue[str | None] = queue.Queue()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._make, daemon=True, name="test-db-maker"),
+                        threading.Thread(target=self._drop, daemon=True, name="test-db-dropper")]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self, statement: str) -> None:
+        for attempt in range(40):  # the template may be in use for a moment (a test's last connection closing)
+            try:
+                with self.admin.connect() as conn:
+                    conn.execute(text(statement))
+                return
+            except Exception as exc:
+                if "is being accessed by other users" not in str(exc) or attempt == 39:
+                    raise
+                time.sleep(0.25)
+
+    def _make(self) -> None:
+        while not self.stopping.is_set():
+            name = f"{self.template.database}_t{os.getpid()}_{next(_counter)}"
+            try:
+                self._run(f'CREATE DATABASE "{name}" TEMPLATE "{self.template.database}"')
+            except BaseException as exc:  # handed to the test that takes it
+                self.ready.put(exc)
+                return
+            self.ready.put(name)
+
+    def _drop(self) -> None:
+        while (name := self.doomed.get()) is not None:
+            self._run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def take(self) -> str:
+        made = self.ready.get(timeout=300)
+        if isinstance(made, BaseException):
+            raise made
+        return self.template.set(database=made).render_as_string(hide_password=False)
+
+    def give_back(self, url: str) -> None:
+        self.doomed.put(make_url(url).database)
+
+    def close(self) -> None:
+        self.stopping.set()
+        while self.threads[0].is_alive():  # the maker may be waiting to hand over one more
+            try:
+                made = self.ready.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if isinstance(made, str):
+                self.doomed.put(made)
+        while not self.ready.empty():
+            made = self.ready.get()
+            if isinstance(made, str):
+                self.doomed.put(made)
+        self.doomed.put(None)
+        self.threads[1].join()
+        self.admin.dispose()
+
+
+_PG_DATABASES: list[PgDatabases] = []
 
 
 @pytest.fixture
@@ -67,12 +144,9 @@ def db(template_db: str, data_dir: Path, tmp_path: Path) -> Iterator[str]:
     from core.db import dispose_engines
 
     if ON_POSTGRES:
-        template = make_url(template_db)
-        name = f"{template.database}_t{os.getpid()}_{next(_counter)}"
-        admin = _admin_engine(template_db)
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
-        url = template.set(database=name).render_as_string(hide_password=False)
+        if not _PG_DATABASES:
+            _PG_DATABASES.append(PgDatabases(template_db))
+        url = _PG_DATABASES[0].take()
     else:
         path = tmp_path / "shuyu.db"
         shutil.copyfile(make_url(template_db).database or "", path)
@@ -91,9 +165,7 @@ def db(template_db: str, data_dir: Path, tmp_path: Path) -> Iterator[str]:
             os.environ.pop("SHUYU_DATABASE_URL")
         get_settings.cache_clear()
         if ON_POSTGRES:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            _PG_DATABASES[0].give_back(url)
 
 
 @pytest.fixture(scope="session")
