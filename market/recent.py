@@ -5,7 +5,7 @@ A page is kept for `SHUYU_CATALOG_CACHE_SECONDS` (default 2; 0 turns this off) a
 dropped as soon as this process commits a change to anything a catalog page shows (listings, their offers,
 registrations, datasets, providers), whether through the ORM or a bulk UPDATE. So a node sees its own
 writes at once and another API node's within those seconds. Keyed by database, so tests that switch
-databases never see another's pages.
+databases never see another's pages. `web/public_cache.py` keeps anonymous responses' bytes here too.
 """
 
 from __future__ import annotations
