@@ -12,6 +12,7 @@ If-None-Match is answered 304.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -49,6 +50,7 @@ class PublicCatalogCache:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.filling: dict[tuple[object, ...], asyncio.Event] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -66,11 +68,20 @@ class PublicCatalogCache:
             return
         locale = i18n.chosen(cookies.get(i18n.LANG_COOKIE), headers.get("accept-language")) if page else None
         key = ("bytes", headers.get("host", ""), path, scope.get("query_string", b""), locale)
+        filling = self.filling.get(key)
+        if filling is not None:  # when a kept response expires, one request reads it again and the rest wait
+            await filling.wait()
         kept = recent.kept(key)
         if isinstance(kept, Kept):
             await _answer(kept, page, cookies.get(CSRF_COOKIE), headers, scope, receive, send)
             return
-        await self._fill(key, page, cookies.get(CSRF_COOKIE), scope, receive, send)
+        self.filling[key] = done = self.filling.get(key) or asyncio.Event()
+        try:
+            await self._fill(key, page, cookies.get(CSRF_COOKIE), scope, receive, send)
+        finally:
+            if self.filling.get(key) is done:
+                del self.filling[key]
+            done.set()
 
     async def _fill(self, key: tuple[object, ...], page: bool, csrf_cookie: str | None, scope: Scope,
                     receive: Receive, send: Send) -> None:
