@@ -3,7 +3,7 @@
 Seeds a catalog of N published listings (default 200) in SQLite, serves it with one uvicorn process, and
 serves beside it a bare FastAPI + SQLModel app that returns a 20-row page from its own SQLite table (the
 floor: what the framework and the database cost with nothing of ours). Then `wrk -t2 -c32` (Debian's
-package `wrk`) loads each URL in turn: the bare page, `GET /api/v1/catalog` (20 per page), the home page
+package `wrk`) loads each URL in turn: the bare page, `GET /api/v1/catalog` (its default page, 50), the home page
 (the catalog as HTML), a listing's page and its JSON. Target: ours at ≥ 2/3 of the bare app's requests/s.
 
 Prints a table and writes bench/catalog-results.md; bench/README.md keeps the curated figures.
@@ -161,7 +161,7 @@ def main() -> None:
         with served("bench.catalog:bare_app", 18_801, env, root / "bare.log") as bare, \
                 served("web.app:create_app", 18_802, env, root / "shuyu.log") as ours:
             urls = [("bare FastAPI + SQLModel, 20 rows", f"{bare}/items"),
-                    ("GET /api/v1/catalog (20 of N)", f"{ours}/api/v1/catalog"),
+                    ("GET /api/v1/catalog (default 50 of N)", f"{ours}/api/v1/catalog"),
                     ("home page (catalog HTML)", f"{ours}/"),
                     ("GET /api/v1/catalog/{id}", f"{ours}/api/v1/catalog/{one}"),
                     ("listing page", f"{ours}/listings/{one}")]

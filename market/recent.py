@@ -5,7 +5,7 @@ A page is kept for `SHUYU_CATALOG_CACHE_SECONDS` (default 2; 0 turns this off) a
 dropped as soon as this process commits a change to anything a catalog page shows (listings, their offers,
 registrations, datasets, providers), whether through the ORM or a bulk UPDATE. So a node sees its own
 writes at once and another API node's within those seconds. Keyed by database, so tests that switch
-databases never see another's pages.
+databases never see another's pages. `web/public_cache.py` keeps anonymous responses' bytes here too.
 """
 
 from __future__ import annotations
@@ -22,36 +22,63 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from core.config import get_settings
 
 T = TypeVar("T")
+# The listing page also shows the dataset's ε left (epsilon_caps, spent by every query) and open statistics
 WATCHED = frozenset({"listings", "offers", "registrations", "datasets", "dataset_versions", "organizations",
-                     "listing_transitions", "listing_search_terms"})
+                     "listing_transitions", "listing_search_terms", "epsilon_caps", "open_statistics",
+                     "open_statistic_tables"})
 MOST = 256
 _lock = threading.Lock()
 _pages: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+_generation = [0]
 
 
 def cached(key: Hashable, compute: Callable[[], T]) -> T:
     """`compute()`, or what it returned for `key` within the last few seconds."""
-    settings = get_settings()
-    keep = settings.catalog_cache_seconds
-    if keep <= 0:
+    if get_settings().catalog_cache_seconds <= 0:
         return compute()
-    full_key = (settings.resolved_database_url, key)
-    now = time.monotonic()
-    with _lock:
-        kept = _pages.get(full_key)
-        if kept is not None and now - kept[0] < keep:
-            return kept[1]  # type: ignore[no-any-return]
+    kept_value = kept(key)
+    if kept_value is not None:
+        return kept_value  # type: ignore[no-any-return]
+    started = generation()
     value = compute()
+    keep(key, value, started)
+    return value
+
+
+def kept(key: Hashable) -> Any | None:
+    """What was kept for `key` within the last few seconds, or None."""
+    settings = get_settings()
+    if settings.catalog_cache_seconds <= 0:
+        return None
     with _lock:
-        _pages[full_key] = (now, value)
+        entry = _pages.get((settings.resolved_database_url, key))
+    if entry is None or time.monotonic() - entry[0] >= settings.catalog_cache_seconds:
+        return None
+    return entry[1]
+
+
+def generation() -> int:
+    """Read before computing a page and hand to `keep`: a page computed across a change is not kept."""
+    return _generation[0]
+
+
+def keep(key: Hashable, value: Any, started: int) -> None:
+    settings = get_settings()
+    if settings.catalog_cache_seconds <= 0:
+        return
+    full_key = (settings.resolved_database_url, key)
+    with _lock:
+        if _generation[0] != started:  # a commit cleared the pages while this one was read: it may be stale
+            return
+        _pages[full_key] = (time.monotonic(), value)
         _pages.move_to_end(full_key)
         while len(_pages) > MOST:
             _pages.popitem(last=False)
-    return value
 
 
 def clear() -> None:
     with _lock:
+        _generation[0] += 1
         _pages.clear()
 
 

@@ -12,8 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core import problem_zh
 from core.config import Settings, check_production, get_settings
@@ -28,6 +30,7 @@ from web.guards import check_id_range
 from web.jobs import background_jobs
 from web.pages import error_page, wants_page
 from web.pages import router as pages_router
+from web.public_cache import PublicCatalogCache
 
 log = logging.getLogger("shuyu")
 PROBLEM = "application/problem+json"
@@ -91,6 +94,36 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
                    "Something went wrong on our side; nothing you sent was lost. Try again, or tell the operator.")
 
 
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
+       "base-uri 'self'; form-action 'self'")
+SECURITY = {"x-content-type-options": "nosniff", "referrer-policy": "same-origin", "x-frame-options": "DENY"}
+
+
+class SecurityHeaders:
+    """Headers every response carries unless it set its own (web/docs.py sets the docs' CSP). Pure ASGI: a
+    `BaseHTTPMiddleware` costs each request a task and a stream."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"].startswith(("/docs", "/redoc"))
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if not docs:
+                    headers.setdefault("content-security-policy", CSP)
+                for name, value in SECURITY.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -> FastAPI:
     settings = settings or get_settings()
     check_production(settings)
@@ -125,17 +158,6 @@ def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     openapi.install(app)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        if not request.url.path.startswith(("/docs", "/redoc")):  # web/docs.py sets theirs
-            response.headers.setdefault("Content-Security-Policy",
-                                        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                                        "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
-                                        "form-action 'self'")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
-
+    app.add_middleware(PublicCatalogCache)
+    app.add_middleware(SecurityHeaders)
     return app

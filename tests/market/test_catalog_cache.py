@@ -1,5 +1,7 @@
-"""Catalog pages are shared for a few seconds (market/recent.py): a change this node commits shows at once, a
-change made behind its back (another API node's) within the configured seconds, never later."""
+"""Catalog pages are shared for a few seconds (market/recent.py), and anonymous requests are answered from the
+kept bytes (web/public_cache.py): a change this node commits shows at once, a change made behind its back
+(another API node's) within the configured seconds, never later; a signed-in viewer never gets the anonymous
+page; each browser gets its own CSRF token in a kept page."""
 
 from __future__ import annotations
 
@@ -8,12 +10,19 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.types import Receive, Scope, Send
 
+from core.auth import CSRF_COOKIE, csrf_signature
 from core.config import get_settings
 from core.db import get_engine
 from market import recent
 from tests.flow import World, ok
 from tests.market.steps import transition
+from tests.web.test_pages import browser_sign_in, csrf_of
+from web.public_cache import PublicCatalogCache
+from web.session import csrf_token, store_csrf_cookie
 
 
 @pytest.fixture
@@ -54,3 +63,81 @@ def test_a_change_made_elsewhere_shows_once_the_shared_page_expires(client: Test
     assert title in _titles(client)  # still the shared page, within its seconds
     shared_for_a_minute[0] += 61
     assert "renamed elsewhere" in _titles(client) and title not in _titles(client)
+
+
+def _rename_elsewhere(listing_id: int, title: str) -> None:
+    with get_engine().begin() as conn:  # as another API node would: not through this process's sessions
+        conn.execute(text("UPDATE listings SET title = :title WHERE id = :id"), {"id": listing_id, "title": title})
+
+
+def test_anonymous_pages_are_kept_per_language_and_dropped_on_this_nodes_change(client: TestClient,
+                                                                                shared_for_a_minute: Any) -> None:
+    world = World(client)
+    title, page = world.listing["title"], f"/listings/{world.listing['id']}"
+    for url in ("/", page):
+        assert title in client.get(url, headers={"Accept-Language": "en"}).text
+    for url in ("/", page):  # each language its own page
+        assert '<html lang="en">' in client.get(url, headers={"Accept-Language": "en"}).text
+        assert '<html lang="zh-CN">' in client.get(url, headers={"Accept-Language": "zh-CN"}).text
+    _rename_elsewhere(world.listing["id"], "renamed elsewhere")
+    for url in ("/", page):
+        assert title in client.get(url, headers={"Accept-Language": "en"}).text  # kept, within its seconds
+    shared_for_a_minute[0] += 61
+    for url in ("/", page):
+        assert "renamed elsewhere" in client.get(url, headers={"Accept-Language": "en"}).text
+    ok(transition(client, world.office, world.listing["id"], "suspend", "complaint"))
+    assert "renamed elsewhere" not in client.get("/", headers={"Accept-Language": "en"}).text
+    assert client.get(page, headers={"Accept-Language": "en"}).status_code == 404
+
+
+def test_a_signed_in_viewer_never_receives_the_anonymous_page(client: TestClient, shared_for_a_minute: Any) -> None:
+    world = World(client)
+    page = f"/listings/{world.listing['id']}"
+    for url in ("/", page):
+        assert "Signed in as" not in client.get(url, headers={"Accept-Language": "en"}).text
+    browser_sign_in(client, "finance@gov.test")
+    for url in ("/", page):
+        assert "Signed in as finance@gov.test" in client.get(url, headers={"Accept-Language": "en"}).text
+
+
+def test_each_browser_gets_its_own_csrf_cookie_from_a_kept_page(client: TestClient, shared_for_a_minute: Any) -> None:
+    World(client)
+    cookies = set()
+    for _ in range(3):
+        client.cookies.clear()
+        client.get("/")
+        cookies.add(client.cookies[CSRF_COOKIE])
+    assert len(cookies) == 3
+    again = client.get("/")  # a browser that has its cookie keeps it
+    assert CSRF_COOKIE not in again.headers.get("set-cookie", "")
+    signin = client.get("/signin")  # and its forms carry the token of that cookie
+    assert csrf_of(signin.text) == csrf_signature(client.cookies[CSRF_COOKIE])
+
+
+def test_an_unchanged_catalog_is_answered_304_and_a_change_gives_a_new_etag(client: TestClient,
+                                                                           shared_for_a_minute: Any) -> None:
+    world = World(client)
+    for url in ("/api/v1/catalog", f"/api/v1/catalog/{world.listing['id']}", "/"):
+        first = client.get(url)
+        tag = first.headers["etag"]
+        unchanged = client.get(url, headers={"If-None-Match": tag})
+        assert unchanged.status_code == 304 and unchanged.content == b"" and unchanged.headers["etag"] == tag
+        assert client.get(url, headers={"If-None-Match": '"another"'}).status_code == 200
+    tag = client.get("/api/v1/catalog").headers["etag"]
+    ok(transition(client, world.office, world.listing["id"], "suspend", "complaint"))
+    changed = client.get("/api/v1/catalog", headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != tag
+
+
+async def _page_with_a_form(scope: Scope, receive: Receive, send: Send) -> None:
+    request = Request(scope)
+    response = HTMLResponse(f'<form><input type="hidden" name="csrf" value="{csrf_token(request)}"></form>')
+    store_csrf_cookie(request, response)
+    await response(scope, receive, send)
+
+
+def test_a_kept_page_with_a_form_carries_each_browsers_own_token(shared_for_a_minute: Any) -> None:
+    browsers = [TestClient(PublicCatalogCache(_page_with_a_form)) for _ in range(3)]
+    for browser in browsers * 2:  # the first fills the kept page, every later one is answered from it
+        assert csrf_of(browser.get("/").text) == csrf_signature(browser.cookies[CSRF_COOKIE])
+    assert len({b.cookies[CSRF_COOKIE] for b in browsers}) == 3
