@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import requests
@@ -382,6 +382,20 @@ def _claim_values(claims: dict[str, Any], name: str | None) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value]
     return [str(value)] if value not in (None, "") else []
+
+
+def form_targets() -> list[str]:
+    """The provider's origins a form here may lead to (CSP `form-action`): linking an identity and signing out
+    are POSTs answered by a redirect to the provider, which browsers check against the page's `form-action`.
+    The issuer's origin, and those of its authorization and end-session endpoints once discovery was read."""
+    settings = get_settings()
+    if not settings.oidc_enabled:
+        return []
+    issuer = (settings.oidc_issuer or "").rstrip("/")
+    urls = [issuer] + [str(_DISCOVERY.get(issuer, {}).get(k) or "")
+                       for k in ("authorization_endpoint", "end_session_endpoint")]
+    origins = {f"{u.scheme}://{u.netloc}" for u in map(urlsplit, urls) if u.scheme in ("https", "http") and u.netloc}
+    return sorted(origins)
 
 
 def redirect_uri(settings: Settings) -> str:

@@ -18,6 +18,7 @@ from starlette.formparsers import MultiPartParser
 from core import problem_zh
 from core.config import Settings, check_production, get_settings
 from core.errors import DomainError, InvalidInput
+from core.sso import form_targets as sso_form_targets
 from sandbox import jobs
 from sandbox.worker import get_pool, shutdown_pool
 from web import openapi
@@ -129,10 +130,11 @@ def create_app(settings: Settings | None = None, *, warm_sandbox: bool = True) -
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response: Response = await call_next(request)
         if not request.url.path.startswith(("/docs", "/redoc")):  # web/docs.py sets theirs
+            form_action = " ".join(["'self'", *sso_form_targets()])  # SSO: linking and signing out
             response.headers.setdefault("Content-Security-Policy",
                                         "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                                         "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
-                                        "form-action 'self'")
+                                        f"form-action {form_action}")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")

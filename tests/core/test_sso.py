@@ -271,6 +271,8 @@ def test_signing_out_of_a_session_from_sso_ends_the_providers_session_too(
 
     staff(client, "office@gov.test", Role.data_office)
     assert _dance(client, "office-1").status_code == 303
+    office = client.get("/office")  # browsers check a form's redirects against the page's form-action
+    assert f"form-action 'self' {oidc_provider.issuer}" in office.headers["content-security-policy"]
     out = client.post("/signout", data={"csrf": _csrf(client, "/office")}, follow_redirects=False)
     assert out.status_code == 303
     to = urlsplit(out.headers["location"])
