@@ -147,6 +147,8 @@ RULES: dict[str, Rule] = {
     "POST /me/two-factor/disable": Rule(SIGNED_IN),
     "POST /admin/users/{user_id}/two-factor/reset": roles("admin"),
     "DELETE /me/sessions/{session_id}": Rule(SIGNED_IN),
+    "GET /me/identities": Rule(SIGNED_IN),
+    "DELETE /me/identities/{identity_id}": Rule(SIGNED_IN),
     "POST /auth/password-reset": Rule(PUBLIC),
     "POST /auth/password-reset/{token}": Rule(PUBLIC),
     # the organization's own enterprise admin; anyone else finds no such organization (404)
@@ -218,7 +220,7 @@ def tenants(client: TestClient) -> Tenants:
              "notification_id": "1", "token": "1", "statistic_id": "1", "table_id": "1",
              "agreement_id": str(world.listing["agreement_id"]),
              # ids no one owns: ending a real session or key would sign a probing role out mid-matrix
-             "key_id": "999999", "session_id": "999999"})
+             "key_id": "999999", "session_id": "999999", "identity_id": "999999"})
 
 
 def _second_enterprise(client: TestClient) -> dict[str, str]:
