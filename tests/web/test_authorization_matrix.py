@@ -156,6 +156,7 @@ RULES: dict[str, Rule] = {
     "GET /organizations/{organization_id}/members": Rule(SIGNED_IN, owner=ENTERPRISE,
                                                          readers=frozenset({ENTERPRISE})),
     "POST /invitations/{token}/accept": Rule(PUBLIC),
+    "PUT /organizations/{organization_id}/members/{user_id}": Rule(SIGNED_IN, readers=frozenset({ENTERPRISE})),
     # openstats branch: open statistics, registration certificates, the report's deadline
     "POST /listings/{listing_id}/open-statistics/preview": roles(OFFICE),
     "POST /listings/{listing_id}/open-statistics": roles(OFFICE),
