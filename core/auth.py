@@ -88,26 +88,39 @@ def _sha256(secret: str) -> str:
 PENDING_TTL = timedelta(minutes=10)
 
 
-def issue_credential(session: Session, user: User, kind: str, name: str = "") -> tuple[Credential, str]:
+def issue_credential(session: Session, user: User, kind: str, name: str = "",
+                     sso_identity_id: int | None = None) -> tuple[Credential, str]:
     """Create a token (expires), an API key (does not) or a `pending` sign-in waiting for its second factor
-    (ten minutes; `name` says which step: `verify` or `enrol`); returns the row and the secret, shown once."""
+    (ten minutes; `name` says which step: `verify` or `enrol`); returns the row and the secret, shown once.
+    `sso_identity_id` marks a sign-in that came by single sign-on, through the second factor to its session."""
     prefix = {"api_key": "sy_key_", "pending": "sy_pnd_"}.get(kind, "sy_tok_")
     secret = prefix + secrets.token_urlsafe(32)
     ttl = PENDING_TTL if kind == "pending" else timedelta(hours=get_settings().token_ttl_hours)
     expires = None if kind == "api_key" else utcnow() + ttl
     assert user.id is not None
-    cred = Credential(user_id=user.id, kind=kind, name=name, secret_sha256=_sha256(secret), expires_at=expires)
+    cred = Credential(user_id=user.id, kind=kind, name=name, secret_sha256=_sha256(secret), expires_at=expires,
+                      sso_identity_id=sso_identity_id)
     session.add(cred)
     session.flush()
     return cred, secret
 
 
-def revoke_token(session: Session, secret: str) -> None:
-    """Revoke a sign-in token (never an API key: those are revoked on purpose, one by one)."""
+def revoke_token(session: Session, secret: str) -> Credential | None:
+    """Revoke a sign-in token (never an API key: those are revoked on purpose, one by one); returns it."""
     cred = session.exec(select(Credential).where(Credential.secret_sha256 == _sha256(secret))).first()
     if cred is not None and cred.kind == "token":
         cred.revoked = True
         session.add(cred)
+        return cred
+    return None
+
+
+def sso_identity_of(session: Session, secret: str | None) -> int | None:
+    """The single sign-on identity a sign-in (a session token or a pending second step) came by, if any."""
+    if not secret:
+        return None
+    cred = session.exec(select(Credential).where(Credential.secret_sha256 == _sha256(secret))).first()
+    return cred.sso_identity_id if cred is not None else None
 
 
 @dataclass(frozen=True)

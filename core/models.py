@@ -65,6 +65,7 @@ class Credential(SQLModel, table=True):
     revoked: bool = False
     scope: str = Field(default="full", max_length=10)  # API keys: read | query | full (core.scopes)
     last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    sso_identity_id: int | None = None  # a session opened by single sign-on: its core.sso.OidcIdentity
 
 
 class SignInThrottle(SQLModel, table=True):

@@ -10,6 +10,12 @@ An identity is the pair (issuer, subject). The first time one signs in it is lin
 same email, only when the provider says the email is verified; or, where `SHUYU_OIDC_CREATE_USERS` is on, to a
 new account whose role and organization come from the mapped claims. Only roles in `SHUYU_OIDC_ALLOWED_ROLES`
 may sign in this way. Passwords keep working beside it.
+
+A person sees their linked identities and may unlink one. The row stays, marked `unlinked_at`, so that the same
+(issuer, subject) cannot link itself again by email on its next sign-in: it is refused until the person, signed
+in another way, links it again on purpose (`/account/identities/link`). Unlinking also ends the sessions that
+identity opened. Signing out of a session that came by single sign-on also ends the provider's session where the
+provider offers RP-initiated logout (`end_session_endpoint`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import requests
@@ -36,10 +43,10 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from core.accounts import OPERATOR_ORG, ORG_KIND_FOR_ROLE, accounts
 from core.audit import Actor, record
-from core.auth import Role
+from core.auth import Principal, Role
 from core.config import Settings, get_settings
 from core.errors import DomainError, Forbidden, NotAuthenticated, NotFound, Unavailable
-from core.models import Organization, User, ts_column, utcnow
+from core.models import Credential, Organization, User, ts_column, utcnow
 from core.scopes import OrgMember
 
 STATE_TTL_SECONDS = 600
@@ -58,6 +65,15 @@ class OidcIdentity(SQLModel, table=True):
     email: str = Field(default="", max_length=254)
     created_at: datetime = ts_column()
     last_sign_in_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    unlinked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class IdentityRead(BaseModel):
+    id: int
+    issuer: str
+    email: str
+    linked_at: datetime
+    last_sign_in_at: datetime | None
 
 
 class SsoRefused(Forbidden):
@@ -83,12 +99,15 @@ class LoginState:
     verifier: str
     next: str
     expires: float
+    link_user: int | None = None  # linking an identity to this signed-in account, not signing in
 
 
 @dataclass(frozen=True)
 class SsoResult:
     user: User
     provider_mfa: bool  # the provider says it checked a second factor (its `amr` claim)
+    identity_id: int
+    linked: bool = False  # a round trip started from the account page to link the identity, not a sign-in
 
 
 _DISCOVERY: dict[str, dict[str, Any]] = {}
@@ -144,31 +163,41 @@ class SsoService:
                              scope=settings.oidc_scopes, redirect_uri=redirect_uri(settings),
                              code_challenge_method="S256")
 
-    def start(self, next_path: str) -> tuple[str, str]:
-        """The provider's authorization URL and the signed state cookie that must come back with the person."""
+    def start(self, next_path: str, link_user: int | None = None) -> tuple[str, str]:
+        """The provider's authorization URL and the signed state cookie that must come back with the person.
+        With `link_user` the round trip links the identity to that (signed-in) account instead of signing in."""
         settings = self._settings()
         login = LoginState(state=secrets.token_urlsafe(24), nonce=secrets.token_urlsafe(24),
                            verifier=secrets.token_urlsafe(48), next=next_path,
-                           expires=time.time() + STATE_TTL_SECONDS)
+                           expires=time.time() + STATE_TTL_SECONDS, link_user=link_user)
         with self._client(settings) as client:
             url, _ = client.create_authorization_url(self.discovery()["authorization_endpoint"], state=login.state,
                                                      nonce=login.nonce, code_verifier=login.verifier)
         return url, seal_state(login)
 
-    def finish(self, session: Session, params: dict[str, str], cookie: str | None) -> tuple[SsoResult, str]:
+    def finish(self, session: Session, params: dict[str, str], cookie: str | None,
+               signed_in_user: int | None = None) -> tuple[SsoResult, str]:
         """Check the callback, redeem the code, verify the ID token, and find (or link, or create) the account.
-        Returns the result and where the person was heading."""
+        Returns the result and where the person was heading. A round trip started to link an identity links it
+        to the account that started it, which must still be the one signed in (`signed_in_user`)."""
         settings = self._settings()
         login = open_state(cookie)
+        if login.link_user is not None and login.link_user != signed_in_user:
+            raise SsoFailed("Linking started for another account or your session ended: sign in and start again",
+                            zh="关联操作不是由当前账号发起，或您的会话已结束，请登录后重试")
         if not hmac.compare_digest(params.get("state", "").encode(), login.state.encode()):
             raise SsoFailed("The sign-in's state does not match: start again", zh="登录状态不匹配，请重新登录")
         if "error" in params or not params.get("code"):
             raise SsoFailed(f"The identity provider did not sign you in ({params.get('error', 'no code')})",
                             zh="身份提供方未完成登录")
         claims = self._claims(settings, params["code"], login)
-        user = self._account(session, settings, claims)
-        return SsoResult(user, settings.oidc_trust_mfa and bool(MFA_METHODS & set(claims.get("amr") or []))), \
-            login.next
+        if login.link_user is not None:
+            identity = self._link_to(session, settings, claims, login.link_user)
+            user = accounts.get_user(session, login.link_user)
+        else:
+            user, identity = self._account(session, settings, claims)
+        return SsoResult(user, settings.oidc_trust_mfa and bool(MFA_METHODS & set(claims.get("amr") or [])),
+                         identity.id or 0, login.link_user is not None), login.next
 
     def _claims(self, settings: Settings, code: str, login: LoginState) -> dict[str, Any]:
         meta = self.discovery()
@@ -202,10 +231,13 @@ class SsoService:
                               nonce={"essential": True, "value": nonce}).validate(token.claims)
         return dict(token.claims)
 
-    def _account(self, session: Session, settings: Settings, claims: dict[str, Any]) -> User:
+    def _account(self, session: Session, settings: Settings, claims: dict[str, Any]) -> tuple[User, OidcIdentity]:
         issuer, subject = str(claims["iss"]), str(claims["sub"])
-        identity = session.exec(select(OidcIdentity).where(OidcIdentity.issuer == issuer,
-                                                           OidcIdentity.subject == subject)).first()
+        identity = _identity(session, issuer, subject)
+        if identity is not None and identity.unlinked_at is not None:
+            raise SsoRefused("This identity was unlinked from its account: sign in with your password and link it "
+                             "again under \u201cPassword and sessions\u201d",
+                             zh="此身份已与账号解除关联：请用密码登录，并在“密码与登录会话”页面重新关联")
         if identity is not None:
             user = accounts.get_user(session, identity.user_id)
         else:
@@ -219,9 +251,77 @@ class SsoService:
                              zh=f"角色 {user.role} 不允许使用统一身份认证登录，请使用密码登录")
         identity.last_sign_in_at = utcnow()
         session.add(identity)
+        session.flush()
         record(session, Actor(user.id, user.role, user.organization_id), "auth.sso_signed_in", "user", user.id,
                {"issuer": issuer, "subject": subject[:64]})
-        return user
+        return user, identity
+
+    def _link_to(self, session: Session, settings: Settings, claims: dict[str, Any], user_id: int) -> OidcIdentity:
+        """Link the identity to a signed-in account on its owner's request (also one unlinked before)."""
+        user = accounts.get_user(session, user_id)
+        if user.role not in settings.oidc_allowed_roles:
+            raise SsoRefused(f"The role {user.role} may not sign in by single sign-on here",
+                             zh=f"角色 {user.role} 不允许使用统一身份认证登录")
+        issuer, subject = str(claims["iss"]), str(claims["sub"])
+        identity = _identity(session, issuer, subject)
+        if identity is not None and identity.unlinked_at is None and identity.user_id != user_id:
+            raise SsoRefused("This identity is linked to another account here", zh="此身份已关联到本平台的另一个账号")
+        identity = identity or OidcIdentity(issuer=issuer, subject=subject, user_id=user_id)
+        identity.user_id, identity.unlinked_at = user_id, None
+        identity.email = str(claims.get("email") or "")[:254]
+        identity.created_at = utcnow()
+        session.add(identity)
+        session.flush()
+        record(session, Actor(user.id, user.role, user.organization_id), "auth.sso_linked", "user", user.id,
+               {"issuer": issuer, "subject": subject[:64], "by": "signed-in person"})
+        return identity
+
+    # --- a person's own identities ---------------------------------------------------------------------
+
+    def identities(self, session: Session, who: Principal) -> list[IdentityRead]:
+        """The identities linked to this account, oldest first."""
+        rows = session.exec(select(OidcIdentity).where(OidcIdentity.user_id == who.user_id,
+                                                       col(OidcIdentity.unlinked_at).is_(None))
+                            .order_by(col(OidcIdentity.id))).all()
+        return [IdentityRead(id=r.id or 0, issuer=r.issuer, email=r.email, linked_at=r.created_at,
+                             last_sign_in_at=r.last_sign_in_at) for r in rows]
+
+    def unlink(self, session: Session, who: Principal, identity_id: int) -> int:
+        """Unlink one of your identities: it can no longer sign in here, nor link itself again by email, and
+        the sessions it opened end (this one too, if it is one of them). Returns how many sessions ended."""
+        identity = session.get(OidcIdentity, identity_id)
+        if identity is None or identity.user_id != who.user_id or identity.unlinked_at is not None:
+            raise NotFound("No such linked identity", zh="没有此关联身份")
+        identity.unlinked_at = utcnow()
+        session.add(identity)
+        opened = session.exec(select(Credential).where(Credential.sso_identity_id == identity_id,
+                                                       col(Credential.kind).in_(("token", "pending")),
+                                                       col(Credential.revoked).is_(False))).all()
+        for cred in opened:
+            cred.revoked = True
+            session.add(cred)
+        record(session, who.actor, "auth.sso_unlinked", "user", who.user_id,
+               {"identity_id": identity_id, "issuer": identity.issuer, "subject": identity.subject[:64],
+                "sessions_ended": len(opened)})
+        return len(opened)
+
+    def logout_url(self, identity_id: int | None) -> str | None:
+        """Where to send a person who signed out of a session that came by single sign-on: the provider's
+        `end_session_endpoint` (OpenID Connect RP-Initiated Logout 1.0) with our `client_id` and the base URL
+        to come back to; None when the session did not come by SSO, SSO is off, or the provider offers none.
+        No `id_token_hint`: we keep no ID tokens (see docs/operations.md)."""
+        settings = get_settings()
+        if identity_id is None or not settings.oidc_enabled:
+            return None
+        try:
+            endpoint = self.discovery().get("end_session_endpoint")
+        except DomainError:  # the provider is down: signing out here must still work
+            return None
+        if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+            return None
+        query = urlencode({"client_id": settings.oidc_client_id or "",
+                           "post_logout_redirect_uri": post_logout_redirect_uri(settings)})
+        return endpoint + ("&" if "?" in endpoint else "?") + query
 
     def _link_or_create(self, session: Session, settings: Settings, claims: dict[str, Any]) -> User:
         email = str(claims.get("email") or "").strip().lower()
@@ -284,8 +384,32 @@ def _claim_values(claims: dict[str, Any], name: str | None) -> list[str]:
     return [str(value)] if value not in (None, "") else []
 
 
+def form_targets() -> list[str]:
+    """The provider's origins a form here may lead to (CSP `form-action`): linking an identity and signing out
+    are POSTs answered by a redirect to the provider, which browsers check against the page's `form-action`.
+    The issuer's origin, and those of its authorization and end-session endpoints once discovery was read."""
+    settings = get_settings()
+    if not settings.oidc_enabled:
+        return []
+    issuer = (settings.oidc_issuer or "").rstrip("/")
+    urls = [issuer] + [str(_DISCOVERY.get(issuer, {}).get(k) or "")
+                       for k in ("authorization_endpoint", "end_session_endpoint")]
+    origins = {f"{u.scheme}://{u.netloc}" for u in map(urlsplit, urls) if u.scheme in ("https", "http") and u.netloc}
+    return sorted(origins)
+
+
 def redirect_uri(settings: Settings) -> str:
     return settings.base_url.rstrip("/") + "/auth/oidc/callback"
+
+
+def post_logout_redirect_uri(settings: Settings) -> str:
+    """Where the provider sends a person after ending its session: our home page (register it at the provider)."""
+    return settings.base_url.rstrip("/") + "/"
+
+
+def _identity(session: Session, issuer: str, subject: str) -> OidcIdentity | None:
+    return session.exec(select(OidcIdentity).where(OidcIdentity.issuer == issuer,
+                                                   OidcIdentity.subject == subject)).first()
 
 
 def _get_json(url: str) -> dict[str, Any]:

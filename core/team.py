@@ -80,6 +80,10 @@ class MemberRead(BaseModel):
     is_active: bool
 
 
+class MemberRoleUpdate(BaseModel):
+    role: OrgRole
+
+
 class TeamRead(BaseModel):
     members: list[MemberRead]
     invitations: list[InvitationRead]
@@ -102,7 +106,7 @@ class TeamService:
         if who.organization_id != organization_id or who.role is not Role.enterprise:
             raise NotFound(f"No organization {organization_id} of yours", zh=f"没有您的机构 {organization_id}")
         if member_role(session, who.user_id, who.role) is not OrgRole.admin:
-            raise Forbidden("Only the organization's admin invites people", zh="只有本机构管理员可以邀请成员")
+            raise Forbidden("Only the organization's admin manages its people", zh="只有本机构管理员可以管理成员")
 
     def invite(self, session: Session, who: Principal, organization_id: int, body: InvitationCreate
                ) -> InvitationRead:
@@ -170,6 +174,25 @@ class TeamService:
                                                         col(Invitation.accepted_at).is_(None))
                                .order_by(col(Invitation.id).desc())).all()
         return TeamRead(members=members, invitations=[InvitationRead(**self._read(i)) for i in invited])
+
+    def set_role(self, session: Session, who: Principal, organization_id: int, user_id: int, role: OrgRole
+                 ) -> MemberRead:
+        """The organization's admin changes a member's role (a colleague who signed up by single sign-on starts as
+        a viewer). Not their own: an organization always keeps the admin who made the change."""
+        self._admin_of(session, who, organization_id)
+        user = session.get(User, user_id)
+        if user is None or user.organization_id != organization_id:
+            raise NotFound("No such member of your organization", zh="本单位没有此成员")
+        if user_id == who.user_id:
+            raise Conflict("You cannot change your own role: ask another admin of your organization",
+                           zh="不能修改自己的角色，请由本单位的其他管理员修改")
+        before = member_role(session, user_id, Role.enterprise) or OrgRole.admin
+        row = session.get(OrgMember, user_id) or OrgMember(user_id=user_id, org_role=before.value)
+        row.org_role = role.value
+        session.add(row)
+        record(session, who.actor, "organization.member_role_changed", "user", user_id,
+               {"organization_id": organization_id, "from": before.value, "to": role.value})
+        return MemberRead(user_id=user_id, email=user.email, role=role, is_active=user.is_active)
 
     def _read(self, invitation: Invitation) -> dict[str, object]:
         return {"id": invitation.id or 0, "email": invitation.email, "role": OrgRole(invitation.org_role),

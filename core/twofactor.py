@@ -210,9 +210,10 @@ class TwoFactorService:
             return "verify"
         return "enrol" if self.required(user) else None
 
-    def pending(self, session: Session, user: User, step: str) -> str:
-        """A ten-minute credential that can only finish this step of the sign-in (the page's cookie)."""
-        _, secret = issue_credential(session, user, "pending", name=step)
+    def pending(self, session: Session, user: User, step: str, sso_identity_id: int | None = None) -> str:
+        """A ten-minute credential that can only finish this step of the sign-in (the page's cookie); it
+        remembers the single sign-on identity the sign-in came by, for the session it becomes."""
+        _, secret = issue_credential(session, user, "pending", name=step, sso_identity_id=sso_identity_id)
         return secret
 
     def pending_user(self, session: Session, secret: str | None, step: str) -> User:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from core.auth import AdminUser, CurrentUser, SessionDep, _bearer
+from core.sso import IdentityRead, sso
 from core.users import (
     PasswordChange,
     ResetComplete,
@@ -65,6 +66,20 @@ def my_sessions(request: Request, session: SessionDep, who: CurrentUser) -> list
 def end_session(session_id: int, session: SessionDep, who: CurrentUser) -> Response:
     """End one of your sessions."""
     users.end_session(session, who, session_id)
+    return Response(status_code=204)
+
+
+@router.get("/me/identities", response_model=list[IdentityRead])
+def my_identities(session: SessionDep, who: CurrentUser) -> list[IdentityRead]:
+    """The single sign-on identities linked to your account (issuer, email, linked at, last sign-in)."""
+    return sso.identities(session, who)
+
+
+@router.delete("/me/identities/{identity_id}", status_code=204)
+def unlink_identity(identity_id: int, session: SessionDep, who: CurrentUser) -> Response:
+    """Unlink one: it can no longer sign in here nor link itself again by email (link it again from the account
+    page); the sessions it opened end."""
+    sso.unlink(session, who, identity_id)
     return Response(status_code=204)
 
 

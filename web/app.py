@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core import problem_zh
 from core.config import Settings, check_production, get_settings
 from core.errors import DomainError, InvalidInput
+from core.sso import form_targets as sso_form_targets
 from sandbox import jobs
 from sandbox.worker import get_pool, shutdown_pool
 from web import openapi
@@ -95,7 +96,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
-       "base-uri 'self'; form-action 'self'")
+       "base-uri 'self'; form-action ")
 SECURITY = {"x-content-type-options": "nosniff", "referrer-policy": "same-origin", "x-frame-options": "DENY"}
 
 
@@ -111,12 +112,13 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         docs = scope["path"].startswith(("/docs", "/redoc"))
+        csp = CSP + " ".join(["'self'", *sso_form_targets()])  # SSO: linking and signing out lead to the provider
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 if not docs:
-                    headers.setdefault("content-security-policy", CSP)
+                    headers.setdefault("content-security-policy", csp)
                 for name, value in SECURITY.items():
                     headers.setdefault(name, value)
             await send(message)

@@ -135,6 +135,8 @@ LABELS: dict[str, dict[str, str]] = {
         "admin.two_factor_reset": "Two-factor reset by an admin", "auth.two_factor_passed": "Second factor passed",
         "auth.sso_signed_in": "Signed in by single sign-on", "auth.sso_linked": "Single sign-on identity linked",
         "auth.sso_account_created": "Account created by single sign-on",
+        "auth.sso_unlinked": "Single sign-on identity unlinked",
+        "organization.member_role_changed": "Member's role changed",
     },
     "open_status": {
         "running": "Running", "published": "Published", "partial": "Partly published", "failed": "Failed",

@@ -65,9 +65,10 @@ def sign_in(session: Session, email: str, password: str, address: str | None = N
     return start_session(session, user)
 
 
-def start_session(session: Session, user: User) -> tuple[str, Principal]:
-    """Issue a session token for someone who has passed every step of signing in."""
-    _, secret = issue_credential(session, user, "token")
+def start_session(session: Session, user: User, sso_identity_id: int | None = None) -> tuple[str, Principal]:
+    """Issue a session token for someone who has passed every step of signing in (by single sign-on: which
+    identity, so that signing out can end the provider's session too)."""
+    _, secret = issue_credential(session, user, "token", sso_identity_id=sso_identity_id)
     return secret, principal_for(session, user)
 
 
@@ -83,10 +84,11 @@ def clear_pending_cookie(response: Response) -> None:
     response.delete_cookie(PENDING_COOKIE, **cookie_flags(get_settings()))  # type: ignore[arg-type]
 
 
-def sign_out(session: Session, secret: str | None) -> None:
-    """Revoke the session's token, so a copied cookie stops working too."""
-    if secret:
-        revoke_token(session, secret)
+def sign_out(session: Session, secret: str | None) -> int | None:
+    """Revoke the session's token, so a copied cookie stops working too; returns the single sign-on identity
+    the session came by, if it did."""
+    cred = revoke_token(session, secret) if secret else None
+    return cred.sso_identity_id if cred is not None else None
 
 
 def set_session_cookie(response: Response, secret: str) -> None:

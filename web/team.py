@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from core.auth import CurrentUser, SessionDep, principal_for
-from core.team import InvitationAccept, InvitationCreate, InvitationRead, TeamRead, team
+from core.team import (
+    InvitationAccept,
+    InvitationCreate,
+    InvitationRead,
+    MemberRead,
+    MemberRoleUpdate,
+    TeamRead,
+    team,
+)
 from web.accounts import Me, OrganizationRef
 
 router = APIRouter(tags=["accounts"])
@@ -22,6 +30,13 @@ def invite(organization_id: int, body: InvitationCreate, session: SessionDep, wh
 def members(organization_id: int, session: SessionDep, who: CurrentUser) -> TeamRead:
     """The organization's people with their roles, and invitations not yet accepted (its admin)."""
     return team.team(session, who, organization_id)
+
+
+@router.put("/organizations/{organization_id}/members/{user_id}", response_model=MemberRead)
+def set_member_role(organization_id: int, user_id: int, body: MemberRoleUpdate, session: SessionDep,
+                    who: CurrentUser) -> MemberRead:
+    """The organization's admin changes a member's role (`admin`, `analyst`, `viewer`); not their own."""
+    return team.set_role(session, who, organization_id, user_id, body.role)
 
 
 @router.post("/invitations/{token}/accept", status_code=201, response_model=Me)

@@ -187,3 +187,128 @@ def test_an_enterprise_account_created_by_sso_starts_as_a_viewer(client: TestCli
     oidc_provider.set_user("emp-2", {"email": "x@data.test", "email_verified": True, "role": "enterprise",
                                      "uscc": "91350100M000200Y4T"})
     assert _dance(client, "emp-2").status_code == 403  # an enterprise not registered here
+
+
+def _csrf(client: TestClient, path: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get(path).text)
+    assert found, f"{path} has no CSRF field"
+    return found.group(1)
+
+
+def test_a_person_sees_their_identities_and_an_unlinked_one_cannot_link_itself_again(
+        client: TestClient, oidc_provider: Provider, base_url: str) -> None:
+    headers = staff(client, "office@gov.test", Role.data_office)
+    assert _dance(client, "office-1").status_code == 303
+    assert client.get("/office").status_code == 200  # the session single sign-on opened
+    mine = client.get("/api/v1/me/identities", headers=headers).json()
+    assert [(i["issuer"], i["email"]) for i in mine] == [(oidc_provider.issuer, "office@gov.test")]
+    assert mine[0]["last_sign_in_at"] and mine[0]["linked_at"]
+    other = staff(client, "finance@gov.test", Role.finance)
+    assert client.delete(f"/api/v1/me/identities/{mine[0]['id']}", headers=other).status_code == 404
+    assert client.delete(f"/api/v1/me/identities/{mine[0]['id']}", headers=headers).status_code == 204
+    assert client.get("/office", follow_redirects=False).status_code in (302, 303, 401)  # its session ended
+    assert client.get("/api/v1/me/identities", headers=headers).json() == []
+    assert client.delete(f"/api/v1/me/identities/{mine[0]['id']}", headers=headers).status_code == 404
+    assert "auth.sso_unlinked" in _actions()
+    client.cookies.clear()
+    refused = _dance(client, "office-1")  # the same verified email would link it again: it must not
+    assert refused.status_code == 403 and "已与账号解除关联" in refused.text
+    assert client.cookies.get(SESSION_COOKIE) is None
+
+
+def test_a_signed_in_person_links_an_identity_again_from_the_account_page(
+        client: TestClient, oidc_provider: Provider, base_url: str) -> None:
+    from tests.flow import PASSWORD
+
+    headers = staff(client, "office@gov.test", Role.data_office)
+    assert _dance(client, "office-1").status_code == 303
+    identity = client.get("/api/v1/me/identities", headers=headers).json()[0]
+    client.post(f"/account/identities/{identity['id']}/unlink",
+                data={"csrf": _csrf(client, "/account/security")}, follow_redirects=False)
+    assert client.get("/api/v1/me/identities", headers=headers).json() == []
+    client.cookies.clear()
+    signin = client.post("/signin", data={"email": "office@gov.test", "password": PASSWORD,
+                                          "csrf": _csrf(client, "/signin")}, follow_redirects=False)
+    assert signin.status_code == 303
+    page = client.get("/account/security").text
+    assert 'id="no-identities"' in page and 'id="link-identity"' in page
+    assert client.post("/account/identities/link", follow_redirects=False).status_code == 403  # no CSRF token
+    start = client.post("/account/identities/link", data={"csrf": _csrf(client, "/account/security")},
+                        follow_redirects=False)
+    assert start.status_code == 303 and start.headers["location"].startswith(oidc_provider.issuer)
+    back = httpx.post(start.headers["location"], data={"sub": "office-1"}, follow_redirects=False)
+    callback = urlsplit(back.headers["location"])
+    done = client.get(f"{callback.path}?{callback.query}", follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/account/security?linked=1", done.text
+    assert [i["email"] for i in client.get("/api/v1/me/identities", headers=headers).json()] == ["office@gov.test"]
+    client.cookies.clear()
+    assert _dance(client, "office-1").headers["location"] == "/office"  # signs in again
+
+
+def test_linking_is_refused_when_another_account_holds_the_identity(
+        client: TestClient, oidc_provider: Provider, base_url: str) -> None:
+    from tests.flow import PASSWORD
+
+    staff(client, "office@gov.test", Role.data_office)
+    staff(client, "second@gov.test", Role.data_office)
+    assert _dance(client, "office-1").status_code == 303  # office-1 is office@gov.test's
+    client.cookies.clear()
+    client.post("/signin", data={"email": "second@gov.test", "password": PASSWORD,
+                                 "csrf": _csrf(client, "/signin")}, follow_redirects=False)
+    start = client.post("/account/identities/link", data={"csrf": _csrf(client, "/account/security")},
+                        follow_redirects=False)
+    back = httpx.post(start.headers["location"], data={"sub": "office-1"}, follow_redirects=False)
+    callback = urlsplit(back.headers["location"])
+    refused = client.get(f"{callback.path}?{callback.query}", follow_redirects=False)
+    assert refused.status_code == 403 and "已关联到本平台的另一个账号" in refused.text
+
+
+def test_signing_out_of_a_session_from_sso_ends_the_providers_session_too(
+        client: TestClient, oidc_provider: Provider, base_url: str) -> None:
+    from tests.flow import PASSWORD
+
+    staff(client, "office@gov.test", Role.data_office)
+    assert _dance(client, "office-1").status_code == 303
+    office = client.get("/office")  # browsers check a form's redirects against the page's form-action
+    assert f"form-action 'self' {oidc_provider.issuer}" in office.headers["content-security-policy"]
+    out = client.post("/signout", data={"csrf": _csrf(client, "/office")}, follow_redirects=False)
+    assert out.status_code == 303
+    to = urlsplit(out.headers["location"])
+    assert f"{to.scheme}://{to.netloc}{to.path}" == oidc_provider.issuer + "/oauth2/end_session"
+    assert parse_qs(to.query) == {"client_id": ["shuyu-test"], "post_logout_redirect_uri": ["http://testserver/"]}
+    assert client.get("/office", follow_redirects=False).status_code != 200  # our own session ended first
+    confirm = httpx.get(out.headers["location"])  # the provider's page offers to end its session, then return
+    assert confirm.status_code == 200 and 'value="http://testserver/"' in confirm.text
+    client.cookies.clear()  # a session from a password: signing out stays here
+    client.post("/signin", data={"email": "office@gov.test", "password": PASSWORD,
+                                 "csrf": _csrf(client, "/signin")}, follow_redirects=False)
+    out = client.post("/signout", data={"csrf": _csrf(client, "/office")}, follow_redirects=False)
+    assert out.headers["location"] == "/"
+
+
+def test_a_session_from_sso_through_the_second_factor_still_signs_out_at_the_provider(
+        client: TestClient, oidc_provider: Provider, base_url: str) -> None:
+    from tests.twofactor_codes import code
+
+    headers = staff(client, "office@gov.test", Role.data_office)
+    secret = client.post("/api/v1/me/two-factor/enrolment", headers=headers).json()["secret"]
+    client.post("/api/v1/me/two-factor/enrolment/confirm", headers=headers, json={"code": code(secret, 1)})
+    assert _dance(client, "office-1").headers["location"] == "/signin/code"
+    done = client.post("/signin/code", data={"code": code(secret), "csrf": _csrf(client, "/signin/code")},
+                       follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/office", done.text
+    out = client.post("/signout", data={"csrf": _csrf(client, "/office")}, follow_redirects=False)
+    assert out.headers["location"].startswith(oidc_provider.issuer + "/oauth2/end_session?")
+
+
+def test_a_provider_without_rp_initiated_logout_signs_out_here_only(
+        client: TestClient, oidc_provider: Provider, base_url: str) -> None:
+    from core.sso import sso
+
+    staff(client, "office@gov.test", Role.data_office)
+    assert _dance(client, "office-1").status_code == 303
+    sso.discovery().pop("end_session_endpoint")
+    out = client.post("/signout", data={"csrf": _csrf(client, "/office")}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/"

@@ -79,3 +79,30 @@ def test_another_enterprise_cannot_invite_into_yours(client: TestClient) -> None
     assert taken.status_code == 409
     unmailed = _invite(client, admin, org_id, "new@data.test", "viewer")  # no SMTP: the link is handed over
     assert str(unmailed["accept_url"]).startswith("http://") and "/invitations/" in str(unmailed["accept_url"])
+
+
+def test_the_admin_changes_a_members_role_and_it_holds_at_once(client: TestClient) -> None:
+    world = World(client)
+    admin = world.enterprise()
+    licence = world.active_licence(admin)
+    org_id = ok(client.get("/api/v1/me", headers=admin))["organization"]["id"]
+    link = str(_invite(client, admin, org_id, "vic@data.test", "viewer")["accept_url"])
+    vic = ok(client.post(f"/api/v1/invitations/{link.rsplit('/', 1)[1]}/accept",
+                         json={"password": "viewer password"}), 201)
+    viewer = sign_in(client, "vic@data.test", "viewer password")
+    query = {"license_id": licence["id"], "sql": "SELECT COUNT(*) AS n FROM people", "epsilon": 0.5}
+    assert client.post("/api/v1/queries/preview", json=query, headers=viewer).status_code == 403
+    path = f"/api/v1/organizations/{org_id}/members/{vic['id']}"
+    assert client.put(path, json={"role": "admin"}, headers=viewer).status_code == 403  # only the admin
+    other = world.enterprise("别的公司 Other Co", "91110000MA0123456P", "other@other.test")
+    assert client.put(path, json={"role": "analyst"}, headers=other).status_code == 404
+    assert client.put(path, json={"role": "owner"}, headers=admin).status_code == 422
+    me = ok(client.get("/api/v1/me", headers=admin))["id"]
+    assert client.put(f"/api/v1/organizations/{org_id}/members/{me}", json={"role": "viewer"},
+                      headers=admin).status_code == 409  # never your own: the organization keeps its admin
+    assert ok(client.put(path, json={"role": "analyst"}, headers=admin))["role"] == "analyst"
+    ok(client.post("/api/v1/queries/preview", json=query, headers=viewer))  # the same session, now an analyst
+    with unit_of_work() as session:
+        changed = session.exec(select(AuditEvent).where(
+            AuditEvent.action == "organization.member_role_changed")).one()
+    assert (changed.data["from"], changed.data["to"]) == ("viewer", "analyst")

@@ -147,6 +147,8 @@ RULES: dict[str, Rule] = {
     "POST /me/two-factor/disable": Rule(SIGNED_IN),
     "POST /admin/users/{user_id}/two-factor/reset": roles("admin"),
     "DELETE /me/sessions/{session_id}": Rule(SIGNED_IN),
+    "GET /me/identities": Rule(SIGNED_IN),
+    "DELETE /me/identities/{identity_id}": Rule(SIGNED_IN),
     "POST /auth/password-reset": Rule(PUBLIC),
     "POST /auth/password-reset/{token}": Rule(PUBLIC),
     # the organization's own enterprise admin; anyone else finds no such organization (404)
@@ -154,6 +156,7 @@ RULES: dict[str, Rule] = {
     "GET /organizations/{organization_id}/members": Rule(SIGNED_IN, owner=ENTERPRISE,
                                                          readers=frozenset({ENTERPRISE})),
     "POST /invitations/{token}/accept": Rule(PUBLIC),
+    "PUT /organizations/{organization_id}/members/{user_id}": Rule(SIGNED_IN, readers=frozenset({ENTERPRISE})),
     # openstats branch: open statistics, registration certificates, the report's deadline
     "POST /listings/{listing_id}/open-statistics/preview": roles(OFFICE),
     "POST /listings/{listing_id}/open-statistics": roles(OFFICE),
@@ -227,7 +230,7 @@ def tenants(client: TestClient) -> Tenants:
              "notification_id": "1", "token": "1", "statistic_id": "1", "table_id": "1", "template_id": "1",
              "agreement_id": str(world.listing["agreement_id"]),
              # ids no one owns: ending a real session or key would sign a probing role out mid-matrix
-             "key_id": "999999", "session_id": "999999"})
+             "key_id": "999999", "session_id": "999999", "identity_id": "999999"})
 
 
 def _second_enterprise(client: TestClient) -> dict[str, str]:

@@ -14,7 +14,7 @@ from core.auth import Role
 from core.config import get_settings
 from tests.flow import staff
 from tests.oidc import Provider, oidc_provider
-from tests.web.ui import VIEWPORT, watch
+from tests.web.ui import VIEWPORT, sign_in, watch
 
 __all__ = ["oidc_provider"]
 
@@ -35,4 +35,49 @@ def test_sign_in_with_the_identity_provider(client: TestClient, live_server: str
     expect(page).to_have_url(f"{live_server}/office/licences")
     expect(page.locator(".who")).to_contain_text("office@gov.test")
     assert oidc_provider.refused_verifiers == 0 and len(oidc_provider.challenges) == 1
+    assert page.errors == []
+
+
+def test_signing_out_ends_the_providers_session_and_comes_back(client: TestClient, live_server: str, browser: Any,
+                                                                oidc_provider: Provider,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHUYU_BASE_URL", live_server)
+    get_settings.cache_clear()
+    staff(client, "office@gov.test", Role.data_office)
+    page = watch(browser.new_context(locale="zh-CN", viewport=VIEWPORT).new_page())
+    page.route(re.compile(r"^https://"), lambda route: route.abort())
+    page.goto(live_server + "/signin")
+    page.click("#sso")
+    page.click("button[name=sub][value=office-1]")
+    expect(page).to_have_url(f"{live_server}/office")
+    page.click("#signout")
+    expect(page).to_have_url(re.compile(re.escape(oidc_provider.issuer) + r"/oauth2/end_session\?"))
+    page.get_by_role("button", name="End session").click()  # the provider asks (no id_token_hint)
+    expect(page).to_have_url(live_server + "/")
+    expect(page.locator(".who")).to_have_count(0)
+    assert page.errors == []
+
+
+def test_a_person_links_and_unlinks_an_identity_on_the_account_page(client: TestClient, live_server: str,
+                                                                    browser: Any, oidc_provider: Provider,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHUYU_BASE_URL", live_server)
+    get_settings.cache_clear()
+    staff(client, "office@gov.test", Role.data_office)
+    page = watch(browser.new_context(locale="zh-CN", viewport=VIEWPORT).new_page())
+    page.route(re.compile(r"^https://"), lambda route: route.abort())
+    sign_in(page, live_server, "office@gov.test")
+    page.goto(live_server + "/account/security")
+    expect(page.locator("#no-identities")).to_be_visible()
+    page.click("#link-identity")
+    page.click("button[name=sub][value=office-1]")
+    expect(page).to_have_url(f"{live_server}/account/security?linked=1")
+    row = page.locator("#identities tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(oidc_provider.issuer)
+    expect(row).to_contain_text("office@gov.test")
+    row.locator("button").click()
+    expect(page).to_have_url(f"{live_server}/account/security?unlinked=1")
+    expect(page.locator("#no-identities")).to_be_visible()
+    expect(page.locator("[role=status]")).to_contain_text("已解除关联")
     assert page.errors == []

@@ -1,5 +1,5 @@
 """In a real browser: an enterprise's admin invites an analyst, the e-mailed link is accepted with a password, and
-the analyst signs in and works — but may not apply for licences."""
+the analyst signs in and works — but may not apply for licences; then the admin makes them a viewer."""
 
 from __future__ import annotations
 
@@ -50,4 +50,9 @@ def test_invite_accept_and_sign_in(client: TestClient, live_server: str, browser
     admin.goto(live_server + "/enterprise/team")
     expect(admin.locator("#members")).to_contain_text("colleague@data.test")
     expect(admin.locator("#members")).to_contain_text("分析人员（可查询）")
+    row = admin.locator("#members tbody tr", has_text="colleague@data.test")  # the admin makes them a viewer
+    row.locator("select").select_option("viewer")
+    row.locator("button").click()
+    expect(admin.locator("#role-changed")).to_be_visible()
+    expect(admin.locator("#members tbody tr", has_text="colleague@data.test").locator("select")).to_have_value("viewer")
     assert admin.errors == [] and invitee.errors == []

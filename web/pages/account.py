@@ -13,6 +13,7 @@ from core.apikeys import ApiKeyCreate, api_keys
 from core.auth import SESSION_COOKIE, Principal
 from core.errors import DomainError
 from core.notify import PreferenceUpdate, notifications
+from core.sso import sso
 from core.users import PasswordChange, users
 from web.forms import validated
 from web.pages.render import attempt, locale_of, redirect, render
@@ -101,14 +102,34 @@ async def save_preferences(request: Request, session: PageSession, who: Someone)
 def _security(request: Request, session: PageSession, who: Principal, extra: dict[str, Any],
               status: int = 200) -> Response:
     current = request.cookies.get(SESSION_COOKIE)
-    return render(request, "account/security.html", {"sessions": users.sessions(session, who, current), **extra},
-                  status=status)
+    return render(request, "account/security.html", {
+        "sessions": users.sessions(session, who, current), "sso": sso.info(),
+        "identities": sso.identities(session, who), **extra}, status=status)
 
 
 @router.get("/security", response_class=HTMLResponse)
 def security_page(request: Request, session: PageSession, who: Someone) -> Response:
-    """Change your password; see your sessions and end the ones you do not recognise."""
-    return _security(request, session, who, {"changed": request.query_params.get("changed")})
+    """Change your password; see your sessions and end the ones you do not recognise; see the single sign-on
+    identities linked to your account, unlink one or link one."""
+    query = request.query_params
+    return _security(request, session, who, {"changed": query.get("changed"), "linked": query.get("linked"),
+                                             "unlinked": query.get("unlinked")})
+
+
+@router.post("/identities/{identity_id}/unlink")
+def unlink_identity(identity_id: int, session: PageSession, who: Someone) -> Response:
+    """Unlink an identity: it signs in here no more (nor links itself again by email); its sessions end."""
+    sso.unlink(session, who, identity_id)
+    return redirect("/account/security?unlinked=1")
+
+
+@router.post("/identities/link")
+def link_identity(session: PageSession, who: Someone) -> Response:
+    """Go to the identity provider to link the identity you sign in with there to this account (a POST with the
+    form's CSRF token, so no other site can link its own identity to your account)."""
+    from web.pages.sso import LINKED, state_redirect
+
+    return state_redirect(*sso.start(LINKED, link_user=who.user_id))
 
 
 @router.post("/password", response_class=HTMLResponse)

@@ -14,6 +14,7 @@ from core.auth import SESSION_COOKIE, Role, authenticate_password
 from core.config import get_settings
 from core.errors import DomainError
 from core.models import User
+from core.sso import sso
 from core.twofactor import two_factor
 from licensing import credit_code
 from licensing.disclosure import disclosures
@@ -103,9 +104,9 @@ def signin(request: Request, session: PageSession, email: Annotated[str, Form()]
     return signed_in_to(session, user, next)
 
 
-def signed_in_to(session: PageSession, user: User, next: str) -> Response:
+def signed_in_to(session: PageSession, user: User, next: str, sso_identity_id: int | None = None) -> Response:
     """The end of every way of signing in: a session cookie and the page the person was heading for."""
-    secret, who = start_session(session, user)
+    secret, who = start_session(session, user, sso_identity_id)
     target = safe_next(next, HOME[who.role])
     response = redirect(HOME[who.role] if target.startswith("/signin") else target)
     set_session_cookie(response, secret)
@@ -115,8 +116,9 @@ def signed_in_to(session: PageSession, user: User, next: str) -> Response:
 
 @router.post("/signout")
 def signout(request: Request, session: PageSession) -> Response:
-    sign_out(session, request.cookies.get(SESSION_COOKIE))
-    response = redirect("/")
+    identity = sign_out(session, request.cookies.get(SESSION_COOKIE))
+    provider_logout = sso.logout_url(identity)  # came by single sign-on: end the provider's session too
+    response = redirect(provider_logout or "/")
     clear_session_cookie(response)
     return response
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from core.errors import DomainError
-from core.team import InvitationAccept, InvitationCreate, team
+from core.team import InvitationAccept, InvitationCreate, MemberRoleUpdate, team
 from web.forms import validated
 from web.pages.render import attempt, redirect, render
 from web.session import EnterprisePage, PageSession, check_csrf, set_session_cookie, sign_in
@@ -27,7 +27,7 @@ def _team_page(request: Request, session: PageSession, who: EnterprisePage, extr
 @router.get("/enterprise/team", response_class=HTMLResponse)
 def team_page(request: Request, session: PageSession, who: EnterprisePage) -> Response:
     """Members with their roles; invite a colleague as analyst or viewer."""
-    return _team_page(request, session, who, {})
+    return _team_page(request, session, who, {"changed": request.query_params.get("changed")})
 
 
 @router.post("/enterprise/team/invitations", response_class=HTMLResponse)
@@ -39,6 +39,18 @@ def invite(request: Request, session: PageSession, who: EnterprisePage, email: A
     if isinstance(done, DomainError):
         return _team_page(request, session, who, {"error": done, "email": email}, status=done.status)
     return _team_page(request, session, who, {"invited": done})
+
+
+@router.post("/enterprise/team/members/{user_id}/role", response_class=HTMLResponse)
+def set_role(request: Request, user_id: int, session: PageSession, who: EnterprisePage,
+             role: Annotated[str, Form()]) -> Response:
+    """Change a colleague's role."""
+    body = validated(MemberRoleUpdate, {"role": role})
+    done = body if isinstance(body, DomainError) else attempt(
+        session, partial(team.set_role, session, who, who.organization_id, user_id, body.role))
+    if isinstance(done, DomainError):
+        return _team_page(request, session, who, {"error": done}, status=done.status)
+    return redirect("/enterprise/team?changed=1")
 
 
 @router.get("/invitations/{token}", response_class=HTMLResponse)

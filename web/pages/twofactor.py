@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from core.accounts import accounts
+from core.auth import sso_identity_of
 from core.errors import DomainError, NotAuthenticated
 from core.models import User
 from core.twofactor import two_factor
@@ -34,6 +35,7 @@ def code_form(request: Request, session: PageSession, next: str = "") -> Respons
 @router.post("/signin/code", response_class=HTMLResponse)
 def verify_code(request: Request, session: PageSession, code: Annotated[str, Form(max_length=40)],
                 next: Annotated[str, Form()] = "") -> Response:
+    came_by = sso_identity_of(session, request.cookies.get(PENDING_COOKIE))
     user = attempt(session, partial(two_factor.finish, session, request.cookies.get(PENDING_COOKIE), code,
                                     client_address(request)))
     if isinstance(user, NotAuthenticated):  # no sign-in waiting (spent, expired): start again
@@ -42,7 +44,7 @@ def verify_code(request: Request, session: PageSession, code: Annotated[str, For
         page = render(request, "public/signin_code.html", {"error": user, "next": next}, status=user.status)
         page.headers.update(user.headers)
         return page
-    return signed_in_to(session, user, next)
+    return signed_in_to(session, user, next, came_by)
 
 
 def _page(request: Request, session: PageSession, user: User, base: str, extra: dict[str, Any],
@@ -115,8 +117,9 @@ def signin_confirm(request: Request, session: PageSession, user: PendingUser,
     codes = _confirm(request, session, user, SIGNIN, code)
     if isinstance(codes, Response):
         return codes
+    came_by = sso_identity_of(session, request.cookies.get(PENDING_COOKIE))
     two_factor.end_pending(session, request.cookies.get(PENDING_COOKIE))
-    signed = signed_in_to(session, user, next)
+    signed = signed_in_to(session, user, next, came_by)
     page = _page(request, session, user, SIGNIN, {"codes": codes, "continue_to": signed.headers["location"]})
     for header, value in signed.raw_headers:
         if header == b"set-cookie":
