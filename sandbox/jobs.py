@@ -27,7 +27,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -223,6 +223,19 @@ async def wait_async(run_id: int, timeout: float) -> str | None:
             return status if status in ENDED else None
         await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, 0.25)
+
+
+def wait_all(run_ids: Sequence[int], timeout: float) -> None:
+    """Wait for several jobs within one time limit in all (not one limit each, one after the other)."""
+    deadline = time.monotonic() + timeout
+    for run_id in run_ids:
+        wait(run_id, max(0.0, deadline - time.monotonic()))
+
+
+async def wait_all_async(run_ids: Sequence[int], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for run_id in run_ids:
+        await wait_async(run_id, max(0.0, deadline - time.monotonic()))
 
 
 _START = threading.Lock()

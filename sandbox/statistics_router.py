@@ -34,8 +34,7 @@ async def publish_open_statistics(listing_id: int, body: OpenStatisticCreate, se
     query runs in the sandbox like a licensee's. Answers once the tables are released (or the time limit
     passes: `status` says `running`)."""
     statistic_id, run_ids = await run_in_threadpool(open_statistics.publish, session, who, listing_id, body)
-    for run_id in run_ids:
-        await jobs.wait_async(run_id, sync_limit())
+    await jobs.wait_all_async(run_ids, sync_limit())
     return await run_in_threadpool(_office_read, statistic_id)
 
 

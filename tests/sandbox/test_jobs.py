@@ -85,6 +85,21 @@ def test_an_async_query_that_ends_before_its_answer_is_written_still_gets_202(
     assert ok(client.get(accepted.headers["Location"], headers=headers))["rows"]
 
 
+def test_several_jobs_are_waited_for_within_one_time_limit_in_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandbox import jobs
+
+    clock, given = [0.0], []
+
+    def never_ends(run_id: int, timeout: float) -> None:  # a job still queued: the wait uses all it is given
+        given.append(timeout)
+        clock[0] += timeout
+
+    monkeypatch.setattr(jobs.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(jobs, "wait", never_ends)
+    jobs.wait_all([1, 2, 3], 10.0)
+    assert given == [10.0, 0.0, 0.0] and clock[0] == 10.0
+
+
 def test_a_query_cancelled_before_it_runs_is_refunded(
         licensed: tuple[TestClient, dict[str, str], dict[str, Any]], no_sandbox_node: None) -> None:
     client, headers, licence = licensed

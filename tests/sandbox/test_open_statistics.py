@@ -143,6 +143,7 @@ def test_a_table_that_ends_before_touching_the_data_gives_its_epsilon_back_to_th
 
     world = World(client)
     monkeypatch.setattr(jobs.InProcessDispatcher, "submit", lambda self, run_id: None)  # the jobs stay queued
+    monkeypatch.setattr("sandbox.statistics_router.sync_limit", lambda: 0.5)  # publishing waits this long in all
     published = ok(_publish(world, world.listing["id"]), 201)
     assert published["status"] == "running" and _spent(world, world.listing["id"]) == pytest.approx(0.8)
     assert ok(client.get("/api/v1/open-statistics"))["total"] == 0  # nothing released: nothing public

@@ -92,6 +92,5 @@ def publish(request: Request, listing_id: int, session: PageSession, who: Office
     if isinstance(done, DomainError):
         return _office_page(request, session, who, listing_id, {"error": done, "form": form}, status=done.status)
     statistic_id, run_ids = done
-    for run_id in run_ids:
-        jobs.wait(run_id, sync_limit())
+    jobs.wait_all(run_ids, sync_limit())
     return redirect(f"/office/listings/{listing_id}/open-statistics?done={statistic_id}")
