@@ -48,6 +48,7 @@ BY_TYPE: dict[str, str] = {
     "self-review": "不能审核自己提交的内容，须由其他审核人审核",
     "stripe-not-configured": "在线支付未开通，请使用银行转账",
     "template-invalid": "查询模板无效，请按提示修改",
+    "template-outdated": "查询模板已不符合数据产品当前的数据字典，须提交新版本并经审核",
     "template-parameter-invalid": "模板参数不符合要求，请按提示修改",
     "template-required": "重要数据须通过已批准的查询模板查询",
     "template-state": "查询模板当前的状态不允许此操作",

@@ -79,3 +79,10 @@ class TemplateInvalid(InvalidInput):
 class TemplateStateConflict(Conflict):
     type = "template-state"
     title = "The template is not in a state that allows this"
+
+
+class TemplateOutdated(Conflict):
+    """An approved template whose parameter no longer fits the listing's current dictionary."""
+
+    type = "template-outdated"
+    title = "The template no longer fits the listing's data dictionary"

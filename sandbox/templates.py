@@ -33,12 +33,20 @@ from core.errors import NotFound
 from core.models import utcnow
 from market import reasons
 from market.errors import ListingStateConflict, SelfReview
+from market.models import Listing
+from market.repository import CATALOG_STATUSES
 from market.service import DatasetTarget
 from market.service import listings as listing_service
 from market.service.common import APPROVALS_NEEDED, LIVE, get_listing
 from sandbox import refusals_zh
 from sandbox import sql as sql_parser
-from sandbox.errors import QueryRefused, TemplateInvalid, TemplateParameterInvalid, TemplateStateConflict
+from sandbox.errors import (
+    QueryRefused,
+    TemplateInvalid,
+    TemplateOutdated,
+    TemplateParameterInvalid,
+    TemplateStateConflict,
+)
 from sandbox.models import QueryTemplate, QueryTemplateReview
 from sandbox.plan import compile_query
 from sandbox.schemas import (
@@ -72,10 +80,8 @@ class TemplateService:
 
     def of_listing(self, session: Session, who: Principal | None, listing_id: int) -> TemplatePage:
         """A listing's templates: every version for its provider and the data office, approved ones for others."""
-        listing = get_listing(session, listing_id)
+        listing = _visible_listing(session, who, listing_id)
         query = select(QueryTemplate).where(QueryTemplate.listing_id == listing_id)
-        if not _curates(who, listing.provider_org_id) and listing.status not in LIVE:
-            raise NotFound(f"No listing {listing_id}", zh=f"没有数据产品 {listing_id}")
         rows = session.exec(query.order_by(col(QueryTemplate.name), col(QueryTemplate.version).desc())).all()
         needed = _approvals_needed(listing.grade or listing.proposed_grade)
         if not _curates(who, listing.provider_org_id):
@@ -91,8 +97,8 @@ class TemplateService:
         return [self._read(session, t, needed) for t, needed in needs if _open(t, needed)]
 
     def get(self, session: Session, who: Principal | None, listing_id: int, template_id: int) -> TemplateRead:
+        listing = _visible_listing(session, who, listing_id)
         template = self._template(session, listing_id, template_id)
-        listing = get_listing(session, listing_id)
         needed = _approvals_needed(listing.grade or listing.proposed_grade)
         if not _runnable(template, needed) and not _curates(who, listing.provider_org_id):
             raise NotFound(f"No template {template_id}", zh=f"没有查询模板 {template_id}")
@@ -197,7 +203,16 @@ class TemplateService:
                 zh=f"查询模板 {template_id} 未获批准（{_STATUS_ZH.get(template.status)}），只有已批准的模板可以运行")
         target = listing_service.query_target(session, listing_id)
         params = [TemplateParameter.model_validate(p) for p in template.parameters]
-        sql = fill(template.sql, params, body.parameters, table_of(target))
+        table = table_of(target)
+        for parameter in params:  # the dictionary may have changed since the template was approved
+            try:
+                _check_parameter(parameter, table)
+            except TemplateInvalid as exc:
+                raise TemplateOutdated(
+                    f"Template {template_id} no longer fits the listing's data dictionary: {exc.detail}",
+                    zh=f"查询模板 {template_id} 已不符合该数据产品当前的数据字典（{exc.sentence_zh}），"
+                       "须提交新版本并经审核后才能运行") from None
+        sql = fill(template.sql, params, body.parameters, table)
         query = QueryCreate(license_id=body.license_id, sql=sql, epsilon=body.epsilon, run_async=body.run_async)
         return query, TemplateUse(template_id, listing_id)
 
@@ -233,6 +248,20 @@ class TemplateService:
         return TemplateRead.model_validate({
             **template.model_dump(), "approvals_needed": needed,
             "reviews": [TemplateReviewRead.model_validate(r, from_attributes=True) for r in reviews]})
+
+
+def _visible_listing(session: Session, who: Principal | None, listing_id: int) -> Listing:
+    """The listing whose templates `who` may read, else 404 (as if it did not exist).
+
+    Its provider and the data office see theirs in any status; a signed-in user sees a listing approved once
+    and not retired (licences may exist on it, as `of_listing` always allowed); an anonymous caller only what
+    the public catalog shows (`market.repository.CATALOG_STATUSES`)."""
+    listing = get_listing(session, listing_id)
+    if _curates(who, listing.provider_org_id):
+        return listing
+    if listing.status in (LIVE if who is not None else CATALOG_STATUSES):
+        return listing
+    raise NotFound(f"No listing {listing_id}", zh=f"没有数据产品 {listing_id}")
 
 
 def _curates(who: Principal | None, provider_org_id: int) -> bool:
@@ -306,6 +335,9 @@ def check(body: TemplateCreate, target: DatasetTarget) -> None:
 
 def _check_parameter(parameter: TemplateParameter, table: TableInfo) -> None:
     name, kind = parameter.name, parameter.type
+    if any(bound is not None and not math.isfinite(bound) for bound in (parameter.min, parameter.max)):
+        raise TemplateInvalid(f"The parameter :{name} needs finite numbers as min and max",
+                              zh=f"参数 :{name} 的最小值和最大值须为有限的数字")
     column = next((c for c in table.columns if c.name == parameter.column), None)
     if kind in ("key", "keys"):
         if column is None or column.role != "dimension" or not column.keys:
@@ -391,9 +423,21 @@ def _literal(parameter: TemplateParameter, value: Any, table: TableInfo) -> exp.
         high = column.bounds[1] if high is None else min(high, column.bounds[1])
     number = _number(parameter, value)
     if (low is not None and number < low) or (high is not None and number > high):
-        raise TemplateParameterInvalid(f"The parameter {name!r} must lie between {low:g} and {high:g}",
-                                       zh=f"参数“{label}”须在 {low:g} 到 {high:g} 之间", parameter=name)
+        raise TemplateParameterInvalid(f"The parameter {name!r} must lie {_range_en(low, high)}",
+                                       zh=f"参数“{label}”须{_range_zh(low, high)}", parameter=name)
     return exp.Literal.number(repr(number) if isinstance(number, float) else str(number))
+
+
+def _range_en(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+def _range_zh(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"在 {low:g} 到 {high:g} 之间"
+    return f"不小于 {low:g}" if low is not None else f"不大于 {high:g}"
 
 
 def _key_literal(parameter: TemplateParameter, value: Any, keys: Sequence[Value]) -> exp.Expr:

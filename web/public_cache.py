@@ -7,7 +7,8 @@ every catalog page on this process's own commits (`market.recent`). Keyed by hos
 and for pages by the viewer's language. A page carries the browser's CSRF token: it is kept split around
 the token it was rendered with and joined again around the token of the browser asking (a new browser gets
 a new CSRF cookie, as `web.session.csrf_token` gives it). Every kept response has an ETag; a matching
-If-None-Match is answered 304.
+If-None-Match is answered 304. With `SHUYU_CATALOG_CACHE_SECONDS=0` nothing is kept and every request goes
+straight to the app, concurrently, never waiting for another one's refill.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ class PublicCatalogCache:
             return
         headers = Headers(scope=scope)
         cookies = {k: v for h in headers.getlist("cookie") for k, v in cookie_parser(h).items()}  # as routes read them
-        if SESSION_COOKIE in cookies or "authorization" in headers:
-            await self.app(scope, receive, send)
+        if SESSION_COOKIE in cookies or "authorization" in headers or get_settings().catalog_cache_seconds <= 0:
+            await self.app(scope, receive, send)  # signed in, or nothing is kept: no ETag, no waiting on a refill
             return
         locale = i18n.chosen(cookies.get(i18n.LANG_COOKIE), headers.get("accept-language")) if page else None
         key = ("bytes", headers.get("host", ""), path, scope.get("query_string", b""), locale)

@@ -5,6 +5,7 @@ page; each browser gets its own CSRF token in a kept page."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from core.auth import CSRF_COOKIE, csrf_signature
 from core.config import get_settings
@@ -141,3 +142,43 @@ def test_a_kept_page_with_a_form_carries_each_browsers_own_token(shared_for_a_mi
     for browser in browsers * 2:  # the first fills the kept page, every later one is answered from it
         assert csrf_of(browser.get("/").text) == csrf_signature(browser.cookies[CSRF_COOKIE])
     assert len({b.cookies[CSRF_COOKIE] for b in browsers}) == 3
+
+
+def test_with_sharing_off_concurrent_anonymous_requests_reach_the_app_together(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHUYU_CATALOG_CACHE_SECONDS", "0")
+    get_settings.cache_clear()
+    inside, peak, refills_seen = 0, 0, []
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal inside, peak
+        inside += 1
+        peak = max(peak, inside)
+        refills_seen.append(dict(cache.filling))
+        for _ in range(10):  # give the other request every chance to come in while this one runs
+            await asyncio.sleep(0)
+        inside -= 1
+        await HTMLResponse("<p>catalog</p>")(scope, receive, send)
+
+    cache = PublicCatalogCache(route)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": [(b"host", b"test")]}
+
+    async def two_at_once() -> None:
+        await asyncio.gather(*(cache(dict(scope), receive, send) for _ in range(2)))
+
+    try:
+        asyncio.run(two_at_once())
+    finally:
+        get_settings.cache_clear()
+    assert peak == 2 and refills_seen == [{}, {}]
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert [m["status"] for m in starts] == [200, 200]
+    assert not any(name == b"etag" for m in starts for name, _ in m["headers"])

@@ -260,3 +260,77 @@ def test_the_console_of_a_templates_only_listing_offers_templates_and_names_the_
     ran = client.post(f"/enterprise/licences/{licence['id']}/templates/{template['id']}/run", follow_redirects=False,
                       data={"csrf": csrf_of(console.text), "p_min_age": "30", "p_regions[]": ["north", "west"]})
     assert ran.status_code == 303 and ran.headers["location"].startswith("/enterprise/queries/")
+
+
+def test_a_number_bounded_on_one_side_is_refused_with_that_side_when_the_column_has_no_bounds() -> None:
+    from sandbox.errors import TemplateParameterInvalid
+    from sandbox.schemas import TemplateParameter
+    from sandbox.spec import ColumnInfo, TableInfo
+    from sandbox.templates import fill
+
+    table = TableInfo(name="t", columns=(ColumnInfo(name="income", role="measure", dtype="Float64", bounds=None),),
+                      privacy_unit=None, max_contributions=1, max_rows=10_000)
+    sql = "SELECT COUNT(*) AS n FROM t WHERE income > :lo"
+    for parameter, value, side in ((TemplateParameter(name="lo", type="number", column="income", min=10), 5, "10"),
+                                   (TemplateParameter(name="lo", type="number", column="income", max=10), 50, "10")):
+        with pytest.raises(TemplateParameterInvalid) as refused:
+            fill(sql, [parameter], {"lo": value}, table)
+        assert refused.value.sentence_zh and side in refused.value.sentence_zh and "None" not in refused.value.detail
+
+
+def test_a_template_whose_parameter_no_longer_fits_the_dictionary_is_refused_not_run(client: TestClient) -> None:
+    from sqlmodel import Session
+
+    from core.db import get_engine
+    from market.models import Listing
+
+    world = World(client)
+    headers = world.enterprise()
+    licence = world.active_licence(headers)
+    template = ok(_propose(client, world, sql="SELECT region, COUNT(*) AS n FROM people WHERE income >= :lo "
+                                              "GROUP BY region",
+                           parameters=[{"name": "lo", "type": "number", "column": "income", "min": 10}],
+                           example={"lo": 50}), 201)
+    template = ok(_review(client, world, template, world.office))
+    ok(_run(client, world, template, headers, licence, {"lo": 50}), 201)
+
+    with Session(get_engine()) as session:  # the dictionary changes after approval: income loses its bounds
+        listing = session.get(Listing, world.listing["id"])
+        assert listing is not None and listing.dictionary is not None
+        columns = [{k: v for k, v in c.items() if not (c["name"] == "income" and k == "bounds")}
+                   for c in listing.dictionary["columns"]]
+        listing.dictionary = {**listing.dictionary, "columns": columns}
+        session.add(listing)
+        session.commit()
+    spent = ok(client.get(f"{API}/licenses/{licence['id']}", headers=headers))["epsilon_spent"]
+    for value in (5, 50):
+        refused = _run(client, world, template, headers, licence, {"lo": value})
+        assert refused.status_code == 409 and refused.json()["type"] == "template-outdated"
+        assert "数据字典" in refused.json()["detail_zh"]
+    assert ok(client.get(f"{API}/licenses/{licence['id']}", headers=headers))["epsilon_spent"] == spent
+
+
+@pytest.mark.parametrize("bound", ["nan", "NaN", "inf", "-inf", "Infinity"])
+def test_a_parameter_bound_must_be_a_finite_number(client: TestClient, bound: str) -> None:
+    world = World(client)
+    for side in ("min", "max"):
+        refused = _propose(client, world, parameters=[{**PARAMETERS[0], side: bound}, PARAMETERS[1]])
+        assert refused.status_code == 422 and refused.json()["type"] == "template-invalid"
+        assert ":min_age" in refused.json()["detail"] and ":min_age" in refused.json()["detail_zh"]
+
+
+def test_templates_of_a_listing_the_public_may_not_see_are_hidden_from_anonymous_callers(
+        client: TestClient) -> None:
+    from tests.market.steps import transition
+
+    world = World(client)
+    template = _approved(client, world)
+    one = f"{API}/listings/{world.listing['id']}/templates/{template['id']}"
+    listed = f"{API}/listings/{world.listing['id']}/templates"
+    assert ok(client.get(one))["id"] == template["id"] and ok(client.get(listed))["total"] == 1
+    for action, reason in (("suspend", "complaint"), ("retire", "superseded")):
+        ok(transition(client, world.office, world.listing["id"], action, reason))
+        for url in (one, listed):
+            hidden = client.get(url)
+            assert hidden.status_code == 404 and hidden.json()["detail_zh"]
+            assert ok(client.get(url, headers=world.provider)) and ok(client.get(url, headers=world.office))
