@@ -56,6 +56,14 @@ class ColumnInfo:
             return tuple(range(lo, hi + 1))
         return None
 
+    def key_count(self) -> int | None:
+        """How many keys `group_keys` would list, without listing them (bounds of [0, 1e12] are a trillion)."""
+        if self.role == "dimension":
+            return len(self.keys) if self.keys is not None else None
+        if self.role == "measure" and self.dtype == "int" and self.bounds is not None:
+            return max(0, math.floor(self.bounds[1]) - math.ceil(self.bounds[0]) + 1)
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

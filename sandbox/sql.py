@@ -938,15 +938,17 @@ class _Parser:
 
     def _measure_keys(self, info: ColumnInfo, node: exp.Expr) -> str:
         """An integer measure groups through every integer within its public bounds, if there are few."""
-        keys = info.group_keys()
-        if keys is None:
+        count = info.key_count()  # counted, never listed: bounds of [0, 1e12] would be a trillion keys
+        if count is None:
             raise _refuse(f'column "{info.name}" is a decimal measure and cannot be grouped on', node,
                           "group by dimension columns, or by an integer measure whose bounds are public")
-        if len(keys) > MAX_INTEGER_KEYS and self.policy.allow_unknown_keys and self.policy.delta > 0:
+        if count > MAX_INTEGER_KEYS and self.policy.allow_unknown_keys and self.policy.delta > 0:
             return info.name  # too many to list: grouped like a dimension without public keys (δ applies)
-        if len(keys) > MAX_INTEGER_KEYS:
-            raise _refuse(f'grouping by "{info.name}" would make {len(keys)} groups (every integer in '
-                          f"[{keys[0]}, {keys[-1]}]), more than {MAX_INTEGER_KEYS}", node,
+        if count > MAX_INTEGER_KEYS:
+            assert info.bounds is not None
+            lo, hi = math.ceil(info.bounds[0]), math.floor(info.bounds[1])
+            raise _refuse(f'grouping by "{info.name}" would make {count} groups (every integer in '
+                          f"[{lo}, {hi}]), more than {MAX_INTEGER_KEYS}", node,
                           "most of them would be pure noise: group by a dimension, or ask the provider for "
                           "narrower bounds or a binned column")
         return info.name
