@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.tokenizer_core import TokenType
 from sqlglot.tokens import Tokenizer
 
 from core.config import get_settings
@@ -218,7 +219,19 @@ def _single_select(sql: str) -> exp.Select:
     if len(statements) > 1:
         raise _refuse("several statements are not allowed", statements[1],
                       "send exactly one SELECT statement, without a second one after ';'")
+    _mark_text_units(sql, statements[0])
     return _check_statement(statements[0])
+
+
+def _mark_text_units(sql: str, tree: exp.Expr) -> None:
+    """Mark DATE_TRUNC('unit', …) whose first argument is a string: sqlglot turns an identifier there into the
+    same string literal, and only an identifier may be BigQuery's column-first order (see `_bucket_parts`)."""
+    tokens = Tokenizer().tokenize(sql)
+    texts = {a.start for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)
+             if b.token_type == TokenType.L_PAREN and c.token_type == TokenType.STRING}
+    for node in tree.find_all(*_TRUNCS):
+        if node.meta.get("start") in texts:
+            node.meta["unit_is_text"] = True
 
 
 def _check_statement(tree: exp.Expr) -> exp.Select:
@@ -308,7 +321,8 @@ def _bucket_parts(node: exp.Expr) -> tuple[BucketFunc, str, exp.Expr | None]:
     if isinstance(node, _TRUNCS):
         unit_node, column = node.args.get("unit"), node.this
         unit = unit_node.name if isinstance(unit_node, (exp.Literal, exp.Var)) else ""
-        if unit.upper() not in _TIME_UNITS and isinstance(column, exp.Column) and column.name.upper() in _TIME_UNITS:
+        if unit.upper() not in _TIME_UNITS and isinstance(column, exp.Column) and column.name.upper() in _TIME_UNITS \
+                and not node.meta.get("unit_is_text"):
             # DATE_TRUNC(col, MONTH), BigQuery's order, is read by sqlglot's default dialect the other way round
             return "trunc", column.name, exp.column(unit)
         return "trunc", unit, column

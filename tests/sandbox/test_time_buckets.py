@@ -254,3 +254,15 @@ def test_rows_dated_outside_the_declared_period_fall_in_no_bucket(tmp_path: Path
         assert pm["n"] is not None and pm["n"] < 5, sql
         assert abs(counts[inside] - 20) <= 7 * pm["n"], sql
         assert all(abs(counts[k]) <= 7 * pm["n"] for k in outside), sql
+
+
+def test_a_quoted_unit_is_never_read_as_bigquerys_column_first_order() -> None:
+    days = TableInfo("trips", (
+        ColumnInfo("card", "identifier", "string"),
+        ColumnInfo("day", "dimension", "date", period=("2013-01-01", "2013-06-30")),
+    ), privacy_unit="card", max_contributions=K, max_rows=10_000)
+    err = refusal("SELECT DATE_TRUNC('week', day) AS w, COUNT(*) AS n FROM trips GROUP BY w", days)
+    assert "DATE_TRUNC by WEEK is not supported" in err.detail and "不支持按 WEEK 分段" in translate(err.reason)
+    # An identifier first is still BigQuery's order, DATE_TRUNC(column, unit)
+    c = compiled("SELECT DATE_TRUNC(trip_date, MONTH) AS m, COUNT(*) AS n FROM trips GROUP BY m")
+    assert len(plan._group_info(c.spec, TRIPS, c.spec.group_by[0]).keys or ()) == 6
