@@ -107,6 +107,8 @@ class Compiled:
     share: float  # rows per group if the public row bound were spread evenly over the public keys
     quantile_geometry: Mapping[str, tuple[float, float]]  # quantile (column|bounds|level) → (rank error R, step)
     times: Mapping[str, TimeKind] = dataclasses.field(default_factory=dict)  # date/datetime columns (see `_prepare`)
+    sources: Mapping[str, pl.DataType] = dataclasses.field(default_factory=dict)  # columns bins read, declared types
+    periods: Mapping[str, tuple[datetime, datetime]] = dataclasses.field(default_factory=dict)  # bucketed columns
 
 
 def compile_query(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: float) -> Compiled:
@@ -141,8 +143,30 @@ def _compile_cached(spec: QuerySpec, table: TableInfo, policy: Policy, epsilon: 
         accuracy_note=_accuracy_note(spec, table, scale),
         stats=stats, stat_accuracy=MappingProxyType(stat_acc), schema=MappingProxyType(schema),
         stat_scale=MappingProxyType(scales), share=share, quantile_geometry=MappingProxyType(geometry),
-        times=MappingProxyType(_times(table)),
+        times=MappingProxyType(_times(table)), sources=MappingProxyType(_bin_sources(spec, table)),
+        periods=MappingProxyType(_periods(spec, table)),
     )
+
+
+def _bin_sources(spec: QuerySpec, table: TableInfo) -> dict[str, pl.DataType]:
+    """The columns the query's bins read, with their declared types (cleaned as `_clean` does first)."""
+    out: dict[str, pl.DataType] = {}
+    for name in spec.group_by:
+        binned = bin_of(name)
+        for column in binned.columns() if binned is not None else ():
+            out[column] = _POLARS_TYPES[_info(table, column).dtype]
+    return out
+
+
+def _periods(spec: QuerySpec, table: TableInfo) -> dict[str, tuple[datetime, datetime]]:
+    """The declared period of each bucketed column: a row dated outside it falls in no bucket."""
+    out: dict[str, tuple[datetime, datetime]] = {}
+    for name in spec.group_by:
+        bucket = bucket_of(name)
+        period = period_of(_info(table, bucket.column)) if bucket is not None else None
+        if period is not None:
+            out[bucket.column] = period  # type: ignore[union-attr]
+    return out
 
 
 def _factory(spec: QuerySpec, table: TableInfo, stats: tuple[Stat, ...], schema: dict[str, pl.DataType],
@@ -170,7 +194,7 @@ def _wide_integer_measure(info: ColumnInfo) -> bool:
     """An integer measure with more integers within its bounds than MAX_INTEGER_KEYS (e.g. an income)."""
     if info.role != "measure" or info.dtype != "int" or info.bounds is None:
         return False
-    return math.floor(info.bounds[1]) - math.ceil(info.bounds[0]) + 1 > MAX_INTEGER_KEYS
+    return (info.key_count() or 0) > MAX_INTEGER_KEYS
 
 
 def _public_keys(info: ColumnInfo) -> tuple[Key, ...] | None:
@@ -240,13 +264,13 @@ def _check(spec: QuerySpec, table: TableInfo, policy: Policy) -> None:
             raise QueryNotAllowed(f'the privacy unit "{unit.name}" must be an identifier column of a basic type')
     for name in spec.group_by:
         info = _group_info(spec, table, name)
-        keys = info.group_keys()
+        count = info.key_count()  # a wide measure's keys are never listed: [0, 1e12] would be a trillion
         if info.dtype in ("date", "datetime"):
             raise QueryNotAllowed(f'column "{name}" cannot be grouped on: group by a time bucket of it')
-        if (bucket_of(name) or bin_of(name)) is not None and not 0 < len(keys or ()) <= MAX_INTEGER_KEYS:
-            raise QueryNotAllowed(f"{name}: {len(keys or ())} public keys, not between 1 and {MAX_INTEGER_KEYS}")
-        if info.role == "dimension" or (keys is not None and len(keys) <= MAX_INTEGER_KEYS):
-            if keys is None and not (policy.allow_unknown_keys and policy.delta > 0):
+        if (bucket_of(name) or bin_of(name)) is not None and not 0 < (count or 0) <= MAX_INTEGER_KEYS:
+            raise QueryNotAllowed(f"{name}: {count or 0} public keys, not between 1 and {MAX_INTEGER_KEYS}")
+        if info.role == "dimension" or (count is not None and count <= MAX_INTEGER_KEYS):
+            if count is None and not (policy.allow_unknown_keys and policy.delta > 0):
                 raise QueryNotAllowed(f'the keys of column "{name}" are not public, so it cannot be grouped on')
             continue
         if _wide_integer_measure(info) and policy.allow_unknown_keys and policy.delta > 0:
@@ -775,7 +799,8 @@ def measure(compiled: Compiled, data: pl.LazyFrame) -> dict[str, Any]:
     This is the part that touches data and costs ε; everything `answer` does to it afterwards is
     post-processing, so one stored measurement answers every query that differs only there.
     """
-    released = compiled.measurement(_prepare(data, compiled.schema, compiled.times)).collect()
+    prepared = _prepare(data, compiled.schema, compiled.times, compiled.sources, compiled.periods)
+    released = compiled.measurement(prepared).collect()
     return {"columns": released.columns, "dtypes": [str(t) for t in released.dtypes],
             "rows": [[_plain(v) for v in row] for row in released.iter_rows()]}
 
@@ -796,17 +821,21 @@ def answer(compiled: Compiled, measured: Mapping[str, Any]) -> Answer:
 
 
 def _prepare(data: pl.LazyFrame, schema: Mapping[str, pl.DataType],
-             times: Mapping[str, TimeKind] | None = None) -> pl.LazyFrame:
+             times: Mapping[str, TimeKind] | None = None, sources: Mapping[str, pl.DataType] | None = None,
+             periods: Mapping[str, tuple[datetime, datetime]] | None = None) -> pl.LazyFrame:
     """Make the data match the domain the plan was analysed under (OpenDP does not check it).
 
     Only the needed columns, cast to the declared types (unreadable values become null rather than
     an error message carrying them), and NaN turned into null so floats are NaN-free as claimed.
     Date and time columns are read from their text into whole numbers, and a time bucket is computed
-    from its column: each output row depends on its own input row only and keeps its identifier, so
+    from its column (null outside the column's declared period); a bin from its columns cleaned the same
+    way first (`sources`): each output row depends on its own input row only and keeps its identifier, so
     datasets differing in one person's rows still differ in that person's rows alone, and OpenDP's
     privacy map of the plan holds for the data as stored.
     """
-    times = times or {}
+    times, periods = times or {}, periods or {}
+    if sources:
+        data = data.with_columns([_clean(name, dtype) for name, dtype in sources.items()])
     exprs = []
     for name, dtype in schema.items():
         binned = bin_of(name)
@@ -816,14 +845,25 @@ def _prepare(data: pl.LazyFrame, schema: Mapping[str, pl.DataType],
         bucket = bucket_of(name)
         if bucket is not None:
             kind = times[bucket.column]
-            exprs.append(_bucket_expr(bucket, parse_expr(pl.col(bucket.column), kind), kind).alias(name))
+            moment = parse_expr(pl.col(bucket.column), kind)
+            key = _bucket_expr(bucket, moment, kind)
+            if bucket.column in periods:
+                first, last = periods[bucket.column]
+                bounds = (first.date(), last.date()) if kind == "date" else (first, last)
+                key = pl.when(moment.is_between(pl.lit(bounds[0]), pl.lit(bounds[1]))).then(key)
+            exprs.append(key.alias(name))
             continue
         if name in times:
             exprs.append(parse_expr(pl.col(name), times[name]).cast(pl.Int64).alias(name))
             continue
-        expr = pl.col(name).cast(dtype, strict=False)
-        exprs.append(expr.fill_nan(None) if dtype == pl.Float64 else expr)
+        exprs.append(_clean(name, dtype))
     return data.select(exprs)
+
+
+def _clean(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A stored column as its declared type: unreadable values null (no error carries them), NaN null."""
+    expr = pl.col(name).cast(dtype, strict=False)
+    return expr.fill_nan(None) if dtype == pl.Float64 else expr
 
 
 _TRUNC_EVERY = {"year": "1y", "quarter": "1q", "month": "1mo", "day": "1d", "hour": "1h"}
@@ -843,7 +883,10 @@ def _bin_expr(binned: Bin) -> pl.Expr:
     """A row's bin: the floor of its value over the width (times the width), or the first CASE label that
     holds (null: no label, so no group). The same keys `Bin.keys` lists from the bounds or the query."""
     if binned.column is not None:
-        index = (pl.col(binned.column).cast(pl.Float64, strict=False) / binned.width).floor().cast(pl.Int64)
+        # Non-strict: a value too large (or infinite) for a bin index falls in no bin instead of failing the
+        # release with an error that carries it; such a value lies beyond the bounds the keys cover anyway.
+        value = pl.col(binned.column).cast(pl.Float64, strict=False).fill_nan(None)
+        index = (value / binned.width).floor().cast(pl.Int64, strict=False)
         return index * binned.width if binned.scaled else index
     dtype = _POLARS_TYPES[binned.dtype]
     chain: Any = None

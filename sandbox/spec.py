@@ -56,6 +56,14 @@ class ColumnInfo:
             return tuple(range(lo, hi + 1))
         return None
 
+    def key_count(self) -> int | None:
+        """How many keys `group_keys` would list, without listing them (bounds of [0, 1e12] are a trillion)."""
+        if self.role == "dimension":
+            return len(self.keys) if self.keys is not None else None
+        if self.role == "measure" and self.dtype == "int" and self.bounds is not None:
+            return max(0, math.floor(self.bounds[1]) - math.ceil(self.bounds[0]) + 1)
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -449,13 +457,15 @@ class Bucket:
             return tuple(_FIXED_KEYS[self.unit])
         tick = timedelta(days=1) if kind == "date" else timedelta(microseconds=1)
         out: list[Key] = []
-        start = _start(first, self.unit)
-        while start <= last:
-            end = _next(start, self.unit)
-            if _possible(where, self.column, start, end, tick, kind):
+        start, final = _start(first, self.unit), _start(last, self.unit)
+        while True:
+            # The start after the final one is never computed: after a period ending 9999-12-31 there is none.
+            end = _next(start, self.unit) if start < final else None
+            if _possible(where, self.column, start, end - tick if end is not None else last, kind):
                 out.append(start.year if self.func == "extract" else iso(start.date() if kind == "date" else start))
+            if end is None:
+                return tuple(out)
             start = end
-        return tuple(out)
 
 
 def bucket_of(column: str | None) -> Bucket | None:
@@ -503,16 +513,14 @@ def _next(start: datetime, unit: str) -> datetime:
     return start.replace(year=months // 12, month=months % 12 + 1)
 
 
-def _possible(where: Filter | None, column: str, start: datetime, end: datetime, tick: timedelta,
-              kind: DType) -> bool:
-    """Whether some instant in [start, end) can pass the WHERE's top-level AND comparisons on `column`."""
+def _possible(where: Filter | None, column: str, start: datetime, last: datetime, kind: DType) -> bool:
+    """Whether some instant in [start, last] can pass the WHERE's top-level AND comparisons on `column`."""
     for part in _conjuncts(where):
         if not isinstance(part, Comparison) or part.column != column or not isinstance(part.value, str):
             continue
         value = as_datetime(parse_one(part.value, "date" if kind == "date" else "datetime"))
         if value is None:
             continue
-        last = end - tick  # the latest instant of the period the column can hold
         holds = {"<": start < value, "<=": start <= value, ">": last > value, ">=": last >= value,
                  "=": start <= value <= last}.get(part.op, True)
         if not holds:

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.tokenizer_core import TokenType
 from sqlglot.tokens import Tokenizer
 
 from core.config import get_settings
@@ -218,7 +219,19 @@ def _single_select(sql: str) -> exp.Select:
     if len(statements) > 1:
         raise _refuse("several statements are not allowed", statements[1],
                       "send exactly one SELECT statement, without a second one after ';'")
+    _mark_text_units(sql, statements[0])
     return _check_statement(statements[0])
+
+
+def _mark_text_units(sql: str, tree: exp.Expr) -> None:
+    """Mark DATE_TRUNC('unit', …) whose first argument is a string: sqlglot turns an identifier there into the
+    same string literal, and only an identifier may be BigQuery's column-first order (see `_bucket_parts`)."""
+    tokens = Tokenizer().tokenize(sql)
+    texts = {a.start for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)
+             if b.token_type == TokenType.L_PAREN and c.token_type == TokenType.STRING}
+    for node in tree.find_all(*_TRUNCS):
+        if node.meta.get("start") in texts:
+            node.meta["unit_is_text"] = True
 
 
 def _check_statement(tree: exp.Expr) -> exp.Select:
@@ -308,7 +321,8 @@ def _bucket_parts(node: exp.Expr) -> tuple[BucketFunc, str, exp.Expr | None]:
     if isinstance(node, _TRUNCS):
         unit_node, column = node.args.get("unit"), node.this
         unit = unit_node.name if isinstance(unit_node, (exp.Literal, exp.Var)) else ""
-        if unit.upper() not in _TIME_UNITS and isinstance(column, exp.Column) and column.name.upper() in _TIME_UNITS:
+        if unit.upper() not in _TIME_UNITS and isinstance(column, exp.Column) and column.name.upper() in _TIME_UNITS \
+                and not node.meta.get("unit_is_text"):
             # DATE_TRUNC(col, MONTH), BigQuery's order, is read by sqlglot's default dialect the other way round
             return "trunc", column.name, exp.column(unit)
         return "trunc", unit, column
@@ -938,15 +952,17 @@ class _Parser:
 
     def _measure_keys(self, info: ColumnInfo, node: exp.Expr) -> str:
         """An integer measure groups through every integer within its public bounds, if there are few."""
-        keys = info.group_keys()
-        if keys is None:
+        count = info.key_count()  # counted, never listed: bounds of [0, 1e12] would be a trillion keys
+        if count is None:
             raise _refuse(f'column "{info.name}" is a decimal measure and cannot be grouped on', node,
                           "group by dimension columns, or by an integer measure whose bounds are public")
-        if len(keys) > MAX_INTEGER_KEYS and self.policy.allow_unknown_keys and self.policy.delta > 0:
+        if count > MAX_INTEGER_KEYS and self.policy.allow_unknown_keys and self.policy.delta > 0:
             return info.name  # too many to list: grouped like a dimension without public keys (δ applies)
-        if len(keys) > MAX_INTEGER_KEYS:
-            raise _refuse(f'grouping by "{info.name}" would make {len(keys)} groups (every integer in '
-                          f"[{keys[0]}, {keys[-1]}]), more than {MAX_INTEGER_KEYS}", node,
+        if count > MAX_INTEGER_KEYS:
+            assert info.bounds is not None
+            lo, hi = math.ceil(info.bounds[0]), math.floor(info.bounds[1])
+            raise _refuse(f'grouping by "{info.name}" would make {count} groups (every integer in '
+                          f"[{lo}, {hi}]), more than {MAX_INTEGER_KEYS}", node,
                           "most of them would be pure noise: group by a dimension, or ask the provider for "
                           "narrower bounds or a binned column")
         return info.name

@@ -202,3 +202,67 @@ def test_refusals_name_the_real_reason(sql: str, english: str, chinese: str) -> 
     err = refusal(sql)
     assert english in err.detail
     assert chinese in translate(err.reason)
+
+
+OPEN_END = TableInfo("trips", (
+    ColumnInfo("card", "identifier", "string"),
+    ColumnInfo("trip_date", "dimension", "date", period=("9990-01-01", "9999-12-31")),
+    ColumnInfo("boarded", "dimension", "datetime", period=("9999-12-01 00:00:00", "9999-12-31 23:59:59")),
+    ColumnInfo("early", "dimension", "date", period=("2000-01-01", "9999-12-31")),
+), privacy_unit="card", max_contributions=K, max_rows=10_000)
+
+
+@pytest.mark.parametrize("sql, count", [
+    ("SELECT YEAR(trip_date) AS k, COUNT(*) AS n FROM trips GROUP BY k", 10),
+    ("SELECT EXTRACT(YEAR FROM trip_date) AS k, COUNT(*) AS n FROM trips GROUP BY k", 10),
+    ("SELECT DATE_TRUNC('year', trip_date) AS k, COUNT(*) AS n FROM trips GROUP BY k", 10),
+    ("SELECT DATE_TRUNC('month', trip_date) AS k, COUNT(*) AS n FROM trips GROUP BY k", 120),
+    ("SELECT DATE_TRUNC('day', boarded) AS k, COUNT(*) AS n FROM trips GROUP BY k", 31),
+    ("SELECT DATE_TRUNC('hour', boarded) AS k, COUNT(*) AS n FROM trips "
+     "WHERE boarded >= TIMESTAMP '9999-12-31 00:00:00' GROUP BY k", 24),
+])
+def test_a_period_open_to_9999_12_31_has_its_last_bucket_and_none_after(sql: str, count: int) -> None:
+    c = compiled(sql, table=OPEN_END)
+    key = c.spec.group_by[0]
+    assert len(plan._group_info(c.spec, OPEN_END, key).keys or ()) == count
+
+
+def test_a_day_bucket_over_a_huge_period_is_refused_by_its_count_before_any_key_is_listed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def listed(*_: object, **__: object) -> None:
+        raise AssertionError("keys listed")
+    monkeypatch.setattr(plan.Bucket, "keys", listed)
+    err = refusal("SELECT DATE_TRUNC('day', early) AS k, COUNT(*) AS n FROM trips GROUP BY k", OPEN_END)
+    assert "more than 1000" in str(err)
+
+
+def test_rows_dated_outside_the_declared_period_fall_in_no_bucket(tmp_path: Path) -> None:
+    # trip_date's period is 2013-01-01 to 2013-06-30: rows of February 2014, or of 2012, are in no month.
+    rows = [(f"a{i}", "2014-02-03", "2014-02-03 05:00") for i in range(40)] + \
+           [(f"b{i}", "2012-12-31", "2012-12-31 05:00") for i in range(40)] + \
+           [(f"c{i}", "2013-03-03", "2013-03-03 06:00") for i in range(20)]
+    data = scan(trips(rows), tmp_path)
+    for sql, inside, outside in [
+        ("SELECT EXTRACT(MONTH FROM trip_date) AS k, COUNT(*) AS n FROM trips GROUP BY k", 3, (2, 12)),
+        ("SELECT EXTRACT(QUARTER FROM trip_date) AS k, COUNT(*) AS n FROM trips GROUP BY k", 1, (4,)),
+        ("SELECT EXTRACT(DAY FROM trip_date) AS k, COUNT(*) AS n FROM trips GROUP BY k", 3, (31,)),
+        ("SELECT EXTRACT(DOW FROM trip_date) AS k, COUNT(*) AS n FROM trips GROUP BY k", 0, (1,)),
+        ("SELECT EXTRACT(HOUR FROM boarded) AS k, COUNT(*) AS n FROM trips GROUP BY k", 6, (5,)),
+    ]:
+        out, pm = run(sql, data, epsilon=20.0)
+        counts = dict(zip(out["k"], out["n"], strict=True))
+        assert pm["n"] is not None and pm["n"] < 5, sql
+        assert abs(counts[inside] - 20) <= 7 * pm["n"], sql
+        assert all(abs(counts[k]) <= 7 * pm["n"] for k in outside), sql
+
+
+def test_a_quoted_unit_is_never_read_as_bigquerys_column_first_order() -> None:
+    days = TableInfo("trips", (
+        ColumnInfo("card", "identifier", "string"),
+        ColumnInfo("day", "dimension", "date", period=("2013-01-01", "2013-06-30")),
+    ), privacy_unit="card", max_contributions=K, max_rows=10_000)
+    err = refusal("SELECT DATE_TRUNC('week', day) AS w, COUNT(*) AS n FROM trips GROUP BY w", days)
+    assert "DATE_TRUNC by WEEK is not supported" in err.detail and "不支持按 WEEK 分段" in translate(err.reason)
+    # An identifier first is still BigQuery's order, DATE_TRUNC(column, unit)
+    c = compiled("SELECT DATE_TRUNC(trip_date, MONTH) AS m, COUNT(*) AS n FROM trips GROUP BY m")
+    assert len(plan._group_info(c.spec, TRIPS, c.spec.group_by[0]).keys or ()) == 6

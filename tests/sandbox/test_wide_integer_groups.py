@@ -88,3 +88,24 @@ def test_through_the_api_delta_is_charged(client: TestClient) -> None:
 def test_through_the_api_refused_without_a_delta(client: TestClient) -> None:
     response, _, _ = _ask(client, {})
     assert response.status_code == 422 and "5001 groups" in response.json()["detail"]
+
+
+def test_huge_bounds_are_counted_never_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Listing every integer in [0, 1e12] before deciding the column is wide would take terabytes.
+    import builtins
+
+    from sandbox import plan, spec, sql
+
+    def small_range(*args: int) -> range:
+        made = builtins.range(*args)
+        if len(made) > 1_000_000:
+            raise AssertionError(f"listed {len(made)} keys")
+        return made
+    for module in (spec, plan, sql):
+        monkeypatch.setattr(module, "range", small_range, raising=False)
+    huge = replace(TABLE, columns=(*TABLE.columns, ColumnInfo("wealth", "measure", "int", bounds=(0, 1e12))))
+    query = "SELECT wealth, COUNT(*) AS n FROM people GROUP BY wealth"
+    c = compile_query(parse(query, huge, OPEN), huge, OPEN, 1.0)
+    assert c.threshold is not None  # grouped like a dimension without public keys
+    with pytest.raises(QueryNotAllowed, match="more than 1000"):
+        parse(query, huge, Policy())
