@@ -33,6 +33,14 @@ def validated(model: type[M], data: dict[str, Any]) -> M | InvalidInput:
         return InvalidInput(f"{where}: {first.get('msg')}".strip(": "), zh=validated_zh(where, first))
 
 
+def built(model: type[M], data: dict[str, Any]) -> M:
+    """The schema built from `data`; the InvalidInput naming the first field that does not fit is raised."""
+    made = validated(model, data)
+    if isinstance(made, InvalidInput):
+        raise made
+    return made
+
+
 def validated_zh(where: str, error: Any) -> str:
     """A pydantic error in Chinese, naming the field as the form does."""
     try:

@@ -18,7 +18,7 @@ from licensing.schemas import PaymentConfirm, ReconciliationCreate, RefundCreate
 from licensing.service import payments, reconciliations, reports, treasury
 from licensing.service.reports import GroupBy
 from market.intake import read_form
-from web.forms import minor_units, validated
+from web.forms import built, minor_units
 from web.pages.render import attempt, redirect, render
 from web.session import FinancePage, PageSession, check_csrf
 
@@ -73,10 +73,7 @@ def confirm(request: Request, payment_id: int, session: PageSession, who: Financ
 
 
 def _confirm_body(reference: str, amount: str) -> PaymentConfirm:
-    built = validated(PaymentConfirm, {"bank_reference": reference, "amount_minor": minor_units(amount, "Amount")})
-    if isinstance(built, DomainError):
-        raise built
-    return built
+    return built(PaymentConfirm, {"bank_reference": reference, "amount_minor": minor_units(amount, "Amount")})
 
 
 @router.get("/ledger", response_class=HTMLResponse)
@@ -130,13 +127,6 @@ def journal_csv(session: PageSession, who: FinancePage) -> Response:
                                           "currency", "debit_minor", "credit_minor"], rows))
 
 
-def _built(model: Any, data: dict[str, Any]) -> Any:
-    built = validated(model, data)
-    if isinstance(built, DomainError):
-        raise built
-    return built
-
-
 @router.get("/payments/{payment_id}", response_class=HTMLResponse)
 def payment_page(request: Request, payment_id: int, session: PageSession, who: FinancePage) -> Response:
     """One payment with its refunds, and the form to refund it."""
@@ -150,7 +140,7 @@ def refund(request: Request, payment_id: int, session: PageSession, who: Finance
            bank_reference: Annotated[str, Form()] = "") -> Response:
     """Refund all or part of a payment; it is booked as a reversing entry and the licence is refunded."""
     def call() -> Any:
-        body = _built(RefundCreate, {"amount_minor": minor_units(amount, "Amount"), "reason": reason,
+        body = built(RefundCreate, {"amount_minor": minor_units(amount, "Amount"), "reason": reason,
                                      "bank_reference": bank_reference.strip() or None})
         return payments.refund(session, who, payment_id, body)
 
@@ -189,7 +179,7 @@ def remit(request: Request, session: PageSession, who: FinancePage, amount: Anno
           reference: Annotated[str, Form()], note: Annotated[str, Form()] = "") -> Response:
     """Record a transfer of collected revenue to the treasury (上缴国库)."""
     def call() -> Any:
-        body = _built(RemittanceCreate, {"amount_minor": minor_units(amount, "Amount"), "reference": reference,
+        body = built(RemittanceCreate, {"amount_minor": minor_units(amount, "Amount"), "reference": reference,
                                          "note": note})
         return treasury.remit(session, who, body)
 

@@ -25,7 +25,7 @@ from market import reasons
 from market.schemas import GradeChange, ReviewCreate, TransitionCreate
 from market.service import listings
 from market.service.versions import versions
-from web.forms import minor_units, validated
+from web.forms import built, minor_units
 from web.i18n import CST
 from web.pages.render import attempt, redirect, render
 from web.session import OfficePage, PageSession, check_csrf
@@ -99,7 +99,7 @@ def review_listing(request: Request, listing_id: int, session: PageSession, who:
                 "enterprise_epsilon_cap": enterprise_epsilon_cap.strip() or None}
         policy = ({**listings.detail(session, who, listing_id).dp_policy.model_dump(), **caps}
                   if any(caps.values()) else None)
-        body = _built(ReviewCreate, {
+        body = built(ReviewCreate, {
             "decision": decision, "grade": grade or None, "reason_code": reason_code.strip() or None,
             "comment": comment, "sector": sector.strip() or None, "dp_policy": policy,
             "ceiling_price_minor": minor_units(ceiling_price, "Ceiling price") if ceiling_price.strip() else None})
@@ -115,7 +115,7 @@ def transition(request: Request, listing_id: int, session: PageSession, who: Off
     """Suspend, resume, pause or resume ordering, or retire a live listing."""
     body = {"action": action, "reason_code": reason_code, "comment": comment}
     return _decided(request, session, who, listing_id,
-                    lambda: listings.transition(session, who, listing_id, _built(TransitionCreate, body)))
+                    lambda: listings.transition(session, who, listing_id, built(TransitionCreate, body)))
 
 
 @router.post("/listings/{listing_id}/grade", response_class=HTMLResponse)
@@ -125,14 +125,7 @@ def change_grade(request: Request, listing_id: int, session: PageSession, who: O
     """Raise a live listing's grade at once, or open a review to lower it."""
     body = {"grade": grade, "reason_code": reason_code, "comment": comment}
     return _decided(request, session, who, listing_id,
-                    lambda: listings.change_grade(session, who, listing_id, _built(GradeChange, body)))
-
-
-def _built(model: Any, data: dict[str, Any]) -> Any:
-    built = validated(model, data)
-    if isinstance(built, DomainError):
-        raise built
-    return built
+                    lambda: listings.change_grade(session, who, listing_id, built(GradeChange, body)))
 
 
 @router.get("/datasets/{dataset_id}/quality", response_class=HTMLResponse)
@@ -157,7 +150,7 @@ def review_licence(request: Request, license_id: int, session: PageSession, who:
                    decision: Annotated[str, Form()], comment: Annotated[str, Form()] = "",
                    reason_code: Annotated[str, Form()] = "") -> Response:
     """Approve or reject a licence on important data, or a free licence's eligibility."""
-    license_service.review(session, who, license_id, _built(LicenseReview, {
+    license_service.review(session, who, license_id, built(LicenseReview, {
         "decision": decision, "comment": comment, "reason_code": reason_code or None}))
     return redirect(f"/office?done={license_id}")
 
@@ -168,7 +161,7 @@ def sanction(request: Request, license_id: int, action: str, session: PageSessio
     """Suspend, resume or revoke a licence, with the reason the enterprise will read."""
     if action not in LICENCE_ACTIONS:
         raise NotFound(f"No licence action {action!r}")
-    LICENCE_ACTIONS[action](session, who, license_id, _built(LicenseAction, {"reason": reason}))
+    LICENCE_ACTIONS[action](session, who, license_id, built(LicenseAction, {"reason": reason}))
     return redirect(f"/office/licences?done={license_id}")
 
 

@@ -20,7 +20,7 @@ from market.schemas import Dictionary, KeysConfirm, ListingCreate, ListingDetail
 from market.service import datasets, listings
 from market.service.versions import versions
 from web import i18n
-from web.forms import minor_units, number, split_list, validated
+from web.forms import built, minor_units, number, split_list, validated
 from web.pages.render import attempt, redirect, render
 from web.session import PageSession, ProviderPage, check_csrf
 
@@ -209,10 +209,7 @@ def _dictionary_from(form: FormData, columns: list[dict[str, Any]]) -> Dictionar
         if role == "dimension" and keys:
             entry["keys"] = [_typed_key(k, column["dtype"]) for k in keys]
         described.append(entry)
-    built = validated(Dictionary, {"columns": described, "privacy_unit": _unit_from(form), **_rows_from(form)})
-    if isinstance(built, DomainError):
-        raise built
-    return built
+    return built(Dictionary, {"columns": described, "privacy_unit": _unit_from(form), **_rows_from(form)})
 
 
 @router.get("/datasets/{dataset_id}/quality", response_class=HTMLResponse)
@@ -260,17 +257,11 @@ def _listing_fields(form: FormData) -> dict[str, Any]:
 
 
 def _listing_from(form: FormData, dataset_id: int) -> ListingCreate:
-    built = validated(ListingCreate, {"dataset_id": dataset_id, **_listing_fields(form)})
-    if isinstance(built, DomainError):
-        raise built
-    return built
+    return built(ListingCreate, {"dataset_id": dataset_id, **_listing_fields(form)})
 
 
 def _update_from(form: FormData) -> ListingUpdate:
-    built = validated(ListingUpdate, _listing_fields(form))
-    if isinstance(built, DomainError):
-        raise built
-    return built
+    return built(ListingUpdate, _listing_fields(form))
 
 
 def _form_of(listing: ListingRead) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from market import reasons
 from market.service import listings
 from sandbox.schemas import TemplateCreate, TemplateReviewCreate, TemplateRule, TemplateRun
 from sandbox.templates import templates
-from web.forms import validated
+from web.forms import built, validated
 from web.pages.enterprise import _console, _released
 from web.pages.render import attempt, redirect, render, safe_next
 from web.session import EnterprisePage, OfficePage, PageSession, ProviderPage, check_csrf
@@ -29,13 +29,6 @@ PARAMETERS_EXAMPLE = json.dumps([
     {"name": "districts", "type": "keys", "column": "district", "max_items": 5, "label": "区县",
      "label_en": "Districts"},
 ], ensure_ascii=False, indent=1)
-
-
-def _built(model: Any, data: dict[str, Any]) -> Any:
-    built = validated(model, data)
-    if isinstance(built, DomainError):
-        raise built
-    return built
 
 
 # --- provider --------------------------------------------------------------------------------------------
@@ -69,7 +62,7 @@ def propose(request: Request, listing_id: int, session: PageSession, who: Provid
     def submit() -> Any:
         data = {**form, "parameters": _json(parameters, "parameters", "参数"), "example": _json(example, "example",
                                                                                                 "示例参数")}
-        return templates.propose(session, who, listing_id, _built(TemplateCreate, data))
+        return templates.propose(session, who, listing_id, built(TemplateCreate, data))
 
     done = attempt(session, submit)
     if isinstance(done, DomainError):
@@ -123,7 +116,7 @@ def office_review(request: Request, listing_id: int, template_id: int, session: 
     """Approve or reject a template version with a reason code; a refusal shows on the listing's templates."""
     body = {"decision": decision, "reason_code": reason_code.strip() or None, "comment": comment}
     done = attempt(session, lambda: templates.review(session, who, listing_id, template_id,
-                                                     _built(TemplateReviewCreate, body)))
+                                                     built(TemplateReviewCreate, body)))
     if isinstance(done, DomainError):
         return _office_listing(request, session, who, listing_id, {"error": done}, status=done.status)
     back = safe_next(next, f"/office/listings/{listing_id}/templates")
@@ -134,7 +127,7 @@ def office_review(request: Request, listing_id: int, template_id: int, session: 
 def office_rule(request: Request, listing_id: int, session: PageSession, who: OfficePage,
                 templates_only: Annotated[str, Form()] = "", comment: Annotated[str, Form()] = "") -> Response:
     """Require approved templates for every query on the listing, or lift the requirement."""
-    body = _built(TemplateRule, {"templates_only": templates_only == "on", "comment": comment})
+    body = built(TemplateRule, {"templates_only": templates_only == "on", "comment": comment})
     templates.set_rule(session, who, listing_id, body)
     return redirect(f"/office/listings/{listing_id}/templates")
 
@@ -155,12 +148,12 @@ async def run(request: Request, license_id: int, template_id: int, session: Page
             values[key[2:]] = got if key.endswith("[]") or len(got) > 1 else got[0]
     values = {k.removesuffix("[]"): v for k, v in values.items()}
     epsilon = str(form.get("epsilon") or "").strip() or None
-    built = validated(TemplateRun, {"license_id": license_id, "parameters": values, "epsilon": epsilon})
-    done: Response | DomainError | TemplateRun = built
-    if not isinstance(built, DomainError):
+    body = validated(TemplateRun, {"license_id": license_id, "parameters": values, "epsilon": epsilon})
+    done: Response | DomainError | TemplateRun = body
+    if not isinstance(body, DomainError):
         try:
             query, use = await run_in_threadpool(templates.query_for, session, licence.listing_id, template_id,
-                                                 built)
+                                                 body)
             done = await _released(session, who, query, use)
         except DomainError as exc:
             await run_in_threadpool(session.rollback)
