@@ -19,13 +19,20 @@ from tests.web.ui import VIEWPORT, sign_in, watch
 __all__ = ["oidc_provider"]
 
 
-def test_sign_in_with_the_identity_provider(client: TestClient, live_server: str, browser: Any,
-                                            oidc_provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def office_page(client: TestClient, live_server: str, browser: Any, oidc_provider: Provider,
+                monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A data-office account, and a Chinese browser page for it, with SSO pointed at this live server."""
     monkeypatch.setenv("SHUYU_BASE_URL", live_server)
     get_settings.cache_clear()
     staff(client, "office@gov.test", Role.data_office)
     page = watch(browser.new_context(locale="zh-CN", viewport=VIEWPORT).new_page())
     page.route(re.compile(r"^https://"), lambda route: route.abort())  # the mock's page links a CDN stylesheet
+    return page
+
+
+def test_sign_in_with_the_identity_provider(office_page: Any, live_server: str, oidc_provider: Provider) -> None:
+    page = office_page
     page.goto(live_server + "/signin?next=/office/licences")
     expect(page.locator("#password")).to_be_visible()
     expect(page.locator("#sso")).to_have_text("使用Test ID登录")
@@ -38,14 +45,9 @@ def test_sign_in_with_the_identity_provider(client: TestClient, live_server: str
     assert page.errors == []
 
 
-def test_signing_out_ends_the_providers_session_and_comes_back(client: TestClient, live_server: str, browser: Any,
-                                                                oidc_provider: Provider,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHUYU_BASE_URL", live_server)
-    get_settings.cache_clear()
-    staff(client, "office@gov.test", Role.data_office)
-    page = watch(browser.new_context(locale="zh-CN", viewport=VIEWPORT).new_page())
-    page.route(re.compile(r"^https://"), lambda route: route.abort())
+def test_signing_out_ends_the_providers_session_and_comes_back(office_page: Any, live_server: str,
+                                                                oidc_provider: Provider) -> None:
+    page = office_page
     page.goto(live_server + "/signin")
     page.click("#sso")
     page.click("button[name=sub][value=office-1]")
@@ -58,14 +60,9 @@ def test_signing_out_ends_the_providers_session_and_comes_back(client: TestClien
     assert page.errors == []
 
 
-def test_a_person_links_and_unlinks_an_identity_on_the_account_page(client: TestClient, live_server: str,
-                                                                    browser: Any, oidc_provider: Provider,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHUYU_BASE_URL", live_server)
-    get_settings.cache_clear()
-    staff(client, "office@gov.test", Role.data_office)
-    page = watch(browser.new_context(locale="zh-CN", viewport=VIEWPORT).new_page())
-    page.route(re.compile(r"^https://"), lambda route: route.abort())
+def test_a_person_links_and_unlinks_an_identity_on_the_account_page(office_page: Any, live_server: str,
+                                                                    oidc_provider: Provider) -> None:
+    page = office_page
     sign_in(page, live_server, "office@gov.test")
     page.goto(live_server + "/account/security")
     expect(page.locator("#no-identities")).to_be_visible()
