@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import opendp.prelude as dp
 import polars as pl
 import pytest
-from opendp.extras.polars import Bound, Margin
 
-from sandbox.plan import Compiled, compile_query, release
+from sandbox.plan import Compiled, compile_query
 from sandbox.refusals_zh import translate
 from sandbox.spec import ColumnInfo, Policy, TableInfo
 from sandbox.sql import QueryNotAllowed, parse
+from tests.sandbox.public_keys import count_loss_by_hand, released, scan
 
 K = 2
 PEOPLE = TableInfo("people", (
@@ -30,32 +29,18 @@ def people(ages: list[int]) -> pl.DataFrame:
                          "income": [100.0] * len(ages), "day": ["2013-01-01"] * len(ages)})
 
 
-def scan(frame: pl.DataFrame, tmp_path: Path, name: str = "t") -> pl.LazyFrame:
-    frame.write_parquet(tmp_path / f"{name}.parquet")
-    return pl.scan_parquet(tmp_path / f"{name}.parquet")
-
-
 def compiled(sql: str, epsilon: float = 1.0) -> Compiled:
     return compile_query(parse(sql, PEOPLE, Policy()), PEOPLE, Policy(), epsilon)
 
 
 def run(sql: str, data: pl.LazyFrame, epsilon: float = 1.0) -> tuple[dict[str, list[object]], dict[str, float | None]]:
-    columns, rows, plus_minus = release(compiled(sql, epsilon), data)
-    return {c: [r[i] for r in rows] for i, c in enumerate(columns)}, plus_minus
+    return released(compiled(sql, epsilon), data)
 
 
 def test_width_bins_charge_opendps_map_of_the_equivalent_public_key_plan() -> None:
     c = compiled("SELECT FLOOR(age / 10) * 10 AS decade, COUNT(*) AS n FROM people GROUP BY decade")
-    domain = dp.with_margin(dp.lazyframe_domain([
-        dp.series_domain("pid", dp.option_domain(dp.atom_domain(T="String"))),
-        dp.series_domain("decade", dp.option_domain(dp.atom_domain(T="i64")))]), Margin(by=[], max_length=10_000))
-    root = pl.LazyFrame(schema={"pid": pl.String, "decade": pl.Int64})
-    truncated = root.filter(pl.int_range(pl.len()).shuffle().over("pid") < K)
-    plan = pl.DataFrame({"decade": list(range(0, 100, 10))}).lazy().join(
-        truncated.group_by("decade").agg(dp.len(signed=True)), on="decade", how="left")
-    metric, d_in = dp.unit_of(contributions=[Bound(per_group=1)], identifier="pid")
-    by_hand = dp.m.make_private_lazyframe(domain, metric, dp.max_divergence(), plan, global_scale=c.scale)
-    assert by_hand.map(d_in) == pytest.approx(c.epsilon_cost, rel=1e-12) and c.epsilon_cost <= 1.0
+    by_hand = count_loss_by_hand("pid", "decade", list(range(0, 100, 10)), K, c.scale)
+    assert by_hand == pytest.approx(c.epsilon_cost, rel=1e-12) and c.epsilon_cost <= 1.0
 
 
 def test_bins_come_from_the_bounds_whatever_the_data(tmp_path: Path) -> None:

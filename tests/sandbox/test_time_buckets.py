@@ -11,13 +11,13 @@ from pathlib import Path
 import opendp.prelude as dp
 import polars as pl
 import pytest
-from opendp.extras.polars import Bound, Margin
 
 from sandbox import plan
-from sandbox.plan import Compiled, compile_query, release
+from sandbox.plan import Compiled, compile_query
 from sandbox.refusals_zh import translate
 from sandbox.spec import ColumnInfo, Policy, TableInfo
 from sandbox.sql import QueryNotAllowed, parse
+from tests.sandbox.public_keys import count_loss_by_hand, released, scan
 
 K = 3
 TRIPS = TableInfo("trips", (
@@ -38,19 +38,12 @@ def trips(rows: list[tuple[str, str | None, str | None]]) -> pl.DataFrame:
                          "line": ["1"] * len(rows), "fare": [2.0] * len(rows)})
 
 
-def scan(frame: pl.DataFrame, tmp_path: Path, name: str = "t") -> pl.LazyFrame:
-    path = tmp_path / f"{name}.parquet"
-    frame.write_parquet(path)
-    return pl.scan_parquet(path)
-
-
 def compiled(sql: str, epsilon: float = 1.0, table: TableInfo = TRIPS) -> Compiled:
     return compile_query(parse(sql, table, Policy()), table, Policy(), epsilon)
 
 
 def run(sql: str, data: pl.LazyFrame, epsilon: float = 1.0) -> tuple[dict[str, list[object]], dict[str, float | None]]:
-    columns, rows, plus_minus = release(compiled(sql, epsilon), data)
-    return {c: [r[i] for r in rows] for i, c in enumerate(columns)}, plus_minus
+    return released(compiled(sql, epsilon), data)
 
 
 def refusal(sql: str, table: TableInfo = TRIPS) -> QueryNotAllowed:
@@ -66,16 +59,8 @@ def test_the_charge_is_opendps_map_of_the_equivalent_public_key_plan() -> None:
     c = compiled("SELECT EXTRACT(MONTH FROM boarded) AS m, COUNT(*) AS n FROM trips GROUP BY m")
     # The same plan written by hand over a whole-number column with the keys 1..12: truncation to K rows
     # per card, then a count per month joined onto the public keys.
-    domain = dp.with_margin(dp.lazyframe_domain([
-        dp.series_domain("card", dp.option_domain(dp.atom_domain(T="String"))),
-        dp.series_domain("m", dp.option_domain(dp.atom_domain(T="i64")))]), Margin(by=[], max_length=10_000))
-    root = pl.LazyFrame(schema={"card": pl.String, "m": pl.Int64})
-    truncated = root.filter(pl.int_range(pl.len()).shuffle().over("card") < K)
-    plan = pl.DataFrame({"m": list(range(1, 13))}).lazy().join(
-        truncated.group_by("m").agg(dp.len(signed=True)), on="m", how="left")
-    metric, d_in = dp.unit_of(contributions=[Bound(per_group=1)], identifier="card")
-    by_hand = dp.m.make_private_lazyframe(domain, metric, dp.max_divergence(), plan, global_scale=c.scale)
-    assert by_hand.map(d_in) == pytest.approx(c.epsilon_cost, rel=1e-12)
+    by_hand = count_loss_by_hand("card", "m", list(range(1, 13)), K, c.scale)
+    assert by_hand == pytest.approx(c.epsilon_cost, rel=1e-12)
     assert c.epsilon_cost <= 1.0
     # One card moves at most K rows, so the count's noise scale is K/ε and ± follows from it alone.
     assert dp.summarize_polars_measurement(c.measurement)["scale"][0] == pytest.approx(K / c.epsilon_cost, rel=1e-9)
